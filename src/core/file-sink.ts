@@ -1,0 +1,166 @@
+/**
+ * Append-only file writer shared by the file outputs (LOGEMU, OPRINT, JSON, ...).
+ *
+ * - One write in flight at a time; chunks queued meanwhile go out together in one writev.
+ * - The queue is bounded (maxBytes); what does not fit is counted as dropped.
+ * - Write errors (ENOSPC, EACCES, a vanished disk) are logged once per streak, the events
+ *   of the failed write are counted as dropped, and the file is reopened on the next write.
+ * - reopen() (SIGHUP) finishes the pending writes, then opens the path anew.
+ * - `stdout` and `stderr` as path write to the daemon's own streams.
+ */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { Counters } from './counters.js';
+
+export interface FileSinkOptions {
+  path: string;
+  counters: Counters;
+  log: Logger;
+  /** Queue limit in bytes (default 64 MiB). */
+  maxBytes?: number;
+  /** File mode for a new file. */
+  mode?: number;
+  /** Called after the file is (re)opened, with its size; may return bytes to write first (a file header). */
+  onOpen?: (size: number) => Buffer | undefined;
+}
+
+export class FileSink {
+  private fd = -1;
+  private chunks: Buffer[] = [];
+  private chunkEvents: number[] = [];
+  private queuedBytes = 0;
+  private writing = false;
+  private failing: string | null = null;
+  private waiters: Array<() => void> = [];
+  private readonly maxBytes: number;
+
+  constructor(private readonly opts: FileSinkOptions) {
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+  }
+
+  get path(): string {
+    return this.opts.path;
+  }
+
+  /** Opens the file; throws with a clear message if it cannot (start-up errors are fatal). */
+  open(): void {
+    this.fd = this.openFd();
+  }
+
+  /** Queues a chunk holding `events` records; never blocks. Returns false if it was dropped. */
+  write(chunk: Buffer | string, events: number): boolean {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.queuedBytes + buf.length > this.maxBytes) {
+      this.opts.counters.dropped += events;
+      return false;
+    }
+    this.chunks.push(buf);
+    this.chunkEvents.push(events);
+    this.queuedBytes += buf.length;
+    if (!this.writing) this.pump();
+    return true;
+  }
+
+  /** Resolves when every queued chunk is written or counted as dropped. */
+  flush(): Promise<void> {
+    if (!this.writing && this.chunks.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async reopen(): Promise<void> {
+    await this.flush();
+    this.closeFd();
+    try {
+      this.fd = this.openFd();
+    } catch (err) {
+      this.reportError(err as NodeJS.ErrnoException);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closeFd();
+  }
+
+  private openFd(): number {
+    const p = this.opts.path;
+    if (p === 'stdout') return 1;
+    if (p === 'stderr') return 2;
+    const fd = fs.openSync(p, 'a', this.opts.mode ?? 0o640);
+    const header = this.opts.onOpen?.(fs.fstatSync(fd).size);
+    if (header) fs.writeSync(fd, header);
+    return fd;
+  }
+
+  private closeFd(): void {
+    if (this.fd > 2) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private pump(): void {
+    if (this.chunks.length === 0) {
+      this.writing = false;
+      const w = this.waiters;
+      this.waiters = [];
+      for (const fn of w) fn();
+      return;
+    }
+    this.writing = true;
+    const chunks = this.chunks;
+    const events = this.chunkEvents.reduce((a, b) => a + b, 0);
+    this.chunks = [];
+    this.chunkEvents = [];
+    this.queuedBytes = 0;
+    if (this.fd < 0) {
+      try {
+        this.fd = this.openFd();
+      } catch (err) {
+        this.fail(err as NodeJS.ErrnoException, events);
+        return;
+      }
+    }
+    writeAll(this.fd, chunks, (err) => {
+      if (err) {
+        this.fail(err, events);
+        return;
+      }
+      if (this.failing) {
+        this.opts.log.info({ file: this.opts.path }, `writing to ${this.opts.path} works again`);
+        this.failing = null;
+      }
+      this.opts.counters.sent += events;
+      this.pump();
+    });
+  }
+
+  private fail(err: NodeJS.ErrnoException, events: number): void {
+    this.opts.counters.dropped += events;
+    this.reportError(err);
+    // Reopen on the next write: the path may be fixed (space freed, permissions restored).
+    this.closeFd();
+    this.pump();
+  }
+
+  private reportError(err: NodeJS.ErrnoException): void {
+    this.opts.counters.errors++;
+    const code = err.code ?? err.message;
+    if (this.failing !== code) {
+      this.failing = code;
+      this.opts.log.error({ file: this.opts.path, code }, `cannot write ${this.opts.path}: ${err.message}; dropping records until it works again`);
+    }
+  }
+}
+
+/** writev that retries short writes. */
+function writeAll(fd: number, chunks: Buffer[], done: (err: NodeJS.ErrnoException | null) => void): void {
+  fs.writev(fd, chunks, (err, written) => {
+    if (err) return done(err);
+    let left = written;
+    let i = 0;
+    while (i < chunks.length && left >= chunks[i].length) left -= chunks[i++].length;
+    if (i === chunks.length) return done(null);
+    const rest = chunks.slice(i);
+    rest[0] = rest[0].subarray(left);
+    writeAll(fd, rest, done);
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * The plugin contract. A plugin module's default export is a PluginDefinition.
+ * Built-ins live under plugins/<kind>/<NAME>/; third-party plugins are
+ * JavaScript modules named by path in the config and export the same shape.
+ *
+ * Life of a group's pipeline:
+ *  1. every input definition's `produces` keys are registered;
+ *  2. outputs are created; each resolves the keys it reads with ctx.key()/ctx.allKeys()
+ *     (resolving a key no input of the group produces is a start-up error);
+ *  3. inputs are created; ctx.want(name) returns the key only when something reads it,
+ *     so an input decodes only fields in use;
+ *  4. start() opens files, sockets and connections (never called by --check);
+ *  5. per packet: every input's process(), then every output's write(); after each batch
+ *     of packets from the source, every output's endBatch();
+ *  6. SIGHUP: reopen(); SIGTERM: flush() then close().
+ */
+import type { Logger } from 'pino';
+import type { Counters } from './counters.js';
+import type { Key, KeyDef } from './keys.js';
+import type { Packet } from './packet.js';
+import type { Record } from './record.js';
+
+export type OptionType = 'string' | 'int' | 'bool' | 'size' | 'enum';
+export type OptionValue = string | number | boolean;
+
+export interface OptionSpec {
+  type: OptionType;
+  description: string;
+  default?: OptionValue;
+  required?: boolean;
+  /** Allowed values of an 'enum' option. */
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+export type OptionSpecs = { readonly [name: string]: OptionSpec };
+export type OptionValues = { readonly [name: string]: OptionValue | undefined };
+
+interface BaseContext {
+  /** Instance name for logs and counters, e.g. "LOGEMU" or "LOGEMU#2". */
+  readonly name: string;
+  /** The group (NFLOG group id) this instance belongs to. */
+  readonly group: number;
+  /** Options after type conversion, with defaults applied. */
+  readonly options: OptionValues;
+  readonly log: Logger;
+  readonly counters: Counters;
+  /** True under --check: build everything, open nothing. */
+  readonly checkOnly: boolean;
+  /** Raises a start-up error naming this plugin (and the option, if given). */
+  fail(message: string, option?: string): never;
+}
+
+export interface OutputContext extends BaseContext {
+  /** Resolves a key this output reads; a key no input of the group produces is a start-up error. */
+  key(name: string): Key;
+  /** Like key(), but returns undefined instead of failing. Marks the key read only when found. */
+  optionalKey(name: string): Key | undefined;
+  /** Every key the group's inputs produce, marked read. */
+  allKeys(): readonly Key[];
+  /** Every key the group's inputs produce, without marking them read. */
+  producedKeys(): readonly Key[];
+}
+
+export interface InputContext extends BaseContext {
+  /** The key if some plugin of the group reads it, else null: skip computing it. */
+  want(name: string): Key | null;
+  /** Resolves a key produced by an earlier input of the group that this input reads. */
+  key(name: string): Key;
+}
+
+export interface InputInstance {
+  /** Fill the record from the packet (and from keys earlier inputs set). */
+  process(pkt: Packet, rec: Record): void;
+  start?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface OutputInstance {
+  start?(): Promise<void>;
+  /** Called for each packet. The record is reused: serialize what you need now. Never block. */
+  write(rec: Record): void;
+  /** End of a source batch: start the I/O for what write() collected (one write per batch). */
+  endBatch(): void;
+  /** Write out everything accepted so far; resolves when it is written or counted as dropped. */
+  flush(): Promise<void>;
+  /** Reopen files (SIGHUP, logrotate). */
+  reopen?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface BaseDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly options: OptionSpecs;
+}
+
+export interface InputDefinition extends BaseDefinition {
+  readonly kind: 'input';
+  /** Every key this input can set. */
+  readonly produces: readonly KeyDef[];
+  create(ctx: InputContext): InputInstance | Promise<InputInstance>;
+}
+
+export interface OutputDefinition extends BaseDefinition {
+  readonly kind: 'output';
+  create(ctx: OutputContext): OutputInstance | Promise<OutputInstance>;
+}
+
+export type PluginDefinition = InputDefinition | OutputDefinition;
+
+/** Identity helpers that give plugin authors type checking. */
+export function defineInput(def: Omit<InputDefinition, 'kind'>): InputDefinition {
+  return { kind: 'input', ...def };
+}
+export function defineOutput(def: Omit<OutputDefinition, 'kind'>): OutputDefinition {
+  return { kind: 'output', ...def };
+}

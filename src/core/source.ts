@@ -1,0 +1,22 @@
+/**
+ * A source produces packets for one group's pipeline. NFLOG is the first;
+ * others (pcap replay, a collector of remote sensors) implement the same shape.
+ */
+import type { Counters } from './counters.js';
+import type { Packet } from './packet.js';
+
+export interface PacketSink {
+  /** One packet; the Packet object is reused after this returns. */
+  packet(pkt: Packet): void;
+  /** The end of one batch (one netlink datagram, one read): outputs start their I/O now. */
+  endBatch(): void;
+}
+
+export interface Source {
+  /** For logs and counters, e.g. "NFLOG group 1". */
+  readonly name: string;
+  readonly counters: Counters;
+  /** Opens the source and starts delivering; rejects with a clear message when it cannot. */
+  start(sink: PacketSink): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,15 @@
+/**
+ * The built-in plugins, by name. The core finds built-ins only through this
+ * file; each entry loads its module on first use.
+ */
+import type { PluginDefinition } from '../src/core/plugin.js';
+
+type Loader = () => Promise<{ default: PluginDefinition }>;
+
+export const builtins: { readonly [name: string]: Loader } = {
+  BASE: () => import('./input/BASE/index.js'),
+  LOCAL: () => import('./input/LOCAL/index.js'),
+  PWSNIFF: () => import('./input/PWSNIFF/index.js'),
+  LOGEMU: () => import('./output/LOGEMU/index.js'),
+  OPRINT: () => import('./output/OPRINT/index.js'),
+};

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * specter command line: specter [-c FILE] [--check] [-d] [-p PIDFILE] [-u USER]
+ * Exit codes: 0 ok, 1 configuration or start-up error, 2 usage error.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/model.js';
+import { runDaemon } from './daemon.js';
+
+const USAGE = `Usage: specter [options]
+  -c, --configfile FILE  configuration file (default /etc/specter.conf; .yaml/.yml for YAML)
+      --check            validate the configuration, print each group's pipeline, open nothing
+  -d, --daemon           detach into the background once started
+  -p, --pidfile FILE     write the daemon's pid there (default with -d: /run/specter.pid)
+  -u, --user USER        drop root privileges after sockets and files are open
+  -V, --version          print the version
+  -h, --help             this help
+Signals: TERM/INT flush and exit, HUP reopens files, USR1 logs counters.
+`;
+
+const DETACHED_CHILD = 'SPECTER_DETACHED_CHILD';
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        configfile: { type: 'string', short: 'c', default: '/etc/specter.conf' },
+        check: { type: 'boolean' },
+        daemon: { type: 'boolean', short: 'd' },
+        pidfile: { type: 'string', short: 'p' },
+        user: { type: 'string', short: 'u' },
+        version: { type: 'boolean', short: 'V' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`specter: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`specter ${version()}\n`);
+    return 0;
+  }
+  const configFile = args.configfile!;
+  if (args.daemon && !process.env[DETACHED_CHILD] && !args.check) return detach(args.pidfile ?? '/run/specter.pid');
+
+  const child = process.env[DETACHED_CHILD] !== undefined;
+  return runDaemon({
+    configFile,
+    checkOnly: args.check === true,
+    user: args.user,
+    pidfile: child ? process.env[DETACHED_CHILD] : args.pidfile,
+    onReady: child ? () => { process.send?.({ ready: true }); process.disconnect?.(); } : undefined,
+  });
+}
+
+/** Starts the daemon as a detached child and returns once it reports it is running (or why it is not). */
+function detach(pidfile: string): Promise<number> {
+  const argv = process.argv.slice(2).filter((a) => a !== '-d' && a !== '--daemon');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, [DETACHED_CHILD]: pidfile },
+  });
+  return new Promise((resolve) => {
+    child.on('message', (m: { ready?: boolean; error?: string }) => {
+      if (m.ready) {
+        child.unref();
+        child.disconnect();
+        resolve(0);
+      } else if (m.error) {
+        process.stderr.write(`${m.error}\n`);
+      }
+    });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+function report(err: unknown): void {
+  const msg = err instanceof ConfigError ? err.toString() : `specter: ${(err as Error)?.message ?? String(err)}`;
+  if (process.env[DETACHED_CHILD] !== undefined && process.send) process.send({ error: msg });
+  process.stderr.write(`${msg}\n`);
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err) => {
+    report(err);
+    process.exit(1);
+  },
+);

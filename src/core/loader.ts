@@ -1,0 +1,69 @@
+/**
+ * Finds plugin definitions by the name written in the config: a built-in
+ * name (LOGEMU), the classic shared-object path (/lib/specter/specter_LOGEMU.so
+ * means the built-in LOGEMU, so old configs run unchanged), or a path to a
+ * JavaScript module that exports a definition (a third-party plugin).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { builtins } from '../../plugins/registry.js';
+import { ConfigError, type Pos } from '../config/model.js';
+import type { PluginDefinition } from './plugin.js';
+
+const CLASSIC_SO = /(?:^|\/)(?:specter|ulogd)_(?:inp|inpflow|output|raw2packet|filter)?_?([A-Za-z0-9]+)\.so$/;
+
+export function builtinNames(): string[] {
+  return Object.keys(builtins);
+}
+
+/** The built-in name a spec refers to, or null when it is a module path. */
+export function builtinFor(spec: string): string | null {
+  const so = CLASSIC_SO.exec(spec);
+  const name = (so ? so[1] : spec).toUpperCase();
+  if (Object.hasOwn(builtins, name)) return name;
+  if (so || !isModulePath(spec)) return '';
+  return null;
+}
+
+function isModulePath(spec: string): boolean {
+  return spec.includes('/') || /\.(c|m)?js$/.test(spec);
+}
+
+const cache = new Map<string, Promise<PluginDefinition>>();
+
+export async function loadPlugin(spec: string, pos: Pos, configDir: string): Promise<PluginDefinition> {
+  const builtin = builtinFor(spec);
+  if (builtin === '') {
+    throw new ConfigError(`unknown plugin "${spec}": expected a built-in (${builtinNames().join(', ')}) or a path to a JavaScript module`, pos);
+  }
+  const key = builtin ?? path.resolve(configDir, spec);
+  let p = cache.get(key);
+  if (!p) {
+    p = builtin ? builtins[builtin]().then((m) => m.default) : importModule(key, spec, pos);
+    cache.set(key, p);
+  }
+  return p;
+}
+
+async function importModule(file: string, spec: string, pos: Pos): Promise<PluginDefinition> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (err) {
+    throw new ConfigError(`cannot load plugin module "${spec}": ${(err as Error).message.split('\n')[0]}`, pos);
+  }
+  const def = (mod.default ?? mod) as Partial<PluginDefinition>;
+  const problem = shapeProblem(def);
+  if (problem) throw new ConfigError(`plugin module "${spec}" ${problem}`, pos);
+  return def as PluginDefinition;
+}
+
+function shapeProblem(def: Partial<PluginDefinition>): string | null {
+  if (typeof def !== 'object' || def === null) return 'exports no plugin definition';
+  if (def.kind !== 'input' && def.kind !== 'output') return 'must export kind "input" or "output"';
+  if (typeof def.name !== 'string' || !def.name) return 'must export a name';
+  if (typeof def.create !== 'function') return 'must export a create(ctx) function';
+  if (def.options !== undefined && (typeof def.options !== 'object' || def.options === null)) return 'has an invalid options table';
+  if (def.kind === 'input' && !Array.isArray(def.produces)) return 'is an input but lists no produced keys ("produces")';
+  return null;
+}

@@ -1,0 +1,177 @@
+/**
+ * Daemon lifecycle: read and validate the whole config, build every group's
+ * pipeline, open outputs and sources, drop privileges, then serve signals:
+ * SIGTERM/SIGINT flush every output and exit 0, SIGHUP reopens files,
+ * SIGUSR1 logs every counter.
+ */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import { resolveGlobal, type GlobalConfig } from './config/global.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/model.js';
+import { assembleGroup, type AssembledGroup } from './core/assemble.js';
+import { KeyRegistry } from './core/keys.js';
+import { Pipeline, type Stage } from './core/pipeline.js';
+import type { Source } from './core/source.js';
+import { createLog, type DaemonLog } from './logger.js';
+import { NFLOG_OPTIONS, nflogSettings } from './nflog/options.js';
+import { NflogSource } from './nflog/source.js';
+import { dropPrivileges, lookupUser } from './privileges.js';
+
+export interface DaemonOptions {
+  configFile: string;
+  checkOnly: boolean;
+  user?: string;
+  pidfile?: string;
+  /** Called once everything is open and reading (used by -d to release the parent). */
+  onReady?: () => void;
+}
+
+interface RunningGroup {
+  group: AssembledGroup;
+  source?: Source;
+}
+
+/** Validates everything and builds the pipelines; opens nothing. */
+export async function buildAll(configFile: string, log: Logger, checkOnly: boolean) {
+  const model = loadConfig(configFile);
+  const global = resolveGlobal(model);
+  if (model.groups.length === 0) {
+    throw new ConfigError(`no group block in ${configFile}: nothing to log (add a block such as "1 {" with plugins)`);
+  }
+  const keys = new KeyRegistry();
+  const groups: AssembledGroup[] = [];
+  for (const g of model.groups) {
+    groups.push(await assembleGroup(g, keys, { configFile, log, checkOnly, sourceOptions: NFLOG_OPTIONS }));
+  }
+  return { global, keys, groups };
+}
+
+/** The --check report: each group's pipeline with the keys every plugin reads and writes. */
+export function describe(groups: AssembledGroup[], global: GlobalConfig): string {
+  const out: string[] = [];
+  for (const g of groups) {
+    const s = nflogSettings(g.sourceOptions, global.bufsize);
+    out.push(`group ${g.id}: NFLOG ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    for (const st of g.info) {
+      const keys = st.kind === 'input' ? st.writes : st.reads;
+      const verb = st.kind === 'input' ? 'writes' : 'reads';
+      out.push(`  ${st.kind.padEnd(6)} ${st.name.padEnd(10)} ${verb} ${keys.length ? keys.join(' ') : '(nothing)'}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const quiet = pino({ level: 'warn' }, pino.destination(2));
+  if (opts.checkOnly) {
+    const { global, groups } = await buildAll(opts.configFile, quiet, true);
+    process.stdout.write(describe(groups, global));
+    process.stdout.write(`${opts.configFile}: OK\n`);
+    return 0;
+  }
+
+  // Read the global block first so the daemon's own log goes where the user asked.
+  const global = resolveGlobal(loadConfig(opts.configFile));
+  checkWritable(global.logfile);
+  const dlog = createLog(global.logfile, global.loglevel);
+  const log = dlog.log;
+  const { groups, keys } = await buildAll(opts.configFile, log, false);
+  const running: RunningGroup[] = groups.map((group) => ({ group }));
+
+  for (const r of running) await startPlugins(r.group, global, log);
+  for (const r of running) {
+    const g = r.group;
+    const pipeline = new Pipeline(g.inputs, g.outputs, keys.size);
+    const settings = nflogSettings(g.sourceOptions, global.bufsize);
+    const source = new NflogSource(g.id, settings, { rmem: global.rmem }, log.child({ group: g.id, source: 'NFLOG' }));
+    await source.start(pipeline);
+    r.source = source;
+  }
+
+  if (opts.user) dropPrivileges(lookupUser(opts.user));
+  if (opts.pidfile) fs.writeFileSync(opts.pidfile, `${process.pid}\n`);
+  installSignals(running, dlog, opts.pidfile);
+  log.info({ groups: groups.map((g) => g.id), pid: process.pid }, `specter started: ${groups.length} group(s) reading`);
+  opts.onReady?.();
+  return -1;
+}
+
+/** Opens every plugin of a group; with `errignore` a plugin that cannot start is left out, else it is fatal. */
+async function startPlugins(g: AssembledGroup, global: GlobalConfig, log: Logger): Promise<void> {
+  const start = async <T extends { start?(): Promise<void> }>(stages: Stage<T>[]) => {
+    for (const st of [...stages]) {
+      try {
+        await st.instance.start?.();
+      } catch (err) {
+        const msg = `group ${g.id}: ${st.name} cannot start: ${(err as Error).message}`;
+        if (!global.errignore) throw new ConfigError(msg);
+        log.error(`${msg} (errignore: continuing without it)`);
+        stages.splice(stages.indexOf(st), 1);
+      }
+    }
+  };
+  await start(g.outputs);
+  await start(g.inputs);
+}
+
+function checkWritable(logfile: string): void {
+  if (logfile === 'stdout' || logfile === 'stderr') return;
+  try {
+    fs.closeSync(fs.openSync(logfile, 'a', 0o640));
+  } catch (err) {
+    throw new ConfigError(`cannot open logfile ${logfile}: ${(err as Error).message}`);
+  }
+}
+
+function logCounters(running: RunningGroup[], log: Logger): void {
+  for (const { group, source } of running) {
+    if (source) log.info({ group: group.id, component: source.name, ...source.counters.snapshot() }, 'counters');
+    for (const st of [...group.inputs, ...group.outputs]) {
+      log.info({ group: group.id, component: st.name, ...st.counters.snapshot() }, 'counters');
+    }
+  }
+}
+
+function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile?: string): void {
+  const log = dlog.log;
+  // Counters are asked for explicitly: show them whatever the loglevel.
+  const stats = log.child({}, { level: 'info' });
+  let stopping = false;
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping, flushing every output`);
+    for (const r of running) await r.source?.stop().catch((err) => log.error({ err }, 'closing the source failed'));
+    for (const { group } of running) {
+      for (const st of group.outputs) {
+        try {
+          await st.instance.flush();
+          await st.instance.close();
+        } catch (err) {
+          log.error({ err }, `${st.name} could not flush`);
+        }
+      }
+      for (const st of group.inputs) await st.instance.close?.();
+    }
+    logCounters(running, stats);
+    if (pidfile) fs.rmSync(pidfile, { force: true });
+    dlog.flush();
+    process.exit(0);
+  };
+
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGUSR1', () => logCounters(running, stats));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reopening files');
+    dlog.reopen();
+    for (const { group } of running) {
+      for (const st of group.outputs) {
+        st.instance.reopen?.().catch((err) => log.error({ err }, `${st.name} could not reopen its file`));
+      }
+    }
+  });
+}

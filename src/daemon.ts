@@ -140,7 +140,7 @@ function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile?: stri
   const stats = log.child({}, { level: 'info' });
   let stopping = false;
 
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: stopping, flushing every output`);
@@ -159,8 +159,14 @@ function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile?: stri
     logCounters(running, stats);
     if (pidfile) fs.rmSync(pidfile, { force: true });
     dlog.flush();
-    process.exit(0);
+    process.exit(code);
   };
+
+  // A bug must not lose what was accepted: log it, flush every output, exit non-zero.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, `internal error: ${err.message}`);
+    void shutdown('fatal error', 1);
+  });
 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,37 @@
+/** The `global` block: the daemon's own log and the netlink buffer limits. */
+import type { OptionSpecs } from '../core/plugin.js';
+import { ConfigError, type ConfigModel } from './model.js';
+import { resolveOptions } from './options.js';
+
+export const GLOBAL_OPTIONS: OptionSpecs = {
+  logfile: { type: 'string', default: 'stderr', description: 'the daemon log: a file path, stdout or stderr' },
+  loglevel: { type: 'int', default: 3, min: 1, max: 8, description: '1 = most verbose ... 8 = only fatal errors' },
+  errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },
+  rmem: { type: 'size', default: 8 * 1024 * 1024, min: 4096, description: 'largest netlink receive buffer the daemon grows to after kernel drops' },
+  bufsize: { type: 'size', default: 128 * 1024, min: 4096, max: 128 * 1024, description: 'default kernel batch size (nlbufsiz) of every group' },
+};
+
+export interface GlobalConfig {
+  logfile: string;
+  loglevel: number;
+  errignore: boolean;
+  rmem: number;
+  bufsize: number;
+}
+
+export function resolveGlobal(model: ConfigModel): GlobalConfig {
+  const nodes = model.global?.options ?? [];
+  for (const o of nodes) {
+    if (!Object.hasOwn(GLOBAL_OPTIONS, o.name)) {
+      throw new ConfigError(`unknown global option "${o.name}": expected one of ${Object.keys(GLOBAL_OPTIONS).join(', ')}`, o.pos);
+    }
+  }
+  const v = resolveOptions(GLOBAL_OPTIONS, nodes, 'global');
+  return {
+    logfile: v.logfile as string,
+    loglevel: v.loglevel as number,
+    errignore: v.errignore as boolean,
+    rmem: v.rmem as number,
+    bufsize: v.bufsize as number,
+  };
+}

@@ -19,7 +19,8 @@ export function lookupUser(user: string): Account {
 }
 
 export function dropPrivileges(acct: Account): void {
-  process.initgroups?.(acct.name, acct.gid);
+  const proc = process as NodeJS.Process & { initgroups?: (user: string, gid: number) => void };
+  proc.initgroups?.(acct.name, acct.gid);
   process.setgid?.(acct.gid);
   process.setuid?.(acct.uid);
 }

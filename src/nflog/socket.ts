@@ -1,0 +1,106 @@
+/**
+ * A NETLINK_NETFILTER socket for one NFLOG group: configuration requests
+ * with acknowledgements, datagrams in, and receive-buffer growth when the
+ * kernel reports ENOBUFS (it dropped datagrams because our buffer was full).
+ */
+import { RawNetlinkSocket } from 'netlink';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { encodeConfig } from './codec.js';
+import { NETLINK_NETFILTER } from './constants.js';
+
+const ACK_TIMEOUT_MS = 3000;
+const INITIAL_RCVBUF = 4 * 1024 * 1024;
+
+export class NflogSocket {
+  private readonly sock: RawNetlinkSocket;
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private rcvbuf: number;
+  private atMax = false;
+
+  constructor(
+    private readonly group: number,
+    private readonly rmem: number,
+    private readonly log: Logger,
+    onDatagram: (buf: Buffer) => void,
+    private readonly onEnobufs: () => void,
+  ) {
+    this.sock = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 0, sendBufferSize: 0 });
+    this.rcvbuf = Math.min(INITIAL_RCVBUF, rmem);
+    this.sock.setRecvBufferSize(this.rcvbuf);
+    this.sock.on('message', onDatagram);
+    this.sock.on('error', (err) => this.onError(err));
+  }
+
+  /** Sends one configuration message and resolves on the kernel's acknowledgement. */
+  request(family: number, attrs: Array<[number, Buffer]>, what: string): Promise<void> {
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    const msg = encodeConfig(seq, family, family === 0 ? this.group : 0, attrs);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new Error(`NFLOG group ${this.group}: no answer from the kernel to ${what}`));
+      }, ACK_TIMEOUT_MS);
+      this.pending.set(seq, {
+        resolve,
+        reject: (e) => reject(new Error(`NFLOG group ${this.group}: ${what} failed: ${e.message}`)),
+        timer,
+      });
+      this.sock.send(msg, { port: 0 }, (err) => {
+        if (err) this.settle(seq, (err as { errno?: number }).errno ?? 1);
+      });
+    });
+  }
+
+  /** Called with each acknowledgement found in incoming datagrams. */
+  settle(seq: number, errno: number): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    clearTimeout(p.timer);
+    if (errno === 0) p.resolve();
+    else p.reject(new Error(describeErrno(errno, this.group)));
+  }
+
+  get receiveBuffer(): number {
+    return this.sock.getRecvBufferSize();
+  }
+
+  close(): void {
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    this.sock.close();
+  }
+
+  private onError(err: { errno?: number; code?: string; message: string }): void {
+    if (err.code === 'ENOBUFS' || err.errno === os.constants.errno.ENOBUFS) {
+      this.onEnobufs();
+      this.grow();
+      return;
+    }
+    this.log.error({ code: err.code }, `NFLOG group ${this.group}: socket error: ${err.message}`);
+  }
+
+  private grow(): void {
+    if (this.rcvbuf >= this.rmem) {
+      if (!this.atMax) {
+        this.atMax = true;
+        this.log.warn(`NFLOG group ${this.group}: kernel dropped packets; receive buffer already at rmem (${this.rmem} bytes)`);
+      }
+      return;
+    }
+    this.rcvbuf = Math.min(this.rcvbuf * 2, this.rmem);
+    this.sock.setRecvBufferSize(this.rcvbuf);
+    this.log.warn(`NFLOG group ${this.group}: kernel dropped packets; receive buffer grown to ${this.receiveBuffer} bytes (asked ${this.rcvbuf}, limit rmem ${this.rmem}, capped by net.core.rmem_max)`);
+  }
+}
+
+function describeErrno(errno: number, group: number): string {
+  const E = os.constants.errno;
+  if (errno === E.EBUSY || errno === E.EEXIST) return `NFLOG group ${group} is already bound by another process (is ulogd or another specter running?)`;
+  if (errno === E.EPERM || errno === E.EACCES) return `binding NFLOG group ${group} needs root or CAP_NET_ADMIN`;
+  if (errno === E.ENOENT) return `NFLOG group ${group} is not bound`;
+  const name = Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+  return `kernel error ${name}`;
+}

@@ -9,14 +9,6 @@ type Loader = () => Promise<{ default: PluginDefinition }>;
 export const builtins: { readonly [name: string]: Loader } = {
   BASE: () => import('./input/BASE/index.js'),
   LOCAL: () => import('./input/LOCAL/index.js'),
-  PWSNIFF: () => import('./input/PWSNIFF/index.js'),
   LOGEMU: () => import('./output/LOGEMU/index.js'),
   OPRINT: () => import('./output/OPRINT/index.js'),
-  PCAP: () => import('./output/PCAP/index.js'),
-  SYSLOG: () => import('./output/SYSLOG/index.js'),
-  EXEC: () => import('./output/EXEC/index.js'),
-  JSON: () => import('./output/JSON/index.js'),
-  SQLITE3: () => import('./output/SQLITE3/index.js'),
-  PGSQL: () => import('./output/PGSQL/index.js'),
-  MYSQL: () => import('./output/MYSQL/index.js'),
 };

@@ -46,8 +46,10 @@ global {
     console.log('specter is running; sending traffic on the namespace loopback ...');
     ns.exec('ping', ['-c', '2', '-i', '0.2', '127.0.0.1']);
     ns.exec('ping', ['-6', '-c', '2', '-i', '0.2', '::1']);
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '8080']); } catch { /* closed port: refused */ }
-    ns.exec('ncat', ['-u', '-w', '1', '127.0.0.1', '5353'], 'hello\n');
+    // Closed ports: the connection attempts are refused, but the rules log them first.
+    for (const args of [['-z', '-w', '1', '127.0.0.1', '8080'], ['-u', '-w', '1', '127.0.0.1', '5353']]) {
+      try { ns.exec('ncat', args, 'hello\n'); } catch { /* refused */ }
+    }
     const lines = await waitFor(() => {
       const text = fs.existsSync(logemu) ? fs.readFileSync(logemu, 'utf8') : '';
       const l = text.split('\n').filter(Boolean);

@@ -1,0 +1,38 @@
+import { BatchedText } from '../../../src/core/batched-text.js';
+import { FileSink } from '../../../src/core/file-sink.js';
+import { valueToString } from '../../../src/core/format.js';
+import { defineOutput } from '../../../src/core/plugin.js';
+
+export default defineOutput({
+  name: 'OPRINT',
+  description: 'every field of every packet as key=value lines, for debugging',
+  options: {
+    dumpfile: { type: 'string', default: '/var/log/specter.oprint', description: 'file to append to (or stdout / stderr)' },
+  },
+  create(ctx) {
+    const keys = [...ctx.allKeys()].sort((a, b) => a.slot - b.slot);
+    const labels = keys.map((k) => k.name + '=');
+    const sink = new FileSink({ path: ctx.options.dumpfile as string, counters: ctx.counters, log: ctx.log });
+    const out = new BatchedText(sink, true);
+    return {
+      async start() {
+        sink.open();
+      },
+      write(rec) {
+        let s = '===>PACKET BOUNDARY\n';
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i];
+          if (rec.present[k.slot]) s += labels[i] + valueToString(k.type, rec.values[k.slot]) + '\n';
+        }
+        out.add(s);
+      },
+      endBatch: () => out.endBatch(),
+      flush: () => out.flush(),
+      reopen: () => sink.reopen(),
+      async close() {
+        await out.flush();
+        await sink.close();
+      },
+    };
+  },
+});

@@ -81,7 +81,7 @@ describe('group assembly', () => {
 
   it('fails start-up when an output reads a key no input of the group produces', async () => {
     const err = await assembleError('1 {\n plugin ./collect-output.mjs\n field ip.saddr\n}\n');
-    assert.match(err.toString(), /specter\.conf:2:2: plugin COLLECT: reads key "ip\.saddr", which no input of group 1 produces/);
+    assert.match(err.toString(), /specter\.conf:2:9: plugin COLLECT: reads key "ip\.saddr", which no input of group 1 produces/);
   });
 
   it('names the plugins and their options for an unknown option', async () => {

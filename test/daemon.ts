@@ -15,6 +15,8 @@ const fromSource = import.meta.url.endsWith('.ts');
 /** The CLI entry and the node arguments to run it, from the compiled tree or (under tsx) the sources. */
 export const CLI = fromSource ? path.join(here, '..', 'src', 'cli.ts') : path.join(here, '..', 'src', 'cli.js');
 export const NODE_ARGS = fromSource ? ['--import', 'tsx'] : [];
+/** The repository root (fixtures live in its test/fixtures/). */
+export const ROOT = fromSource ? path.join(here, '..') : path.join(here, '..', '..');
 
 export function tempDir(prefix = 'specter-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -23,8 +23,12 @@ Signals: TERM/INT flush and exit, HUP reopens files, USR1 logs counters.
 const DETACHED_CHILD = 'SPECTER_DETACHED_CHILD';
 
 function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  // dist/src/cli.js and src/cli.ts sit at different depths below package.json.
+  for (const rel of ['../../package.json', '../package.json']) {
+    const url = new URL(rel, import.meta.url);
+    if (fs.existsSync(url)) return (JSON.parse(fs.readFileSync(url, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
 }
 
 async function main(): Promise<number> {

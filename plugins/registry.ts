@@ -9,6 +9,7 @@ type Loader = () => Promise<{ default: PluginDefinition }>;
 export const builtins: { readonly [name: string]: Loader } = {
   BASE: () => import('./input/BASE/index.js'),
   LOCAL: () => import('./input/LOCAL/index.js'),
+  PWSNIFF: () => import('./input/PWSNIFF/index.js'),
   LOGEMU: () => import('./output/LOGEMU/index.js'),
   OPRINT: () => import('./output/OPRINT/index.js'),
 };

@@ -1,0 +1,33 @@
+/** Finds the TCP payload of an IPv4 or IPv6 packet (first fragments only), bounds-checked. */
+import type { Packet } from '../../../src/core/packet.js';
+
+export interface Segment {
+  dport: number;
+  start: number;
+  end: number;
+}
+
+export function tcpPayload(pkt: Packet, out: Segment): boolean {
+  const b = pkt.buf;
+  const off = pkt.payloadOff;
+  const end = off + pkt.payloadLen;
+  if (pkt.payloadLen < 20) return false;
+  let tcp: number;
+  const version = b[off] >> 4;
+  if (version === 4) {
+    if (b[off + 9] !== 6 || (b.readUInt16BE(off + 6) & 0x1fff) !== 0) return false;
+    tcp = off + (b[off] & 15) * 4;
+  } else if (version === 6) {
+    if (pkt.payloadLen < 40 || b[off + 6] !== 6) return false;
+    tcp = off + 40;
+  } else {
+    return false;
+  }
+  if (tcp + 20 > end) return false;
+  const start = tcp + (b[tcp + 12] >> 4) * 4;
+  if (start > end) return false;
+  out.dport = b.readUInt16BE(tcp + 2);
+  out.start = start;
+  out.end = end;
+  return true;
+}

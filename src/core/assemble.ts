@@ -155,7 +155,7 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
     name: p.name,
     kind: p.def.kind,
     reads: [...p.reads],
-    writes: p.def.kind === 'input' ? p.writes.slice().reverse() : [],
+    writes: p.def.kind === 'input' ? p.writes : [],
   }));
   return { id: group.id, inputs, outputs, sourceOptions, info };
 }

@@ -12,4 +12,5 @@ export const builtins: { readonly [name: string]: Loader } = {
   PWSNIFF: () => import('./input/PWSNIFF/index.js'),
   LOGEMU: () => import('./output/LOGEMU/index.js'),
   OPRINT: () => import('./output/OPRINT/index.js'),
+  PCAP: () => import('./output/PCAP/index.js'),
 };

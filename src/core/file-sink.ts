@@ -20,6 +20,8 @@ export interface FileSinkOptions {
   maxBytes?: number;
   /** File mode for a new file. */
   mode?: number;
+  /** Called before the file is (re)opened, e.g. to move aside a file that cannot be appended to. */
+  beforeOpen?: (path: string) => void;
   /** Called after the file is (re)opened, with its size; may return bytes to write first (a file header). */
   onOpen?: (size: number) => Buffer | undefined;
 }
@@ -77,6 +79,18 @@ export class FileSink {
     }
   }
 
+  /** Finishes the pending writes, renames the file to `to` and starts a new one (rotation). */
+  async rotate(to: string): Promise<void> {
+    await this.flush();
+    this.closeFd();
+    try {
+      fs.renameSync(this.opts.path, to);
+      this.fd = this.openFd();
+    } catch (err) {
+      this.reportError(err as NodeJS.ErrnoException);
+    }
+  }
+
   async close(): Promise<void> {
     await this.flush();
     this.closeFd();
@@ -86,6 +100,7 @@ export class FileSink {
     const p = this.opts.path;
     if (p === 'stdout') return 1;
     if (p === 'stderr') return 2;
+    this.opts.beforeOpen?.(p);
     const fd = fs.openSync(p, 'a', this.opts.mode ?? 0o640);
     const header = this.opts.onOpen?.(fs.fstatSync(fd).size);
     if (header) fs.writeSync(fd, header);

@@ -13,4 +13,5 @@ export const builtins: { readonly [name: string]: Loader } = {
   LOGEMU: () => import('./output/LOGEMU/index.js'),
   OPRINT: () => import('./output/OPRINT/index.js'),
   PCAP: () => import('./output/PCAP/index.js'),
+  JSON: () => import('./output/JSON/index.js'),
 };

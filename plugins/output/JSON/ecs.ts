@@ -1,0 +1,44 @@
+/** Elastic Common Schema names for specter keys; other keys go under `specter.`. */
+
+export const ECS_FIELDS: { readonly [key: string]: string } = {
+  'ip.saddr': 'source.ip',
+  'ip.daddr': 'destination.ip',
+  'tcp.sport': 'source.port',
+  'tcp.dport': 'destination.port',
+  'udp.sport': 'source.port',
+  'udp.dport': 'destination.port',
+  'sctp.sport': 'source.port',
+  'sctp.dport': 'destination.port',
+  'mac.saddr': 'source.mac',
+  'mac.daddr': 'destination.mac',
+  'oob.in': 'observer.ingress.interface.name',
+  'oob.out': 'observer.egress.interface.name',
+  'oob.ifindex_in': 'observer.ingress.interface.id',
+  'oob.ifindex_out': 'observer.egress.interface.id',
+  'oob.vlan': 'network.vlan.id',
+  'oob.uid': 'user.id',
+  'oob.gid': 'group.id',
+  'local.hostname': 'observer.hostname',
+  'raw.pktlen': 'network.bytes',
+};
+
+/** Keys whose text form is replaced by a derived ECS field. */
+export const ECS_DERIVED = new Set(['oob.prefix', 'ip.protocol', 'oob.family', 'oob.time.sec', 'oob.time.usec', 'ip.saddr.str', 'ip.daddr.str', 'mac.saddr.str', 'mac.daddr.str']);
+
+const TRANSPORT: { [proto: number]: string } = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
+
+export function transportName(proto: number): string {
+  return TRANSPORT[proto] ?? String(proto);
+}
+
+/** The rule's prefix as an event action: "ssh-in: " → "ssh-in". */
+export function actionFromPrefix(prefix: string): string {
+  return prefix.replace(/[\s:]+$/, '');
+}
+
+/** ECS MAC format: upper case, dash separated. */
+export function ecsMac(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += (i ? '-' : '') + (b[i] < 16 ? '0' : '') + b[i].toString(16).toUpperCase();
+  return s;
+}

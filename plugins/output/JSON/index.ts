@@ -1,0 +1,78 @@
+/**
+ * JSON: one object per packet, newline-delimited, to a file or to a Unix,
+ * TCP or UDP peer. Records wait in a bounded buffer while a peer is away.
+ */
+import { BatchedText } from '../../../src/core/batched-text.js';
+import { FileSink } from '../../../src/core/file-sink.js';
+import type { Key } from '../../../src/core/keys.js';
+import { defineOutput } from '../../../src/core/plugin.js';
+import { parseEndpoint, SocketSink } from '../../../src/core/socket-sink.js';
+import { JsonEncoder } from './encoder.js';
+
+export default defineOutput({
+  name: 'JSON',
+  description: 'newline-delimited JSON to a file or a socket, with specter or Elastic Common Schema field names',
+  options: {
+    jsonfile: { type: 'string', default: '/var/log/specter.json', description: 'file to append to (or stdout / stderr), when no jsonsocket is given' },
+    jsonsync: { type: 'bool', default: false, description: 'write every batch at once instead of gathering up to 100 ms' },
+    jsonsocket: { type: 'string', description: 'send to a peer instead: unix:/path, tcp:host:port or udp:host:port' },
+    jsonbuffer: { type: 'size', default: 16 * 1024 * 1024, min: 1024, description: 'bytes of records kept while the peer or file is unavailable' },
+    jsonfields: { type: 'string', description: 'comma-separated keys to write (default: every key the group produces)' },
+    jsonnaming: { type: 'enum', default: 'specter', values: ['specter', 'ecs'], description: 'field names: specter keys, or Elastic Common Schema' },
+  },
+  create(ctx) {
+    const o = ctx.options;
+    let keys: readonly Key[];
+    if (o.jsonfields) keys = String(o.jsonfields).split(',').map((n) => n.trim()).filter(Boolean).map((n) => ctx.key(n));
+    else keys = ctx.allKeys();
+    const ecs = o.jsonnaming === 'ecs';
+    const optional = (n: string) => (o.jsonfields && !keys.some((k) => k.name === n) ? undefined : ctx.optionalKey(n));
+    const encoder = new JsonEncoder(keys, ecs, optional);
+
+    if (o.jsonsocket) {
+      const ep = parseEndpoint(String(o.jsonsocket)) ?? ctx.fail('expected unix:/path, tcp:host:port or udp:host:port', 'jsonsocket');
+      const sock = new SocketSink(ep, o.jsonbuffer as number, ctx.counters, ctx.log);
+      let text = '';
+      let count = 0;
+      return {
+        async start() {
+          sock.start();
+        },
+        write(rec) {
+          const line = encoder.encode(rec);
+          // One datagram per record over UDP; streams get one write per batch.
+          if (ep.kind === 'udp') sock.send(Buffer.from(line), 1);
+          else { text += line; count++; }
+        },
+        endBatch() {
+          if (count === 0) return;
+          sock.send(Buffer.from(text), count);
+          text = '';
+          count = 0;
+        },
+        flush: () => sock.flush(),
+        async close() {
+          await sock.close();
+        },
+      };
+    }
+
+    const sink = new FileSink({ path: String(o.jsonfile), counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer as number });
+    const out = new BatchedText(sink, o.jsonsync as boolean);
+    return {
+      async start() {
+        sink.open();
+      },
+      write(rec) {
+        out.add(encoder.encode(rec));
+      },
+      endBatch: () => out.endBatch(),
+      flush: () => out.flush(),
+      reopen: () => sink.reopen(),
+      async close() {
+        await out.flush();
+        await sink.close();
+      },
+    };
+  },
+});

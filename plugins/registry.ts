@@ -14,4 +14,5 @@ export const builtins: { readonly [name: string]: Loader } = {
   OPRINT: () => import('./output/OPRINT/index.js'),
   PCAP: () => import('./output/PCAP/index.js'),
   JSON: () => import('./output/JSON/index.js'),
+  EXEC: () => import('./output/EXEC/index.js'),
 };

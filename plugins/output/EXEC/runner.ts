@@ -1,0 +1,82 @@
+/**
+ * Runs commands without blocking the packet path: a bounded queue, at most
+ * `maxChildren` at once (1 with execwait, keeping packet order), at most
+ * `maxRate` spawns per second. What does not fit in the queue is dropped and counted.
+ */
+import { spawn } from 'node:child_process';
+import type { Logger } from 'pino';
+import type { Counters } from '../../../src/core/counters.js';
+
+export class Runner {
+  private queue: string[][] = [];
+  private running = 0;
+  private tokens: number;
+  private lastRefill = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly maxChildren: number,
+    private readonly maxRate: number,
+    private readonly maxQueue: number,
+    private readonly counters: Counters,
+    private readonly log: Logger,
+  ) {
+    this.tokens = maxRate;
+  }
+
+  enqueue(args: string[]): void {
+    if (this.queue.length >= this.maxQueue) {
+      this.counters.dropped++;
+      if (this.counters.dropped % 1000 === 1) this.log.warn({ dropped: this.counters.dropped }, 'EXEC queue full: dropping commands (raise execmaxrate/execmaxchildren or narrow the rule)');
+      return;
+    }
+    this.queue.push(args);
+  }
+
+  pump(): void {
+    this.refill();
+    while (this.queue.length && this.running < this.maxChildren && this.tokens >= 1) {
+      this.tokens--;
+      this.run(this.queue.shift()!);
+    }
+    if (this.queue.length && this.running < this.maxChildren && !this.timer) {
+      this.timer = setTimeout(() => { this.timer = null; this.pump(); }, Math.ceil(1000 / this.maxRate));
+    }
+    if (!this.queue.length && this.running === 0) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const fn of w) fn();
+    }
+  }
+
+  /** Resolves when every queued command has run. */
+  drain(): Promise<void> {
+    this.pump();
+    if (!this.queue.length && this.running === 0) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private refill(): void {
+    const now = Date.now();
+    this.tokens = Math.min(this.maxRate, this.tokens + ((now - this.lastRefill) / 1000) * this.maxRate);
+    this.lastRefill = now;
+  }
+
+  private run(args: string[]): void {
+    this.running++;
+    const child = spawn(this.file, args, { shell: false, stdio: 'ignore' });
+    const done = (ok: boolean, why: string) => {
+      this.running--;
+      if (ok) this.counters.sent++;
+      else {
+        this.counters.errors++;
+        if (this.counters.errors % 100 === 1) this.log.warn({ command: [this.file, ...args], failures: this.counters.errors }, `command ${why}`);
+      }
+      this.pump();
+    };
+    child.on('error', (err) => done(false, `could not run: ${err.message}`));
+    child.on('exit', (code, signal) => done(code === 0, signal ? `killed by ${signal}` : `exited with ${code}`));
+  }
+}

@@ -15,4 +15,5 @@ export const builtins: { readonly [name: string]: Loader } = {
   PCAP: () => import('./output/PCAP/index.js'),
   JSON: () => import('./output/JSON/index.js'),
   EXEC: () => import('./output/EXEC/index.js'),
+  SYSLOG: () => import('./output/SYSLOG/index.js'),
 };

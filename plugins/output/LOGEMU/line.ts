@@ -3,67 +3,36 @@ import os from 'node:os';
 import type { Key } from '../../../src/core/keys.js';
 import type { OutputContext } from '../../../src/core/plugin.js';
 import type { Record } from '../../../src/core/record.js';
-import { ipv4Line, ipv6Line } from './kernel-line.js';
+import { PacketLine } from '../../shared/kernel-log/packet-line.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad2 = (n: number) => (n < 10 ? '0' + n : String(n));
 
+/** "Nov 22 15:04:05" (day padded with a space, as syslog writes it) for a time in seconds. */
+export function syslogTime(sec: number): string {
+  const d = new Date(sec * 1000);
+  const day = d.getDate();
+  return `${MONTHS[d.getMonth()]} ${day < 10 ? ' ' + day : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
 export class LineBuilder {
   private readonly host = os.hostname().split('.')[0];
+  private readonly packet: PacketLine;
+  private readonly sec: Key;
   private lastSec = -1;
   private lastStamp = '';
-  private readonly k: {
-    prefix: Key; in: Key; out: Key; physin?: Key; physout?: Key; mac: Key; family: Key; pkt: Key;
-    sec: Key; uid?: Key; gid?: Key; mark?: Key;
-  };
 
   constructor(ctx: OutputContext) {
-    this.k = {
-      prefix: ctx.key('oob.prefix'),
-      in: ctx.key('oob.in'),
-      out: ctx.key('oob.out'),
-      physin: ctx.optionalKey('oob.physin'),
-      physout: ctx.optionalKey('oob.physout'),
-      mac: ctx.key('mac.str'),
-      family: ctx.key('oob.family'),
-      pkt: ctx.key('raw.pkt'),
-      sec: ctx.key('oob.time.sec'),
-      uid: ctx.optionalKey('oob.uid'),
-      gid: ctx.optionalKey('oob.gid'),
-      mark: ctx.optionalKey('oob.mark'),
-    };
-  }
-
-  /** "Nov 22 15:04:05 host " for the packet's second, cached per second. */
-  private stamp(sec: number): string {
-    if (sec !== this.lastSec) {
-      const d = new Date(sec * 1000);
-      const day = d.getDate();
-      this.lastStamp = `${MONTHS[d.getMonth()]} ${day < 10 ? ' ' + day : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())} ${this.host} `;
-      this.lastSec = sec;
-    }
-    return this.lastStamp;
+    this.packet = new PacketLine(ctx);
+    this.sec = ctx.key('oob.time.sec');
   }
 
   line(rec: Record): string {
-    const k = this.k;
-    const v = rec.values;
-    const p = rec.present;
-    const sec = p[k.sec.slot] ? (v[k.sec.slot] as number) : Math.floor(Date.now() / 1000);
-    const inDev = p[k.in.slot] ? (v[k.in.slot] as string) : '';
-    let s = this.stamp(sec) + (p[k.prefix.slot] ? v[k.prefix.slot] : '') + 'IN=' + inDev + ' OUT=' + (p[k.out.slot] ? v[k.out.slot] : '') + ' ';
-    if (k.physin && p[k.physin.slot] && v[k.physin.slot] !== '' && v[k.physin.slot] !== inDev) s += 'PHYSIN=' + v[k.physin.slot] + ' ';
-    if (k.physout && p[k.physout.slot] && v[k.physout.slot] !== '' && v[k.physout.slot] !== v[k.out.slot]) s += 'PHYSOUT=' + v[k.physout.slot] + ' ';
-    const family = v[k.family.slot] as number;
-    if (inDev !== '' && (family === 2 || family === 10)) s += 'MAC=' + (p[k.mac.slot] ? v[k.mac.slot] : '') + ' ';
-    if (p[k.pkt.slot]) {
-      const b = v[k.pkt.slot] as Uint8Array;
-      if (family === 2) s += ipv4Line(b, 0, b.length, true);
-      else if (family === 10) s += ipv6Line(b, 0, b.length, true);
-      else if (b.length > 0) s += (b[0] >> 4 === 6 ? ipv6Line(b, 0, b.length, true) : ipv4Line(b, 0, b.length, true));
+    const sec = rec.present[this.sec.slot] ? (rec.values[this.sec.slot] as number) : Math.floor(Date.now() / 1000);
+    if (sec !== this.lastSec) {
+      this.lastStamp = `${syslogTime(sec)} ${this.host} `;
+      this.lastSec = sec;
     }
-    if (k.uid && p[k.uid.slot]) s += 'UID=' + v[k.uid.slot] + ' GID=' + (k.gid && p[k.gid.slot] ? v[k.gid.slot] : 0) + ' ';
-    if (k.mark && p[k.mark.slot] && v[k.mark.slot] !== 0) s += 'MARK=0x' + (v[k.mark.slot] as number).toString(16) + ' ';
-    return s;
+    return this.lastStamp + this.packet.line(rec);
   }
 }

@@ -16,4 +16,5 @@ export const builtins: { readonly [name: string]: Loader } = {
   JSON: () => import('./output/JSON/index.js'),
   EXEC: () => import('./output/EXEC/index.js'),
   SYSLOG: () => import('./output/SYSLOG/index.js'),
+  SQLITE3: () => import('./output/SQLITE3/index.js'),
 };

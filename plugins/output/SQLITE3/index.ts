@@ -1,0 +1,134 @@
+/**
+ * SQLITE3: packets into a SQLite table whose columns choose the keys (see
+ * plugins/shared/sql/columns.ts). The embedded default: no server needed.
+ * Rows are gathered per batch (up to 100 ms) and inserted with one prepared
+ * statement inside one transaction.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import type { Key } from '../../../src/core/keys.js';
+import { defineOutput } from '../../../src/core/plugin.js';
+import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
+
+const MAX_DELAY_MS = 100;
+
+export default defineOutput({
+  name: 'SQLITE3',
+  description: 'packets into a SQLite table, columns mapped to keys by name',
+  options: {
+    sqlite3db: { type: 'string', required: true, description: 'database file' },
+    sqlite3table: { type: 'string', default: 'ulog', description: 'table to insert into' },
+    sqlite3ignore: { type: 'bool', default: false, description: 'leave out columns that map to no key instead of refusing to start' },
+    sqlite3label: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
+    sqlite3batch: { type: 'int', default: 5000, min: 1, description: 'rows per transaction at most' },
+    sqlite3buffer: { type: 'int', default: 200000, min: 1, description: 'rows kept while the database is locked; more are dropped and counted' },
+  },
+  create(ctx) {
+    const o = ctx.options;
+    const file = String(o.sqlite3db);
+    const table = String(o.sqlite3table);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) ctx.fail('expected a plain table name', 'sqlite3table');
+    if (!fs.existsSync(file)) ctx.fail(`database ${file} does not exist (create it with a table, e.g. from doc/sqlite3.table)`, 'sqlite3db');
+    const columns = readColumns(file, table) ?? ctx.fail(`database ${file} has no table "${table}"`, 'sqlite3table');
+    const produced = new Map<string, Key>(ctx.producedKeys().map((k) => [k.name, k]));
+    let mapped: Mapped[];
+    try {
+      const m = mapColumns(columns, produced, { ignoreUnknown: o.sqlite3ignore as boolean, label: o.sqlite3label as number });
+      mapped = m.mapped;
+      if (m.ignored.length) ctx.log.warn(`table ${table}: columns ${m.ignored.join(', ')} map to no key and stay empty`);
+    } catch (err) {
+      return ctx.fail(`table ${table}: ${(err as Error).message}`, 'sqlite3table');
+    }
+    const slots = mapped.map((m) => (m.key ? ctx.key(m.key.name).slot : -1));
+    const convert = mapped.map((m) => m.convert);
+    const batchMax = o.sqlite3batch as number;
+    const bufferMax = o.sqlite3buffer as number;
+    let db: Database.Database | null = null;
+    let insertMany: ((rows: unknown[][]) => void) | null = null;
+    let rows: unknown[][] = [];
+    let timer: NodeJS.Timeout | null = null;
+    let failing: string | null = null;
+
+    const writeOut = () => {
+      if (timer) { clearTimeout(timer); timer = null; }
+      while (rows.length && insertMany) {
+        const chunk = rows.length > batchMax ? rows.slice(0, batchMax) : rows;
+        try {
+          insertMany(chunk);
+        } catch (err) {
+          ctx.counters.errors++;
+          const msg = (err as Error).message;
+          if (failing !== msg) {
+            failing = msg;
+            ctx.log.error(`SQLite ${file}: ${msg}; keeping rows and retrying`);
+          }
+          timer = setTimeout(writeOut, 500);
+          return;
+        }
+        if (failing) { ctx.log.info(`SQLite ${file} works again`); failing = null; }
+        ctx.counters.sent += chunk.length;
+        rows = chunk === rows ? [] : rows.slice(chunk.length);
+      }
+    };
+
+    return {
+      async start() {
+        db = new Database(file, { fileMustExist: true });
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('busy_timeout = 50');
+        const cols = mapped.map((m) => `"${m.column.name}"`).join(', ');
+        const stmt = db.prepare(`INSERT INTO "${table}" (${cols}) VALUES (${mapped.map(() => '?').join(', ')})`);
+        insertMany = db.transaction((batch: unknown[][]) => {
+          for (const r of batch) stmt.run(r);
+        });
+      },
+      write(rec) {
+        if (rows.length >= bufferMax) {
+          ctx.counters.dropped++;
+          return;
+        }
+        const row = new Array(slots.length);
+        for (let i = 0; i < slots.length; i++) {
+          const s = slots[i];
+          row[i] = s < 0 ? convert[i](undefined) : rec.present[s] ? convert[i](rec.values[s]) : null;
+        }
+        rows.push(row);
+      },
+      endBatch() {
+        if (rows.length >= batchMax) writeOut();
+        else if (!timer && rows.length) timer = setTimeout(writeOut, MAX_DELAY_MS);
+      },
+      async flush() {
+        writeOut();
+      },
+      async close() {
+        writeOut();
+        if (timer) clearTimeout(timer);
+        if (rows.length) {
+          ctx.counters.dropped += rows.length;
+          ctx.log.error(`${rows.length} rows could not be written to ${file} before exit`);
+        }
+        db?.close();
+      },
+    };
+  },
+});
+
+/** The table's columns, or null when there is no such table. Opened read-only: --check may call this. */
+function readColumns(file: string, table: string): Column[] | null {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const info = db.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string; type: string; pk: number; dflt_value: unknown }>;
+    if (info.length === 0) return null;
+    const pkCount = info.filter((c) => c.pk > 0).length;
+    return info.map((c) => ({
+      name: c.name,
+      type: c.type,
+      // An INTEGER PRIMARY KEY is the rowid: SQLite numbers it itself.
+      generated: (pkCount === 1 && c.pk === 1 && c.type.toUpperCase() === 'INTEGER') || c.dflt_value !== null,
+    }));
+  } finally {
+    db.close();
+  }
+}

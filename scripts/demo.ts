@@ -1,12 +1,13 @@
 /**
  * `npm run demo` (as root): a network namespace with nft rules that log to
  * NFLOG group 1, specter running there on the example setup (BASE → LOGEMU
- * and SQLite), a little IPv4/IPv6 traffic on the namespace's loopback, and
+ * and SQLITE3, no server needed), a little IPv4/IPv6 traffic on the namespace's loopback, and
  * the logged lines shown. Everything is removed afterwards.
  */
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Daemon, tempDir, writeConfig } from '../test/daemon.js';
+import { Daemon, ROOT, tempDir, writeConfig } from '../test/daemon.js';
 import { NetNs, waitFor } from '../test/netns.js';
 
 const RULES = `
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the demo needs root (network namespaces and nftables)');
   const dir = tempDir('specter-demo-');
   const logemu = path.join(dir, 'specter.logemu');
-  const conf = writeConfig(dir, `# specter demo: group 1 decoded by BASE, written as kernel-style log lines
+  const dbfile = path.join(dir, 'specter.db');
+  new Database(dbfile).exec(fs.readFileSync(path.join(ROOT, 'doc', 'sqlite3.table'), 'utf8')).close();
+  const conf = writeConfig(dir, `# specter demo: group 1 decoded by BASE, written as kernel-style log lines and into SQLite
 global {
   logfile stderr
   loglevel 3
@@ -32,8 +35,11 @@ global {
 
 1 {
   plugin BASE
+  plugin LOCAL
   plugin LOGEMU
+  plugin SQLITE3
   logemufile ${logemu}
+  sqlite3db ${dbfile}
 }
 `);
   const ns = new NetNs('specter-demo');
@@ -59,7 +65,12 @@ global {
     for (const l of lines) console.log(`  ${l}`);
     const code = await daemon.stop();
     daemon = undefined;
-    console.log(`\nspecter stopped (exit ${code}); ${lines.length} packets logged.`);
+    const db = new Database(dbfile, { readonly: true });
+    const rows = db.prepare('SELECT oob_prefix, ip_saddr_str, ip_protocol, tcp_dport, udp_dport, icmp_type, icmpv6_type FROM ulog ORDER BY id').all();
+    db.close();
+    console.log(`\n${dbfile} (table ulog, ${rows.length} rows):`);
+    console.table(rows);
+    console.log(`specter stopped (exit ${code}); ${lines.length} packets logged.`);
   } finally {
     if (daemon) await daemon.stop();
     ns.delete();

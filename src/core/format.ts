@@ -1,8 +1,16 @@
 /** Printable forms of key values, shared by outputs. */
 import type { KeyType } from './keys.js';
 
+let lastV4 = -1;
+let lastV4Text = '';
+
+/** Dotted quad; the last result is kept, as consecutive packets often share an address. */
 export function ipv4ToString(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+  if (a !== lastV4) {
+    lastV4Text = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+    lastV4 = a;
+  }
+  return lastV4Text;
 }
 
 /** RFC 5952 text form: lower case, longest run of zero groups (two or more) as "::". */
@@ -42,9 +50,7 @@ export function macToString(b: Uint8Array, start = 0, end = b.length): string {
 }
 
 export function hexString(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 /** A generic printable form of a value of the given type. */

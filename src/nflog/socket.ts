@@ -29,19 +29,32 @@ export class NflogSocket {
     this.sock = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 0, sendBufferSize: 0 });
     this.rcvbuf = Math.min(INITIAL_RCVBUF, rmem);
     this.sock.setRecvBufferSize(this.rcvbuf);
-    this.sock.on('message', onDatagram);
-    this.sock.on('error', (err) => this.onError(err));
+    // An exception must never travel back into the native addon: it would abort the process.
+    this.sock.on('message', (buf: Buffer) => {
+      try {
+        onDatagram(buf);
+      } catch (err) {
+        this.log.error({ err }, `NFLOG group ${this.group}: failed on a datagram`);
+      }
+    });
+    this.sock.on('error', (err) => {
+      try {
+        this.onError(err);
+      } catch (e) {
+        this.log.error({ err: e }, `NFLOG group ${this.group}: failed on a socket error`);
+      }
+    });
   }
 
   /** Sends one configuration message and resolves on the kernel's acknowledgement. */
-  request(family: number, attrs: Array<[number, Buffer]>, what: string): Promise<void> {
+  request(family: number, attrs: Array<[number, Buffer]>, what: string, timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const msg = encodeConfig(seq, family, family === 0 ? this.group : 0, attrs);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
         reject(new Error(`NFLOG group ${this.group}: no answer from the kernel to ${what}`));
-      }, ACK_TIMEOUT_MS);
+      }, timeoutMs);
       this.pending.set(seq, {
         resolve,
         reject: (e) => reject(new Error(`NFLOG group ${this.group}: ${what} failed: ${e.message}`)),

@@ -71,9 +71,22 @@ export class NflogSource implements Source {
     const sock = this.sock;
     if (!sock) return;
     this.sock = null;
-    await sock.request(AF_UNSPEC, [cfg.cmd(CMD.UNBIND)], 'unbind').catch((err) => this.log.warn(err.message));
+    // The acknowledgement queues behind every datagram the kernel already sent us, so waiting
+    // for it drains the socket: packets accepted before SIGTERM are still delivered. A full
+    // buffer can drop the acknowledgement itself; then the socket going quiet ends the wait.
+    const unbound = sock.request(AF_UNSPEC, [cfg.cmd(CMD.UNBIND)], 'unbind', 60000).catch((err) => this.log.warn(err.message));
+    await Promise.race([unbound, this.quiet(500)]);
     sock.close();
     this.sink = null;
+  }
+
+  /** Resolves once no datagram has arrived for `ms`. */
+  private async quiet(ms: number): Promise<void> {
+    for (;;) {
+      const seen = this.counters.extra.datagrams;
+      await new Promise((r) => setTimeout(r, ms));
+      if (this.counters.extra.datagrams === seen) return;
+    }
   }
 
   private onDatagram(buf: Buffer): void {

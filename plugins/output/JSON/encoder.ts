@@ -95,12 +95,24 @@ export class JsonEncoder {
 
 const z2 = (n: number) => (n < 10 ? '0' : '') + n;
 
+let cachedSec = NaN;
+let cachedHead = '';
+let cachedTail = '';
+
 /** ISO 8601 in local time with the UTC offset and microseconds: 2026-11-22T15:04:05.123456+01:00. */
 export function isoTime(ms: number): string {
-  const d = new Date(Math.floor(ms));
-  const micro = Math.round((ms - Math.floor(ms / 1000) * 1000) * 1000);
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const abs = Math.abs(off);
-  return `${d.getFullYear()}-${z2(d.getMonth() + 1)}-${z2(d.getDate())}T${z2(d.getHours())}:${z2(d.getMinutes())}:${z2(d.getSeconds())}.${String(micro).padStart(6, '0')}${sign}${z2(Math.floor(abs / 60))}:${z2(abs % 60)}`;
+  const sec = Math.floor(ms / 1000);
+  // Packets come in bursts within one second: the date part is built once per second.
+  if (sec !== cachedSec || process.env.TZ !== cachedTz) {
+    const d = new Date(sec * 1000);
+    const off = -d.getTimezoneOffset();
+    const abs = Math.abs(off);
+    cachedHead = `${d.getFullYear()}-${z2(d.getMonth() + 1)}-${z2(d.getDate())}T${z2(d.getHours())}:${z2(d.getMinutes())}:${z2(d.getSeconds())}.`;
+    cachedTail = `${off >= 0 ? '+' : '-'}${z2(Math.floor(abs / 60))}:${z2(abs % 60)}`;
+    cachedSec = sec;
+    cachedTz = process.env.TZ;
+  }
+  const micro = Math.round((ms - sec * 1000) * 1000);
+  return cachedHead + (micro < 100000 ? String(micro + 1000000).slice(1) : String(micro)) + cachedTail;
 }
+let cachedTz = process.env.TZ;

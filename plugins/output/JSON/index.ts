@@ -17,14 +17,14 @@ export default defineOutput({
     jsonsync: { type: 'bool', default: false, description: 'write every batch at once instead of gathering up to 100 ms' },
     jsonsocket: { type: 'string', description: 'send to a peer instead: unix:/path, tcp:host:port or udp:host:port' },
     jsonbuffer: { type: 'size', default: 16 * 1024 * 1024, min: 1024, description: 'bytes of records kept while the peer or file is unavailable' },
-    jsonfields: { type: 'string', description: 'comma-separated keys to write (default: every key the group produces)' },
+    jsonfields: { type: 'string', description: 'comma-separated keys to write (default: every key the group produces except raw bytes and text copies of addresses)' },
     jsonnaming: { type: 'enum', default: 'specter', values: ['specter', 'ecs'], description: 'field names: specter keys, or Elastic Common Schema' },
   },
   create(ctx) {
     const o = ctx.options;
     let keys: readonly Key[];
     if (o.jsonfields) keys = String(o.jsonfields).split(',').map((n) => n.trim()).filter(Boolean).map((n) => ctx.key(n));
-    else keys = ctx.allKeys();
+    else keys = defaultKeys(ctx.producedKeys()).map((k) => ctx.key(k.name));
     const ecs = o.jsonnaming === 'ecs';
     const optional = (n: string) => (o.jsonfields && !keys.some((k) => k.name === n) ? undefined : ctx.optionalKey(n));
     const encoder = new JsonEncoder(keys, ecs, optional);
@@ -76,3 +76,13 @@ export default defineOutput({
     };
   },
 });
+
+/**
+ * Every key except packet bytes (raw.pkt, raw.mac, tcp.options: long hex
+ * strings nobody searches) and the `.str` copies of address keys, which
+ * JSON already writes as text. Name them in jsonfields to have them.
+ */
+function defaultKeys(all: readonly Key[]): Key[] {
+  const names = new Set(all.map((k) => k.name));
+  return all.filter((k) => k.type !== 'raw' && !(k.name.endsWith('.str') && names.has(k.name.slice(0, -4))));
+}

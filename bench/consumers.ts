@@ -1,0 +1,97 @@
+/**
+ * The consumers the benchmark compares: specter with each output, ulogd2 with
+ * the equivalent stacks (when installed), and tcpdump's own NFLOG capture.
+ * Each knows how to start inside the namespace and how to count what it wrote.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLI } from '../test/daemon.js';
+
+export interface Consumer {
+  name: string;
+  /** Command and arguments to run inside the namespace; files go to `dir`. */
+  command(dir: string, group: number): string[];
+  /** Text on stderr/stdout that says the consumer is bound, or a fixed delay in ms. */
+  ready: string | number;
+  /** Records written so far. */
+  written(dir: string): number;
+}
+
+const lines = (file: string) => {
+  try {
+    const b = fs.readFileSync(file);
+    let n = 0;
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+    return n;
+  } catch {
+    return 0;
+  }
+};
+
+export function pcapRecords(file: string): number {
+  let b: Buffer;
+  try { b = fs.readFileSync(file); } catch { return 0; }
+  let n = 0;
+  for (let o = 24; o + 16 <= b.length; n++) o += 16 + b.readUInt32LE(o + 8);
+  return n;
+}
+
+function specter(output: string, opts: string): Consumer {
+  return {
+    name: `specter ${output}`,
+    command(dir, group) {
+      const conf = path.join(dir, 'specter.conf');
+      fs.writeFileSync(conf, `global {\n logfile stderr\n loglevel 3\n}\n${group} {\n plugin BASE\n plugin ${output}\n${opts.replace(/DIR/g, dir)}\n}\n`);
+      if (output === 'SQLITE3') new Database(path.join(dir, 'out.db')).exec('CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_time_sec INTEGER, oob_prefix TEXT, ip_saddr_str TEXT, ip_daddr_str TEXT, ip_protocol INTEGER, udp_sport INTEGER, udp_dport INTEGER, raw_pktlen INTEGER)').close();
+      return [process.execPath, CLI, '-c', conf];
+    },
+    ready: 'specter started',
+    written(dir) {
+      if (output === 'PCAP') return pcapRecords(path.join(dir, 'out.pcap'));
+      if (output === 'SQLITE3') {
+        const db = new Database(path.join(dir, 'out.db'), { readonly: true });
+        try { return (db.prepare('SELECT count(*) n FROM ulog').get() as { n: number }).n; } finally { db.close(); }
+      }
+      return lines(path.join(dir, 'out.txt'));
+    },
+  };
+}
+
+const ULOGD_LIB = '/usr/lib/x86_64-linux-gnu/ulogd';
+
+function ulogd(name: string, stack: string, sections: string, count: (dir: string) => number): Consumer {
+  return {
+    name: `ulogd2 ${name}`,
+    command(dir, group) {
+      const plugins = fs.readdirSync(ULOGD_LIB).filter((f) => f.endsWith('.so')).map((f) => `plugin="${ULOGD_LIB}/${f}"`).join('\n');
+      const conf = path.join(dir, 'ulogd.conf');
+      fs.writeFileSync(conf, `[global]\nlogfile="${dir}/ulogd.log"\nloglevel=5\n${plugins}\nstack=${stack}\n[log1]\ngroup=${group}\n${sections.replace(/DIR/g, dir)}\n`);
+      return ['/usr/sbin/ulogd', '-c', conf];
+    },
+    ready: 1500,
+    written: count,
+  };
+}
+
+export function consumers(): Consumer[] {
+  const list: Consumer[] = [
+    specter('PCAP', ' pcapfile DIR/out.pcap'),
+    specter('LOGEMU', ' logemufile DIR/out.txt'),
+    specter('JSON', ' jsonfile DIR/out.txt'),
+    specter('SQLITE3', ' sqlite3db DIR/out.db'),
+  ];
+  if (fs.existsSync('/usr/sbin/ulogd') && fs.existsSync(ULOGD_LIB)) {
+    const have = (p: string) => fs.existsSync(path.join(ULOGD_LIB, p));
+    if (have('ulogd_output_PCAP.so')) list.push(ulogd('PCAP', 'log1:NFLOG,base1:BASE,pcap1:PCAP', '[pcap1]\nfile="DIR/out.pcap"\nsync=0', (d) => pcapRecords(path.join(d, 'out.pcap'))));
+    list.push(ulogd('LOGEMU', 'log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,print1:PRINTPKT,emu1:LOGEMU', '[emu1]\nfile="DIR/out.txt"\nsync=0', (d) => lines(path.join(d, 'out.txt'))));
+    if (have('ulogd_output_JSON.so')) list.push(ulogd('JSON', 'log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,json1:JSON', '[json1]\nfile="DIR/out.txt"\nsync=0', (d) => lines(path.join(d, 'out.txt'))));
+  }
+  list.push({
+    name: 'tcpdump -i nflog -w',
+    command: (dir, group) => ['tcpdump', '-q', '-i', `nflog:${group}`, '-w', path.join(dir, 'out.pcap')],
+    ready: 'listening on',
+    written: (dir) => pcapRecords(path.join(dir, 'out.pcap')),
+  });
+  return list;
+}

@@ -16,7 +16,18 @@ interface Field {
 }
 
 const num = (v: unknown) => String(v);
-const str = (v: unknown) => JSON.stringify(v);
+/** Quoted strings, remembering the last one per field: prefixes and interface names repeat. */
+function str(): (v: unknown) => string {
+  let last: unknown;
+  let quoted = '';
+  return (v) => {
+    if (v !== last) {
+      quoted = JSON.stringify(v);
+      last = v;
+    }
+    return quoted;
+  };
+}
 const big = (v: unknown) => (Number.isSafeInteger(Number(v)) ? String(Number(v)) : `"${String(v)}"`);
 
 function converter(key: Key, ecs: boolean): (v: unknown) => string {
@@ -30,7 +41,7 @@ function converter(key: Key, ecs: boolean): (v: unknown) => string {
     case 'mac': return ecs ? (v) => `"${ecsMac(v as Uint8Array)}"` : (v) => `"${macToString(v as Uint8Array)}"`;
     case 'raw': return (v) => `"${hexString(v as Uint8Array)}"`;
     case 'time': return (v) => `"${isoTime(v as number)}"`;
-    default: return str;
+    default: return str();
   }
 }
 

@@ -34,6 +34,25 @@ interface Row {
   offeredPps: number;
 }
 
+/**
+ * Debian's ulogd2 for the side-by-side rows. A temporary policy-rc.d keeps the
+ * package from starting a ulogd service that would hold NFLOG groups.
+ */
+function installUlogd(): void {
+  const policy = '/usr/sbin/policy-rc.d';
+  const ours = !fs.existsSync(policy);
+  console.log('installing ulogd2, ulogd2-pcap, ulogd2-json for the comparison ...');
+  try {
+    if (ours) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['install', '-y', '-q', 'ulogd2', 'ulogd2-pcap', 'ulogd2-json'], { stdio: 'ignore', env });
+  } catch {
+    console.log('could not install ulogd2 (run apt-get update first?)');
+  } finally {
+    if (ours) fs.rmSync(policy, { force: true });
+  }
+}
+
 function buildGenerator(dir: string): string {
   const bin = path.join(dir, 'udpflood');
   execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'udpflood.c')]);
@@ -121,6 +140,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
   const packets = Number(values.packets ?? (values.quick ? 100000 : 1000000));
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
+  if (!fs.existsSync('/usr/sbin/ulogd') && values.only !== 'specter') installUlogd();
   let list = consumers();
   if (values.only) list = list.filter((c) => c.name.startsWith(values.only!));
   if (!list.some((c) => c.name.startsWith('ulogd2'))) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');

@@ -17,4 +17,6 @@ export const builtins: { readonly [name: string]: Loader } = {
   EXEC: () => import('./output/EXEC/index.js'),
   SYSLOG: () => import('./output/SYSLOG/index.js'),
   SQLITE3: () => import('./output/SQLITE3/index.js'),
+  PGSQL: () => import('./output/PGSQL/index.js'),
+  MYSQL: () => import('./output/MYSQL/index.js'),
 };

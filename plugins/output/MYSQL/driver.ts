@@ -1,0 +1,57 @@
+/** MySQL and MariaDB through `mysql2`: one connection, prepared multi-row INSERT, one transaction per batch. */
+import mysql from 'mysql2/promise';
+import type { Column } from '../../shared/sql/columns.js';
+import type { SqlDriver } from '../../shared/sql/sql-output.js';
+
+const MAX_PARAMS = 65535;
+
+export class MysqlDriver implements SqlDriver {
+  readonly describe: string;
+  private conn: mysql.Connection | null = null;
+
+  constructor(private readonly config: mysql.ConnectionOptions, private readonly table: string) {
+    this.describe = `MySQL ${config.database}.${table}`;
+  }
+
+  async connect(): Promise<void> {
+    const c = await mysql.createConnection(this.config);
+    c.on('error', () => undefined); // wait_timeout and restarts show up as the next query's error
+    this.conn = c;
+  }
+
+  async columns(): Promise<Column[]> {
+    const [rows] = await this.conn!.query(
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, EXTRA AS extra, COLUMN_DEFAULT AS dflt FROM information_schema.COLUMNS
+       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, [this.config.database, this.table]);
+    return (rows as Array<{ name: string; type: string; extra: string; dflt: string | null }>).map((c) => ({
+      name: c.name,
+      type: c.type,
+      generated: /auto_increment/i.test(c.extra) || (c.dflt !== null && c.dflt !== 'NULL'),
+    }));
+  }
+
+  async insert(cols: Column[], rows: unknown[][]): Promise<void> {
+    const c = this.conn!;
+    const names = cols.map((x) => `\`${x.name}\``).join(', ');
+    const tuple = `(${cols.map(() => '?').join(', ')})`;
+    const per = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, cols.length)));
+    await c.beginTransaction();
+    try {
+      for (let start = 0; start < rows.length; start += per) {
+        const part = rows.slice(start, start + per);
+        // execute() prepares the statement on the server once per shape and sends values apart from it.
+        await c.execute(`INSERT INTO \`${this.table}\` (${names}) VALUES ${new Array(part.length).fill(tuple).join(', ')}`, part.flat() as never[]);
+      }
+      await c.commit();
+    } catch (err) {
+      await c.rollback().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.conn;
+    this.conn = null;
+    await c?.end();
+  }
+}

@@ -1,0 +1,32 @@
+/** MYSQL: packets into a MySQL or MariaDB table whose columns choose the keys. */
+import { defineOutput } from '../../../src/core/plugin.js';
+import { plainIdentifier, sqlOptions, sqlOptionSpecs } from '../../shared/sql/options.js';
+import { sqlOutput } from '../../shared/sql/sql-output.js';
+import { MysqlDriver } from './driver.js';
+
+export default defineOutput({
+  name: 'MYSQL',
+  description: 'packets into a MySQL or MariaDB table, columns mapped to keys by name',
+  options: {
+    mysqldb: { type: 'string', default: 'specter', description: 'database' },
+    mysqltable: { type: 'string', default: 'ulog', description: 'table' },
+    mysqlhost: { type: 'string', default: 'localhost', description: 'host name or address (ignored with mysqlsocket)' },
+    mysqlport: { type: 'int', default: 3306, min: 1, max: 65535, description: 'port' },
+    mysqlsocket: { type: 'string', description: 'Unix socket path, e.g. /run/mysqld/mysqld.sock' },
+    mysqluser: { type: 'string', default: 'specter', description: 'user' },
+    mysqlpass: { type: 'string', default: '', description: 'password' },
+    ...sqlOptionSpecs('mysql'),
+  },
+  create(ctx) {
+    const o = ctx.options;
+    for (const opt of ['mysqltable', 'mysqldb']) if (!plainIdentifier(String(o[opt]))) ctx.fail('expected a plain SQL name', opt);
+    const config = {
+      ...(o.mysqlsocket ? { socketPath: String(o.mysqlsocket) } : { host: String(o.mysqlhost), port: o.mysqlport as number }),
+      user: String(o.mysqluser),
+      password: String(o.mysqlpass),
+      database: String(o.mysqldb),
+      connectTimeout: 3000,
+    };
+    return sqlOutput(ctx, () => new MysqlDriver(config, String(o.mysqltable)), sqlOptions('mysql', o));
+  },
+});

@@ -1,0 +1,28 @@
+/** Options every SQL output has, with its own prefix (pgsql, mysql). */
+import type { OptionSpecs, OptionValues } from '../../../src/core/plugin.js';
+import type { SqlOptions } from './sql-output.js';
+
+export function sqlOptionSpecs(p: string): OptionSpecs {
+  return {
+    [`${p}ignore`]: { type: 'bool', default: false, description: 'leave out columns that map to no key instead of refusing to start' },
+    [`${p}label`]: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
+    [`${p}batch`]: { type: 'int', default: 1000, min: 1, max: 10000, description: 'rows per INSERT and transaction at most' },
+    [`${p}buffer`]: { type: 'int', default: 500000, min: 1, description: 'rows kept in memory while the database is away' },
+    [`${p}overflow`]: { type: 'enum', default: 'dropnewest', values: ['dropnewest', 'dropoldest'], description: 'which rows go when the buffer is full (every one is counted)' },
+  };
+}
+
+export function sqlOptions(p: string, o: OptionValues): SqlOptions {
+  return {
+    ignoreUnknown: o[`${p}ignore`] as boolean,
+    label: o[`${p}label`] as number,
+    batch: o[`${p}batch`] as number,
+    buffer: o[`${p}buffer`] as number,
+    dropOldest: o[`${p}overflow`] === 'dropoldest',
+  };
+}
+
+/** SQL identifiers come from the config: only plain names, so they can be quoted safely. */
+export function plainIdentifier(s: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(s);
+}

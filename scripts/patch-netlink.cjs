@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/*
+ * The `netlink` package closes the socket, and aborts the process, when poll
+ * reports a socket error: that is how the kernel flags ENOBUFS (it dropped
+ * datagrams because our receive buffer was full). specter must count that
+ * and keep reading, so this postinstall step rebuilds the addon with that one
+ * case changed: on a poll error, read, so recvmsg returns ENOBUFS through the
+ * socket's `error` event and the socket stays open. Idempotent.
+ */
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dir = path.dirname(require.resolve('netlink/package.json'));
+const file = path.join(dir, 'src', 'binding.cc');
+const src = fs.readFileSync(file, 'utf8');
+const broken = /if \(status != 0\) \{\s*auto error = ErrnoException\(obj->Env\(\), -status, NULL, "error when polling socket"\);\s*obj->error_callback\.MakeCallback\(obj->Value\(\), \{ error\.Value\(\) \}, \*obj->async_res\);\s*obj->DoClose\(\);\s*return;\s*\}/;
+// libuv stops the poll handle on a socket error, so it is started again after the read.
+const fixed = 'if (status != 0) {\n            // specter: a socket error (ENOBUFS) is reported by the next recvmsg; keep the socket.\n            obj->Recvmsg();\n            if (obj->fd != -1) obj->watcher->start(obj->Env(), UV_READABLE, PollHandler);\n            return;\n        }';
+
+if (broken.test(src)) fs.writeFileSync(file, src.replace(broken, fixed));
+else if (!src.includes('obj->watcher->start(obj->Env(), UV_READABLE, PollHandler)')) throw new Error('netlink binding.cc is not the version this patch knows');
+
+if (!fs.existsSync(path.join(dir, 'build', 'Release', 'netlink_binding.node')) || broken.test(src)) {
+  const gyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js', { paths: [path.dirname(process.execPath) + '/../lib/node_modules/npm'] });
+  // Build against the local Node headers when npm is configured with them (no download).
+  const nodedir = process.env.npm_config_nodedir || readNpmrc('nodedir');
+  execFileSync(process.execPath, [gyp, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function readNpmrc(key) {
+  for (const f of [path.join(require('node:os').homedir(), '.npmrc'), '/etc/npmrc', '/usr/etc/npmrc']) {
+    try {
+      const m = new RegExp(`^\\s*${key}\\s*=\\s*(.+)$`, 'm').exec(fs.readFileSync(f, 'utf8'));
+      if (m) return m[1].trim();
+    } catch {
+      // no such file
+    }
+  }
+  return '';
+}

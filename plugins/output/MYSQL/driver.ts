@@ -30,7 +30,16 @@ export class MysqlDriver implements SqlDriver {
     }));
   }
 
-  async insert(cols: Column[], rows: unknown[][]): Promise<void> {
+  async ensureMarkers(): Promise<void> {
+    await this.conn!.query('CREATE TABLE IF NOT EXISTS specter_batches (id varchar(200) PRIMARY KEY)');
+  }
+
+  async committed(marker: string): Promise<boolean> {
+    const [rows] = await this.conn!.execute('SELECT 1 FROM specter_batches WHERE id = ?', [marker]);
+    return (rows as unknown[]).length > 0;
+  }
+
+  async insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void> {
     const c = this.conn!;
     const names = cols.map((x) => `\`${x.name}\``).join(', ');
     const tuple = `(${cols.map(() => '?').join(', ')})`;
@@ -42,6 +51,8 @@ export class MysqlDriver implements SqlDriver {
         // execute() prepares the statement on the server once per shape and sends values apart from it.
         await c.execute(`INSERT INTO \`${this.table}\` (${names}) VALUES ${new Array(part.length).fill(tuple).join(', ')}`, part.flat() as never[]);
       }
+      if (previous) await c.execute('DELETE FROM specter_batches WHERE id = ?', [previous]);
+      await c.execute('INSERT INTO specter_batches (id) VALUES (?)', [marker]);
       await c.commit();
     } catch (err) {
       await c.rollback().catch(() => undefined);

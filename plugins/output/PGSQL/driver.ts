@@ -31,7 +31,16 @@ export class PgDriver implements SqlDriver {
     }));
   }
 
-  async insert(cols: Column[], rows: unknown[][]): Promise<void> {
+  async ensureMarkers(): Promise<void> {
+    await this.client!.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".specter_batches (id varchar(200) PRIMARY KEY)`);
+  }
+
+  async committed(marker: string): Promise<boolean> {
+    const r = await this.client!.query(`SELECT 1 FROM "${this.schema}".specter_batches WHERE id = $1`, [marker]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void> {
     const c = this.client!;
     const names = cols.map((x) => `"${x.name}"`).join(', ');
     const per = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, cols.length)));
@@ -52,6 +61,8 @@ export class PgDriver implements SqlDriver {
         // A named statement per batch shape: the server plans it once.
         await c.query({ name: `specter_${this.table}_${cols.length}_${part.length}`, text: `INSERT INTO "${this.schema}"."${this.table}" (${names}) VALUES ${tuples.join(', ')}`, values });
       }
+      if (previous) await c.query(`DELETE FROM "${this.schema}".specter_batches WHERE id = $1`, [previous]);
+      await c.query(`INSERT INTO "${this.schema}".specter_batches (id) VALUES ($1)`, [marker]);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);

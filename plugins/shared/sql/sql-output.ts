@@ -4,7 +4,13 @@
  * column mapping applied at insert time (so a database that is down at
  * start-up is mapped when it comes up). Rows leave the queue only after the
  * database committed them.
+ *
+ * Exactly once: each batch's transaction also writes a marker row. When the
+ * connection dies between COMMIT and its answer, the marker tells after the
+ * reconnect whether the batch is in the table (drop it from the queue) or not
+ * (send it again, with the same rows and marker).
  */
+import os from 'node:os';
 import type { Key } from '../../../src/core/keys.js';
 import type { OutputContext, OutputInstance } from '../../../src/core/plugin.js';
 import { mapColumns, type Column } from './columns.js';
@@ -14,8 +20,15 @@ export interface SqlDriver {
   readonly describe: string;
   connect(): Promise<void>;
   columns(): Promise<Column[]>;
-  /** Inserts the rows (values in `cols` order) in one transaction. */
-  insert(cols: Column[], rows: unknown[][]): Promise<void>;
+  /** Creates the table of commit markers (specter_batches) if it is missing. */
+  ensureMarkers(): Promise<void>;
+  /**
+   * Inserts the rows (values in `cols` order) in one transaction that also
+   * records `marker` in specter_batches and removes `previous`.
+   */
+  insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void>;
+  /** Whether a transaction with this marker was committed. */
+  committed(marker: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -80,6 +93,11 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   let failing: string | null = null;
   let timer: NodeJS.Timeout | null = null;
   let idle: Array<() => void> = [];
+  const token = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}:${ctx.name}:${ctx.group}`;
+  let batchSeq = 0;
+  let inflight: { marker: string; n: number } | null = null;
+  let lastMarker: string | null = null;
+  let markersReady = false;
 
   const toRow = (raw: unknown[]): unknown[] => {
     const m = mapping!;
@@ -89,6 +107,14 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       row[i] = j < 0 ? m.convert[i](undefined) : raw[j] === undefined ? null : m.convert[i](raw[j]);
     }
     return row;
+  };
+
+  /** A committed batch leaves the queue. */
+  const done = (b: { marker: string; n: number }) => {
+    queue = queue.slice(b.n);
+    ctx.counters.sent += b.n;
+    lastMarker = b.marker;
+    inflight = null;
   };
 
   const pump = async (): Promise<void> => {
@@ -103,13 +129,21 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
           if (failing) ctx.log.info(`${driver.describe}: connected again, writing ${queue.length} waiting rows`);
           failing = null;
           backoff = MIN_BACKOFF;
+          markersReady = false;
         }
-        const n = Math.min(queue.length, o.batch);
-        const batch = queue.slice(0, n);
-        await driver.insert(mapping!.cols, batch.map(toRow));
-        // Committed: only now do the rows leave the queue.
-        queue = queue.slice(n);
-        ctx.counters.sent += n;
+        if (!markersReady) {
+          await driver.ensureMarkers();
+          markersReady = true;
+          if (inflight && (await driver.committed(inflight.marker))) {
+            // The last COMMIT went through though its answer was lost.
+            done(inflight);
+            continue;
+          }
+        }
+        // A batch that failed is sent again with the same rows and marker.
+        inflight ??= { marker: `${token}:${++batchSeq}`, n: Math.min(queue.length, o.batch) };
+        await driver.insert(mapping!.cols, queue.slice(0, inflight.n).map(toRow), inflight.marker, lastMarker);
+        done(inflight);
       }
     } catch (err) {
       ctx.counters.errors++;
@@ -143,7 +177,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
         ctx.counters.dropped++;
         if (ctx.counters.dropped % 10000 === 1) ctx.log.warn({ dropped: ctx.counters.dropped }, `${driver.describe}: buffer of ${o.buffer} rows full, dropping the ${o.dropOldest ? 'oldest' : 'newest'}`);
         if (!o.dropOldest) return;
-        queue.shift();
+        queue.splice(inflight ? inflight.n : 0, 1); // never a row of the batch in flight
       }
       queue.push(raw);
     },

@@ -31,7 +31,7 @@ describe('EXEC runs', () => {
     const out = path.join(dir, 'args.txt');
     const marker = path.join(dir, 'injected');
     process.env.OUT = out;
-    const h = await outputHarness(EXEC, { execstr: `${script} %I %S:%d %P` });
+    const h = await outputHarness(EXEC, { execstr: `${script} %I %S:%d %P`, execwait: true });
     h.packet({ 'oob.in': `eth0; touch ${marker}`, 'ip.saddr': 0x0a000001, 'tcp.dport': 22, 'ip.protocol': 6 });
     h.packet({ 'oob.in': '$(touch x)`id`', 'ip.saddr': Buffer.from('20010db8000000000000000000000001', 'hex'), 'udp.dport': 53, 'ip.protocol': 17 });
     await h.flush();

@@ -27,6 +27,6 @@ export default defineOutput({
       database: String(o.mysqldb),
       connectTimeout: 3000,
     };
-    return sqlOutput(ctx, () => new MysqlDriver(config, String(o.mysqltable)), sqlOptions('mysql', o));
+    return sqlOutput(ctx, () => new MysqlDriver(config, String(o.mysqltable)), { ...sqlOptions('mysql', o), table: String(o.mysqltable) });
   },
 });

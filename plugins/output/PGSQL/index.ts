@@ -24,6 +24,6 @@ export default defineOutput({
     const config = o.pgsqlconninfo
       ? { connectionString: String(o.pgsqlconninfo) }
       : { host: String(o.pgsqlhost), port: o.pgsqlport as number, user: String(o.pgsqluser), password: String(o.pgsqlpass), database: String(o.pgsqldb) };
-    return sqlOutput(ctx, () => new PgDriver({ ...config, connectionTimeoutMillis: 3000 }, String(o.pgsqlschema), String(o.pgsqltable)), sqlOptions('pgsql', o));
+    return sqlOutput(ctx, () => new PgDriver({ ...config, connectionTimeoutMillis: 3000 }, String(o.pgsqlschema), String(o.pgsqltable)), { ...sqlOptions('pgsql', o), table: String(o.pgsqltable) });
   },
 });

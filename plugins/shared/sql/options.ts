@@ -9,16 +9,20 @@ export function sqlOptionSpecs(p: string): OptionSpecs {
     [`${p}batch`]: { type: 'int', default: 1000, min: 1, max: 10000, description: 'rows per INSERT and transaction at most' },
     [`${p}buffer`]: { type: 'int', default: 500000, min: 1, description: 'rows kept in memory while the database is away' },
     [`${p}overflow`]: { type: 'enum', default: 'dropnewest', values: ['dropnewest', 'dropoldest'], description: 'which rows go when the buffer is full (every one is counted)' },
+    [`${p}spooldir`]: { type: 'string', default: '/var/lib/specter/spool', description: 'where rows not yet written at exit are kept for the next start' },
+    [`${p}spoolmax`]: { type: 'size', default: 256 * 1024 * 1024, description: 'largest spool file; rows beyond it are dropped and counted' },
   };
 }
 
-export function sqlOptions(p: string, o: OptionValues): SqlOptions {
+export function sqlOptions(p: string, o: OptionValues): Omit<SqlOptions, 'table'> {
   return {
     ignoreUnknown: o[`${p}ignore`] as boolean,
     label: o[`${p}label`] as number,
     batch: o[`${p}batch`] as number,
     buffer: o[`${p}buffer`] as number,
     dropOldest: o[`${p}overflow`] === 'dropoldest',
+    spoolDir: String(o[`${p}spooldir`]),
+    spoolMax: o[`${p}spoolmax`] as number,
   };
 }
 

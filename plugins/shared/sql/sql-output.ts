@@ -14,6 +14,7 @@ import os from 'node:os';
 import type { Key } from '../../../src/core/keys.js';
 import type { OutputContext, OutputInstance } from '../../../src/core/plugin.js';
 import { mapColumns, type Column } from './columns.js';
+import { Spool } from './spool.js';
 
 export interface SqlDriver {
   /** For messages: "PostgreSQL test.ulog". */
@@ -38,6 +39,10 @@ export interface SqlOptions {
   batch: number;
   buffer: number;
   dropOldest: boolean;
+  spoolDir: string;
+  spoolMax: number;
+  /** For the spool file name. */
+  table: string;
 }
 
 const MIN_BACKOFF = 200;
@@ -84,8 +89,14 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   }
   if (ctx.checkOnly) await driver.close().catch(() => undefined);
   const slots = read.map((k) => k.slot);
+  const readNames = read.map((k) => k.name);
+  const spool = new Spool(Spool.fileFor(o.spoolDir, ctx.name, ctx.group, o.table), o.spoolMax);
 
-  let queue: unknown[][] = [];
+  // Rows left by the previous run go first; the file goes once they are committed.
+  const left = ctx.checkOnly ? { rows: [], inflight: null } : spool.load(readNames);
+  let queue: unknown[][] = left.rows;
+  let spooled = queue.length;
+  if (spooled) ctx.log.info(`${driver.describe}: ${spooled} rows from ${spool.file} will be written first`);
   let connected = columns !== null;
   let writing = false;
   let stopped = false;
@@ -95,7 +106,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   let idle: Array<() => void> = [];
   const token = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}:${ctx.name}:${ctx.group}`;
   let batchSeq = 0;
-  let inflight: { marker: string; n: number } | null = null;
+  let inflight: { marker: string; n: number } | null = left.inflight;
   let lastMarker: string | null = null;
   let markersReady = false;
 
@@ -113,6 +124,10 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   const done = (b: { marker: string; n: number }) => {
     queue = queue.slice(b.n);
     ctx.counters.sent += b.n;
+    if (spooled) {
+      spooled = Math.max(0, spooled - b.n);
+      if (spooled === 0) spool.remove();
+    }
     lastMarker = b.marker;
     inflight = null;
   };
@@ -170,6 +185,9 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   };
 
   return {
+    async start() {
+      if (queue.length) void pump(); // rows from the spool file do not wait for the next packet
+    },
     write(rec) {
       const raw = new Array(slots.length);
       for (let i = 0; i < slots.length; i++) if (rec.present[slots[i]]) raw[i] = rec.values[slots[i]];
@@ -185,10 +203,11 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       if (!timer) void pump();
     },
     async flush() {
-      if (!queue.length) return;
+      // With the server away there is nothing to wait for: close() spools the rows.
+      if (!queue.length || !connected) return;
       void pump();
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 10000);
+        const t = setTimeout(resolve, 5000);
         idle.push(() => { clearTimeout(t); resolve(); });
       });
     },
@@ -196,8 +215,12 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       stopped = true;
       if (timer) clearTimeout(timer);
       if (queue.length) {
-        ctx.counters.dropped += queue.length;
-        ctx.log.error(`${driver.describe}: ${queue.length} rows could not be written before exit`);
+        // Kept for the next start; a batch in flight may be in the table already (its marker says).
+        const kept = spool.save(readNames, queue, inflight);
+        ctx.counters.dropped += queue.length - kept;
+        ctx.log.warn(`${driver.describe}: ${kept} rows not yet written are kept in ${spool.file}${kept < queue.length ? `; ${queue.length - kept} over spoolmax dropped` : ''}`);
+      } else if (spooled === 0) {
+        spool.remove();
       }
       await driver.close().catch(() => undefined);
     },

@@ -3,6 +3,8 @@
  * without sync, several batches are gathered for up to 100 ms or 64 KiB.
  */
 import type { FileSink } from './file-sink.js';
+import type { OutputInstance } from './plugin.js';
+import type { Record } from './record.js';
 
 const MAX_DELAY_MS = 100;
 const MAX_BYTES = 64 * 1024;
@@ -43,4 +45,31 @@ export class BatchedText {
     this.text = '';
     this.count = 0;
   }
+}
+
+/**
+ * The whole life of an output that appends one text record per packet to a
+ * file (LOGEMU, OPRINT, JSON): open at start, batch, SIGHUP reopen, flush.
+ */
+export function textFileOutput(
+  sink: FileSink,
+  sync: boolean,
+  format: (rec: Record) => string,
+): OutputInstance {
+  const out = new BatchedText(sink, sync);
+  return {
+    async start() {
+      sink.open();
+    },
+    write(rec) {
+      out.add(format(rec));
+    },
+    endBatch: () => out.endBatch(),
+    flush: () => out.flush(),
+    reopen: () => sink.reopen(),
+    async close() {
+      await out.flush();
+      await sink.close();
+    },
+  };
 }

@@ -2,7 +2,7 @@
  * JSON: one object per packet, newline-delimited, to a file or to a Unix,
  * TCP or UDP peer. Records wait in a bounded buffer while a peer is away.
  */
-import { BatchedText } from '../../../src/core/batched-text.js';
+import { textFileOutput } from '../../../src/core/batched-text.js';
 import { FileSink } from '../../../src/core/file-sink.js';
 import type { Key } from '../../../src/core/keys.js';
 import { defineOutput } from '../../../src/core/plugin.js';
@@ -58,22 +58,7 @@ export default defineOutput({
     }
 
     const sink = new FileSink({ path: String(o.jsonfile), counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer as number });
-    const out = new BatchedText(sink, o.jsonsync as boolean);
-    return {
-      async start() {
-        sink.open();
-      },
-      write(rec) {
-        out.add(encoder.encode(rec));
-      },
-      endBatch: () => out.endBatch(),
-      flush: () => out.flush(),
-      reopen: () => sink.reopen(),
-      async close() {
-        await out.flush();
-        await sink.close();
-      },
-    };
+    return textFileOutput(sink, o.jsonsync as boolean, (rec) => encoder.encode(rec));
   },
 });
 

@@ -1,7 +1,7 @@
 import { FileSink } from '../../../src/core/file-sink.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { LineBuilder } from './line.js';
-import { BatchedText } from '../../../src/core/batched-text.js';
+import { textFileOutput } from '../../../src/core/batched-text.js';
 
 export default defineOutput({
   name: 'LOGEMU',
@@ -13,21 +13,6 @@ export default defineOutput({
   create(ctx) {
     const lines = new LineBuilder(ctx);
     const sink = new FileSink({ path: ctx.options.logemufile as string, counters: ctx.counters, log: ctx.log });
-    const out = new BatchedText(sink, ctx.options.logemusync as boolean);
-    return {
-      async start() {
-        sink.open();
-      },
-      write(rec) {
-        out.add(lines.line(rec) + '\n');
-      },
-      endBatch: () => out.endBatch(),
-      flush: () => out.flush(),
-      reopen: () => sink.reopen(),
-      async close() {
-        await out.flush();
-        await sink.close();
-      },
-    };
+    return textFileOutput(sink, ctx.options.logemusync as boolean, (rec) => lines.line(rec) + '\n');
   },
 });

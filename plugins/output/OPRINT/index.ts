@@ -1,4 +1,4 @@
-import { BatchedText } from '../../../src/core/batched-text.js';
+import { textFileOutput } from '../../../src/core/batched-text.js';
 import { FileSink } from '../../../src/core/file-sink.js';
 import { valueToString } from '../../../src/core/format.js';
 import { defineOutput } from '../../../src/core/plugin.js';
@@ -13,26 +13,13 @@ export default defineOutput({
     const keys = [...ctx.allKeys()].sort((a, b) => a.slot - b.slot);
     const labels = keys.map((k) => k.name + '=');
     const sink = new FileSink({ path: ctx.options.dumpfile as string, counters: ctx.counters, log: ctx.log });
-    const out = new BatchedText(sink, true);
-    return {
-      async start() {
-        sink.open();
-      },
-      write(rec) {
-        let s = '===>PACKET BOUNDARY\n';
-        for (let i = 0; i < keys.length; i++) {
-          const k = keys[i];
-          if (rec.present[k.slot]) s += labels[i] + valueToString(k.type, rec.values[k.slot]) + '\n';
-        }
-        out.add(s);
-      },
-      endBatch: () => out.endBatch(),
-      flush: () => out.flush(),
-      reopen: () => sink.reopen(),
-      async close() {
-        await out.flush();
-        await sink.close();
-      },
-    };
+    return textFileOutput(sink, true, (rec) => {
+      let s = '===>PACKET BOUNDARY\n';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        if (rec.present[k.slot]) s += labels[i] + valueToString(k.type, rec.values[k.slot]) + '\n';
+      }
+      return s;
+    });
   },
 });

@@ -57,7 +57,7 @@ export class NflogSocket {
       }, timeoutMs);
       this.pending.set(seq, {
         resolve,
-        reject: (e) => reject(new Error(`NFLOG group ${this.group}: ${what} failed: ${e.message}`)),
+        reject: (e) => reject(new Error(e.message.startsWith('NFLOG group') ? e.message : `NFLOG group ${this.group}: ${what} failed: ${e.message}`)),
         timer,
       });
       this.sock.send(msg, { port: 0 }, (err) => {
@@ -111,8 +111,10 @@ export class NflogSocket {
 
 function describeErrno(errno: number, group: number): string {
   const E = os.constants.errno;
-  if (errno === E.EBUSY || errno === E.EEXIST) return `NFLOG group ${group} is already bound by another process (is ulogd or another specter running?)`;
-  if (errno === E.EPERM || errno === E.EACCES) return `binding NFLOG group ${group} needs root or CAP_NET_ADMIN`;
+  const bound = `NFLOG group ${group} is already bound by another process (is ulogd or another specter running?)`;
+  if (errno === E.EBUSY || errno === E.EEXIST) return bound;
+  // The kernel answers EPERM both to a group bound elsewhere and to a caller without CAP_NET_ADMIN.
+  if (errno === E.EPERM || errno === E.EACCES) return process.getuid?.() === 0 ? bound : `binding NFLOG group ${group} needs root or CAP_NET_ADMIN`;
   if (errno === E.ENOENT) return `NFLOG group ${group} is not bound`;
   const name = Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
   return `kernel error ${name}`;

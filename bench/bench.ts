@@ -5,7 +5,7 @@
  * consumer: packets logged by the kernel (the rule's counter), packets
  * written, loss, CPU seconds and µs per packet, peak RSS, start-up time.
  *
- *   npm run bench -- [--packets N] [--quick] [--only specter|ulogd] [--rates max,100000]
+ *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,6 +32,8 @@ interface Row {
   rssMb: number;
   startMs: number;
   offeredPps: number;
+  /** Records written per second, from the first packet sent to the last record written. */
+  writtenPerSec: number;
 }
 
 /**
@@ -80,15 +82,17 @@ async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate
     const startMs = performance.now() - t0;
     // CPU from here on: the per-packet cost, without the runtime's own start-up.
     const cpu0 = cpuSeconds(child.pid!);
+    const tSend = performance.now();
     const sent = ns.exec(gen, ['127.0.0.1', String(PORT), String(packets), String(rate), String(PAYLOAD)]).trim().split(' ');
     const offeredPps = Number(sent[0]) / Number(sent[1]);
     // Let the consumer drain: wait until its output stops growing for a second.
     let last = -1;
     let stableSince = Date.now();
+    let lastGrowth = performance.now();
     const deadline = Date.now() + 120000;
     while (Date.now() < deadline) {
       const n = c.written(dir);
-      if (n !== last) { last = n; stableSince = Date.now(); }
+      if (n !== last) { last = n; stableSince = Date.now(); lastGrowth = performance.now(); }
       if (Date.now() - stableSince > 1000) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -104,6 +108,7 @@ async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate
       consumer: c.name, rate: rate ? `${rate / 1000}k pps` : 'max', logged, written,
       loss: logged ? Math.max(0, 1 - written / logged) : 0,
       cpu, usPerPkt: written ? (cpu * 1e6) / written : NaN, rssMb: rss, startMs, offeredPps,
+      writtenPerSec: written / ((lastGrowth - tSend) / 1000),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -111,9 +116,9 @@ async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate
 }
 
 function table(rows: Row[]): string {
-  const head = '| consumer | offered | offered pps | logged by kernel | written | loss | CPU s | CPU µs/packet | peak RSS MB | start ms |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
+  const head = '| consumer | offered | offered pps | logged by kernel | written | written/s | loss | CPU s | CPU µs/packet | peak RSS MB | start ms |';
+  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
   return [head, sep, ...body].join('\n');
 }
 
@@ -140,9 +145,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
   const packets = Number(values.packets ?? (values.quick ? 100000 : 1000000));
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
-  if (!fs.existsSync('/usr/sbin/ulogd') && values.only !== 'specter') installUlogd();
+  if (!fs.existsSync('/usr/sbin/ulogd') && (!values.only || values.only.includes('ulogd'))) installUlogd();
   let list = consumers();
-  if (values.only) list = list.filter((c) => c.name.startsWith(values.only!));
+  if (values.only) {
+    const wanted = values.only.split(',');
+    list = list.filter((c) => wanted.some((w) => c.name.startsWith(w)));
+  }
   if (!list.some((c) => c.name.startsWith('ulogd2'))) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-bench-gen-'));

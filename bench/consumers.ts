@@ -4,6 +4,7 @@
  * Each knows how to start inside the namespace and how to count what it wrote.
  */
 import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CLI } from '../test/daemon.js';
@@ -58,6 +59,38 @@ function specter(output: string, opts: string): Consumer {
   };
 }
 
+const TABLE = 'CREATE TABLE ulog (id bigint PRIMARY KEY AUTO, oob_time_sec bigint, oob_prefix varchar(64), ip_saddr_str varchar(45), ip_daddr_str varchar(45), ip_protocol smallint, udp_sport integer, udp_dport integer, raw_pktlen integer)';
+
+const psql = (db: string, sql: string) => execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', db, '-Atc', sql], { encoding: 'utf8' }).trim();
+const maria = (db: string, sql: string) => execFileSync('mariadb', ['-uroot', '-N', '-B', ...(db ? [db] : []), '-e', sql], { encoding: 'utf8' }).trim();
+
+/** specter into PostgreSQL or MariaDB (Unix sockets: the namespace cannot reach the host's 127.0.0.1). */
+function specterSql(kind: 'PGSQL' | 'MYSQL'): Consumer {
+  const db = 'specter_bench';
+  const run = kind === 'PGSQL' ? psql : maria;
+  return {
+    name: `specter ${kind}`,
+    command(dir, group) {
+      if (kind === 'PGSQL') {
+        psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        psql('postgres', `CREATE DATABASE ${db}`);
+        psql(db, TABLE.replace('bigint PRIMARY KEY AUTO', 'bigserial PRIMARY KEY'));
+      } else {
+        maria('', `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}`);
+        maria(db, TABLE.replace('AUTO', 'AUTO_INCREMENT'));
+      }
+      const opts = kind === 'PGSQL'
+        ? ` pgsqlhost /var/run/postgresql\n pgsqluser postgres\n pgsqldb ${db}\n pgsqlspooldir ${dir}/spool`
+        : ` mysqlsocket /run/mysqld/mysqld.sock\n mysqluser root\n mysqldb ${db}\n mysqlspooldir ${dir}/spool`;
+      const conf = path.join(dir, 'specter.conf');
+      fs.writeFileSync(conf, `global {\n logfile stderr\n loglevel 3\n}\n${group} {\n plugin BASE\n plugin ${kind}\n${opts}\n}\n`);
+      return [process.execPath, CLI, '-c', conf];
+    },
+    ready: 'specter started',
+    written: () => Number(run(db, 'SELECT count(*) FROM ulog')),
+  };
+}
+
 const ULOGD_LIB = '/usr/lib/x86_64-linux-gnu/ulogd';
 
 function ulogd(name: string, stack: string, sections: string, count: (dir: string) => number): Consumer {
@@ -80,6 +113,8 @@ export function consumers(): Consumer[] {
     specter('LOGEMU', ' logemufile DIR/out.txt'),
     specter('JSON', ' jsonfile DIR/out.txt'),
     specter('SQLITE3', ' sqlite3db DIR/out.db'),
+    specterSql('PGSQL'),
+    specterSql('MYSQL'),
   ];
   if (fs.existsSync('/usr/sbin/ulogd') && fs.existsSync(ULOGD_LIB)) {
     const have = (p: string) => fs.existsSync(path.join(ULOGD_LIB, p));

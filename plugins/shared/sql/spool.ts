@@ -8,6 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+export const encodeRow = (row: unknown[]): unknown[] => row.map(encode);
+export const decodeRow = (row: unknown[]): unknown[] => row.map(decode);
+
 function encode(v: unknown): unknown {
   if (v instanceof Uint8Array) return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
   if (typeof v === 'bigint') return { n: v.toString() };

@@ -14,6 +14,7 @@ import os from 'node:os';
 import type { Key } from '../../../src/core/keys.js';
 import type { OutputContext, OutputInstance } from '../../../src/core/plugin.js';
 import { mapColumns, type Column } from './columns.js';
+import { OverflowFile } from './overflow-file.js';
 import { Spool } from './spool.js';
 
 export interface SqlDriver {
@@ -96,6 +97,8 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   const left = ctx.checkOnly ? { rows: [], inflight: null } : spool.load(readNames);
   let queue: unknown[][] = left.rows;
   let spooled = queue.length;
+  // Beyond `buffer` rows in memory, rows wait on disk (up to spoolmax) in arrival order.
+  const overflow = new OverflowFile(`${spool.file}.queue`, o.spoolMax);
   if (spooled) ctx.log.info(`${driver.describe}: ${spooled} rows from ${spool.file} will be written first`);
   let connected = columns !== null;
   let writing = false;
@@ -123,6 +126,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   /** A committed batch leaves the queue. */
   const done = (b: { marker: string; n: number }) => {
     queue = queue.slice(b.n);
+    if (overflow.count && queue.length < o.buffer / 2) queue = queue.concat(overflow.shift(o.buffer - queue.length));
     ctx.counters.sent += b.n;
     if (spooled) {
       spooled = Math.max(0, spooled - b.n);
@@ -191,7 +195,11 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     write(rec) {
       const raw = new Array(slots.length);
       for (let i = 0; i < slots.length; i++) if (rec.present[slots[i]]) raw[i] = rec.values[slots[i]];
-      if (queue.length >= o.buffer) {
+      if (queue.length >= o.buffer || overflow.count) {
+        if (overflow.push(raw)) {
+          if (overflow.count === 1) ctx.log.warn(`${driver.describe}: ${o.buffer} rows wait in memory; further rows wait in ${overflow.file}`);
+          return;
+        }
         ctx.counters.dropped++;
         if (ctx.counters.dropped % 10000 === 1) ctx.log.warn({ dropped: ctx.counters.dropped }, `${driver.describe}: buffer of ${o.buffer} rows full, dropping the ${o.dropOldest ? 'oldest' : 'newest'}`);
         if (!o.dropOldest) return;
@@ -214,6 +222,8 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     async close() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (overflow.count) queue = queue.concat(overflow.drainAll());
+      overflow.clear();
       if (queue.length) {
         // Kept for the next start; a batch in flight may be in the table already (its marker says).
         const kept = spool.save(readNames, queue, inflight);

@@ -5,7 +5,9 @@
  * consumer: packets logged by the kernel (the rule's counter), packets
  * written, loss, CPU seconds and µs per packet, peak RSS, start-up time.
  *
- *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000]
+ *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000] [--profile]
+ *
+ * --profile runs each specter under `node --cpu-prof` and prints its hottest functions.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +18,7 @@ import { ROOT } from '../test/daemon.js';
 import { NetNs, waitFor } from '../test/netns.js';
 import { consumers, type Consumer } from './consumers.js';
 import { cpuSeconds, peakRssMb } from './proc.js';
+import { topFunctions } from './profile.js';
 
 const GROUP = 7;
 const PORT = 9000;
@@ -115,6 +118,12 @@ async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate
   }
 }
 
+function newestProfile(dir: string): string {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
+  const newest = files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  return newest ? `${newest}\n${topFunctions(newest)}` : 'no profile was written';
+}
+
 function table(rows: Row[]): string {
   const head = '| consumer | offered | offered pps | logged by kernel | written | written/s | loss | CPU s | CPU µs/packet | peak RSS MB | start ms |';
   const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
@@ -140,13 +149,15 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' },
       only: { type: 'string' },
       rates: { type: 'string', default: 'max,100000' },
+      profile: { type: 'boolean' },
     },
   });
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
   const packets = Number(values.packets ?? (values.quick ? 100000 : 1000000));
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
   if (!fs.existsSync('/usr/sbin/ulogd') && (!values.only || values.only.includes('ulogd'))) installUlogd();
-  let list = consumers();
+  const profiles = path.join(ROOT, 'bench', 'results', 'profiles');
+  let list = consumers(values.profile ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []);
   if (values.only) {
     const wanted = values.only.split(',');
     list = list.filter((c) => wanted.some((w) => c.name.startsWith(w)));
@@ -168,6 +179,7 @@ async function main(): Promise<void> {
           const row = await runOne(ns, gen, c, packets, rate);
           rows.push(row);
           console.log(`${(row.loss * 100).toFixed(1)} % loss, ${row.usPerPkt.toFixed(2)} µs/packet`);
+          if (values.profile && c.name.startsWith('specter')) console.log(newestProfile(profiles));
         } catch (err) {
           console.log(`failed: ${(err as Error).message}`);
         }

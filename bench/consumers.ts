@@ -19,33 +19,58 @@ export interface Consumer {
   written(dir: string): number;
 }
 
-const lines = (file: string) => {
-  try {
-    const b = fs.readFileSync(file);
-    let n = 0;
-    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
-    return n;
-  } catch {
-    return 0;
-  }
-};
+/**
+ * Records in a growing output file, counted from where the last call stopped:
+ * the bench polls while the consumer writes, and must not reread hundreds of
+ * megabytes each time (it shares the two cores with the consumer).
+ */
+const progress = new Map<string, { offset: number; records: number }>();
 
-export function pcapRecords(file: string): number {
-  let b: Buffer;
-  try { b = fs.readFileSync(file); } catch { return 0; }
-  let n = 0;
-  for (let o = 24; o + 16 <= b.length; n++) o += 16 + b.readUInt32LE(o + 8);
-  return n;
+function countNew(file: string, walk: (b: Buffer, at: number) => { records: number; next: number }, start = 0): number {
+  const p = progress.get(file) ?? { offset: start, records: 0 };
+  progress.set(file, p);
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return p.records; }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > p.offset) {
+      const b = Buffer.allocUnsafe(size - p.offset);
+      const got = fs.readSync(fd, b, 0, b.length, p.offset);
+      const r = walk(b.subarray(0, got), p.offset);
+      p.records += r.records;
+      p.offset = r.next;
+    }
+    return p.records;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-function specter(output: string, opts: string): Consumer {
+const lines = (file: string) => countNew(file, (b, at) => {
+  let n = 0;
+  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+  return { records: n, next: at + b.length };
+});
+
+/** Records of a pcap file (after its 24-byte header); a record cut off at the end waits for the next call. */
+export const pcapRecords = (file: string) => countNew(file, (b, at) => {
+  let n = 0;
+  let o = 0;
+  while (o + 16 <= b.length && o + 16 + b.readUInt32LE(o + 8) <= b.length) {
+    o += 16 + b.readUInt32LE(o + 8);
+    n++;
+  }
+  return { records: n, next: at + o };
+}, 24);
+
+function specter(output: string, opts: string, nodeArgs: string[]): Consumer {
   return {
     name: `specter ${output}`,
     command(dir, group) {
       const conf = path.join(dir, 'specter.conf');
       fs.writeFileSync(conf, `global {\n logfile stderr\n loglevel 3\n}\n${group} {\n plugin BASE\n plugin ${output}\n${opts.replace(/DIR/g, dir)}\n}\n`);
       if (output === 'SQLITE3') new Database(path.join(dir, 'out.db')).exec('CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_time_sec INTEGER, oob_prefix TEXT, ip_saddr_str TEXT, ip_daddr_str TEXT, ip_protocol INTEGER, udp_sport INTEGER, udp_dport INTEGER, raw_pktlen INTEGER)').close();
-      return [process.execPath, CLI, '-c', conf];
+      return [process.execPath, ...nodeArgs, CLI, '-c', conf];
     },
     ready: 'specter started',
     written(dir) {
@@ -65,7 +90,7 @@ const psql = (db: string, sql: string) => execFileSync('psql', ['-h', '/var/run/
 const maria = (db: string, sql: string) => execFileSync('mariadb', ['-uroot', '-N', '-B', ...(db ? [db] : []), '-e', sql], { encoding: 'utf8' }).trim();
 
 /** specter into PostgreSQL or MariaDB (Unix sockets: the namespace cannot reach the host's 127.0.0.1). */
-function specterSql(kind: 'PGSQL' | 'MYSQL'): Consumer {
+function specterSql(kind: 'PGSQL' | 'MYSQL', nodeArgs: string[]): Consumer {
   const db = 'specter_bench';
   const run = kind === 'PGSQL' ? psql : maria;
   return {
@@ -84,7 +109,7 @@ function specterSql(kind: 'PGSQL' | 'MYSQL'): Consumer {
         : ` mysqlsocket /run/mysqld/mysqld.sock\n mysqluser root\n mysqldb ${db}\n mysqlspooldir ${dir}/spool`;
       const conf = path.join(dir, 'specter.conf');
       fs.writeFileSync(conf, `global {\n logfile stderr\n loglevel 3\n}\n${group} {\n plugin BASE\n plugin ${kind}\n${opts}\n}\n`);
-      return [process.execPath, CLI, '-c', conf];
+      return [process.execPath, ...nodeArgs, CLI, '-c', conf];
     },
     ready: 'specter started',
     written: () => Number(run(db, 'SELECT count(*) FROM ulog')),
@@ -107,14 +132,15 @@ function ulogd(name: string, stack: string, sections: string, count: (dir: strin
   };
 }
 
-export function consumers(): Consumer[] {
+/** `nodeArgs` go to each specter's Node (e.g. --cpu-prof). */
+export function consumers(nodeArgs: string[] = []): Consumer[] {
   const list: Consumer[] = [
-    specter('PCAP', ' pcapfile DIR/out.pcap'),
-    specter('LOGEMU', ' logemufile DIR/out.txt'),
-    specter('JSON', ' jsonfile DIR/out.txt'),
-    specter('SQLITE3', ' sqlite3db DIR/out.db'),
-    specterSql('PGSQL'),
-    specterSql('MYSQL'),
+    specter('PCAP', ' pcapfile DIR/out.pcap', nodeArgs),
+    specter('LOGEMU', ' logemufile DIR/out.txt', nodeArgs),
+    specter('JSON', ' jsonfile DIR/out.txt', nodeArgs),
+    specter('SQLITE3', ' sqlite3db DIR/out.db', nodeArgs),
+    specterSql('PGSQL', nodeArgs),
+    specterSql('MYSQL', nodeArgs),
   ];
   if (fs.existsSync('/usr/sbin/ulogd') && fs.existsSync(ULOGD_LIB)) {
     const have = (p: string) => fs.existsSync(path.join(ULOGD_LIB, p));

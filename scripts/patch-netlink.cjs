@@ -5,7 +5,12 @@
  * datagrams because our receive buffer was full). specter must count that
  * and keep reading, so this postinstall step rebuilds the addon with that one
  * case changed: on a poll error, read, so recvmsg returns ENOBUFS through the
- * socket's `error` event and the socket stays open. Idempotent.
+ * socket's `error` event and the socket stays open.
+ *
+ * It also lets setRecvBufferSize use SO_RCVBUFFORCE when the process may
+ * (root or CAP_NET_ADMIN), so the buffer is not capped by net.core.rmem_max,
+ * as ulogd2 does; without the capability it falls back to SO_RCVBUF.
+ * Idempotent.
  */
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -18,10 +23,17 @@ const broken = /if \(status != 0\) \{\s*auto error = ErrnoException\(obj->Env\(\
 // libuv stops the poll handle on a socket error, so it is started again after the read.
 const fixed = 'if (status != 0) {\n            // specter: a socket error (ENOBUFS) is reported by the next recvmsg; keep the socket.\n            obj->Recvmsg();\n            if (obj->fd != -1) obj->watcher->start(obj->Env(), UV_READABLE, PollHandler);\n            return;\n        }';
 
-if (broken.test(src)) fs.writeFileSync(file, src.replace(broken, fixed));
-else if (!src.includes('obj->watcher->start(obj->Env(), UV_READABLE, PollHandler)')) throw new Error('netlink binding.cc is not the version this patch knows');
+const plainRcvbuf = 'if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))\n            throw ErrnoException(env, errno, "setsockopt", "Couldn\'t set receive buffer size");';
+const forcedRcvbuf = 'if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))\n            throw ErrnoException(env, errno, "setsockopt", "Couldn\'t set receive buffer size");';
 
-if (!fs.existsSync(path.join(dir, 'build', 'Release', 'netlink_binding.node')) || broken.test(src)) {
+let patched = src;
+if (broken.test(patched)) patched = patched.replace(broken, fixed);
+else if (!patched.includes('obj->watcher->start(obj->Env(), UV_READABLE, PollHandler)')) throw new Error('netlink binding.cc is not the version this patch knows');
+if (patched.includes(plainRcvbuf)) patched = patched.replace(plainRcvbuf, forcedRcvbuf);
+else if (!patched.includes(forcedRcvbuf)) throw new Error('netlink binding.cc is not the version this patch knows (SetRecvBufferSize)');
+if (patched !== src) fs.writeFileSync(file, patched);
+
+if (!fs.existsSync(path.join(dir, 'build', 'Release', 'netlink_binding.node')) || patched !== src) {
   const gyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js', { paths: [path.dirname(process.execPath) + '/../lib/node_modules/npm'] });
   // Build against the local Node headers when npm is configured with them (no download).
   const nodedir = process.env.npm_config_nodedir || readNpmrc('nodedir');

@@ -7,7 +7,7 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
   logfile: { type: 'string', default: 'stderr', description: 'the daemon log: a file path, stdout or stderr' },
   loglevel: { type: 'int', default: 3, min: 1, max: 8, description: '1 = most verbose ... 8 = only fatal errors' },
   errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },
-  rmem: { type: 'size', default: 8 * 1024 * 1024, min: 4096, description: 'largest netlink receive buffer the daemon grows to after kernel drops' },
+  rmem: { type: 'size', default: 64 * 1024 * 1024, min: 4096, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait' },
   bufsize: { type: 'size', default: 128 * 1024, min: 4096, max: 128 * 1024, description: 'default kernel batch size (nlbufsiz) of every group' },
 };
 

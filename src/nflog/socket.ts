@@ -1,7 +1,11 @@
 /**
  * A NETLINK_NETFILTER socket for one NFLOG group: configuration requests
- * with acknowledgements, datagrams in, and receive-buffer growth when the
- * kernel reports ENOBUFS (it dropped datagrams because our buffer was full).
+ * with acknowledgements, datagrams in, and ENOBUFS (the kernel dropped
+ * datagrams because our receive buffer was full) counted and reported.
+ *
+ * The receive buffer is set to `rmem` at once, with SO_RCVBUFFORCE where the
+ * process may (see scripts/patch-netlink.cjs): it is a limit, not an
+ * allocation, and a burst that fits in it is read later instead of lost.
  */
 import { RawNetlinkSocket } from 'netlink';
 import os from 'node:os';
@@ -10,14 +14,12 @@ import { encodeConfig } from './codec.js';
 import { NETLINK_NETFILTER } from './constants.js';
 
 const ACK_TIMEOUT_MS = 3000;
-const INITIAL_RCVBUF = 4 * 1024 * 1024;
 
 export class NflogSocket {
   private readonly sock: RawNetlinkSocket;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private rcvbuf: number;
-  private atMax = false;
+  private warned = false;
 
   constructor(
     private readonly group: number,
@@ -27,8 +29,8 @@ export class NflogSocket {
     private readonly onEnobufs: () => void,
   ) {
     this.sock = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 0, sendBufferSize: 0 });
-    this.rcvbuf = Math.min(INITIAL_RCVBUF, rmem);
-    this.sock.setRecvBufferSize(this.rcvbuf);
+    // The kernel stores twice the asked size (its bookkeeping overhead) and reports that.
+    this.sock.setRecvBufferSize(Math.max(1, Math.floor(rmem / 2)));
     // An exception must never travel back into the native addon: it would abort the process.
     this.sock.on('message', (buf: Buffer) => {
       try {
@@ -89,23 +91,15 @@ export class NflogSocket {
   private onError(err: { errno?: number; code?: string; message: string }): void {
     if (err.code === 'ENOBUFS' || err.errno === os.constants.errno.ENOBUFS) {
       this.onEnobufs();
-      this.grow();
-      return;
-    }
-    this.log.error({ code: err.code }, `NFLOG group ${this.group}: socket error: ${err.message}`);
-  }
-
-  private grow(): void {
-    if (this.rcvbuf >= this.rmem) {
-      if (!this.atMax) {
-        this.atMax = true;
-        this.log.warn(`NFLOG group ${this.group}: kernel dropped packets; receive buffer already at rmem (${this.rmem} bytes)`);
+      if (!this.warned) {
+        this.warned = true;
+        const size = this.receiveBuffer;
+        const capped = size < this.rmem ? ` (asked for ${this.rmem}: net.core.rmem_max caps it without CAP_NET_ADMIN)` : '';
+        this.log.warn(`NFLOG group ${this.group}: the kernel dropped packets: the receive buffer of ${size} bytes${capped} was full; a larger rmem absorbs longer bursts`);
       }
       return;
     }
-    this.rcvbuf = Math.min(this.rcvbuf * 2, this.rmem);
-    this.sock.setRecvBufferSize(this.rcvbuf);
-    this.log.warn(`NFLOG group ${this.group}: kernel dropped packets; receive buffer grown to ${this.receiveBuffer} bytes (asked ${this.rcvbuf}, limit rmem ${this.rmem}, capped by net.core.rmem_max)`);
+    this.log.error({ code: err.code }, `NFLOG group ${this.group}: socket error: ${err.message}`);
   }
 }
 

@@ -99,6 +99,6 @@ describe('option values', () => {
 
   it('rejects unknown global options and lists the known ones', () => {
     assert.throws(() => resolveGlobal(parseClassic('global {\n logfiel x\n}\n', 'g.conf')), /g\.conf:2:2: unknown global option "logfiel": expected one of logfile, loglevel/);
-    assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), { logfile: 'stderr', loglevel: 3, errignore: false, rmem: 8388608, bufsize: 131072 });
+    assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), { logfile: 'stderr', loglevel: 3, errignore: false, rmem: 67108864, bufsize: 131072 });
   });
 });

@@ -5,6 +5,7 @@
 import { textFileOutput } from '../../../src/core/batched-text.js';
 import { FileSink } from '../../../src/core/file-sink.js';
 import type { Key } from '../../../src/core/keys.js';
+import { TextBuffer } from '../../../src/core/text-buffer.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { parseEndpoint, SocketSink } from '../../../src/core/socket-sink.js';
 import { JsonEncoder } from './encoder.js';
@@ -32,22 +33,21 @@ export default defineOutput({
     if (o.jsonsocket) {
       const ep = parseEndpoint(String(o.jsonsocket)) ?? ctx.fail('expected unix:/path, tcp:host:port or udp:host:port', 'jsonsocket');
       const sock = new SocketSink(ep, o.jsonbuffer as number, ctx.counters, ctx.log);
-      let text = '';
+      const out = new TextBuffer();
       let count = 0;
       return {
         async start() {
           sock.start();
         },
         write(rec) {
-          const line = encoder.encode(rec);
+          encoder.encode(rec, out);
           // One datagram per record over UDP; streams get one write per batch.
-          if (ep.kind === 'udp') sock.send(Buffer.from(line), 1);
-          else { text += line; count++; }
+          if (ep.kind === 'udp') sock.send(out.take(), 1);
+          else count++;
         },
         endBatch() {
           if (count === 0) return;
-          sock.send(Buffer.from(text), count);
-          text = '';
+          sock.send(out.take(), count);
           count = 0;
         },
         flush: () => sock.flush(),
@@ -58,7 +58,7 @@ export default defineOutput({
     }
 
     const sink = new FileSink({ path: String(o.jsonfile), counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer as number });
-    return textFileOutput(sink, o.jsonsync as boolean, (rec) => encoder.encode(rec));
+    return textFileOutput(sink, o.jsonsync as boolean, (rec, out) => encoder.encode(rec, out));
   },
 });
 

@@ -1,7 +1,7 @@
 import { FileSink } from '../../../src/core/file-sink.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { LineBuilder } from './line.js';
-import { textFileOutput } from '../../../src/core/batched-text.js';
+import { fromText, textFileOutput } from '../../../src/core/batched-text.js';
 
 export default defineOutput({
   name: 'LOGEMU',
@@ -13,6 +13,6 @@ export default defineOutput({
   create(ctx) {
     const lines = new LineBuilder(ctx);
     const sink = new FileSink({ path: ctx.options.logemufile as string, counters: ctx.counters, log: ctx.log });
-    return textFileOutput(sink, ctx.options.logemusync as boolean, (rec) => lines.line(rec) + '\n');
+    return textFileOutput(sink, ctx.options.logemusync as boolean, fromText((rec) => lines.line(rec) + '\n'));
   },
 });

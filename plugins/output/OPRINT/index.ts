@@ -1,4 +1,4 @@
-import { textFileOutput } from '../../../src/core/batched-text.js';
+import { fromText, textFileOutput } from '../../../src/core/batched-text.js';
 import { FileSink } from '../../../src/core/file-sink.js';
 import { valueToString } from '../../../src/core/format.js';
 import { defineOutput } from '../../../src/core/plugin.js';
@@ -13,13 +13,13 @@ export default defineOutput({
     const keys = [...ctx.allKeys()].sort((a, b) => a.slot - b.slot);
     const labels = keys.map((k) => k.name + '=');
     const sink = new FileSink({ path: ctx.options.dumpfile as string, counters: ctx.counters, log: ctx.log });
-    return textFileOutput(sink, true, (rec) => {
+    return textFileOutput(sink, true, fromText((rec) => {
       let s = '===>PACKET BOUNDARY\n';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i];
         if (rec.present[k.slot]) s += labels[i] + valueToString(k.type, rec.values[k.slot]) + '\n';
       }
       return s;
-    });
+    }));
   },
 });

@@ -8,6 +8,7 @@
  *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000] [--profile]
  *
  * --profile runs each specter under `node --cpu-prof` and prints its hottest functions.
+ * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +19,7 @@ import { ROOT } from '../test/daemon.js';
 import { NetNs, waitFor } from '../test/netns.js';
 import { consumers, type Consumer } from './consumers.js';
 import { cpuSeconds, peakRssMb } from './proc.js';
+import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
 
 const GROUP = 7;
@@ -31,6 +33,8 @@ interface Row {
   written: number;
   loss: number;
   cpu: number;
+  /** Share of the CPU time spent in the kernel (receiving, writing files). */
+  sysShare: number;
   usPerPkt: number;
   rssMb: number;
   startMs: number;
@@ -100,7 +104,9 @@ async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate
       await new Promise((r) => setTimeout(r, 200));
     }
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${c.name} exited early: ${out.trim().split('\n').slice(-3).join(' / ')}`);
-    const cpu = cpuSeconds(child.pid!) - cpu0;
+    const cpu1 = cpuSeconds(child.pid!);
+    const cpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys;
+    const sysShare = cpu > 0 ? (cpu1.sys - cpu0.sys) / cpu : 0;
     const rss = peakRssMb(child.pid!);
     const exited = new Promise((r) => child.on('exit', r));
     child.kill(c.name.startsWith('tcpdump') ? 'SIGINT' : 'SIGTERM');
@@ -110,12 +116,38 @@ async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate
     return {
       consumer: c.name, rate: rate ? `${rate / 1000}k pps` : 'max', logged, written,
       loss: logged ? Math.max(0, 1 - written / logged) : 0,
-      cpu, usPerPkt: written ? (cpu * 1e6) / written : NaN, rssMb: rss, startMs, offeredPps,
+      cpu, sysShare, usPerPkt: written ? (cpu * 1e6) / written : NaN, rssMb: rss, startMs, offeredPps,
       writtenPerSec: written / ((lastGrowth - tSend) / 1000),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * bench/pipeline.ts: datagrams captured in the namespace at 100k pps, then
+ * each output measured in its own process, in turns; the median of the rounds.
+ */
+async function pipelineBench(ns: NetNs, gen: string, packets: number, dir: string): Promise<void> {
+  const script = path.join(ROOT, 'dist', 'bench', 'pipeline.js');
+  const file = path.join(dir, 'datagrams.bin');
+  const child = ns.spawn(process.execPath, [script, 'capture', String(GROUP), String(packets), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  await waitFor(() => out.includes('bound'), 10000, 'the pipeline bench to bind');
+  ns.exec(gen, ['127.0.0.1', String(PORT), String(packets), '100000', String(PAYLOAD)]);
+  if ((await exited) !== 0) throw new Error('capturing datagrams failed');
+  const samples = new Map<string, number[]>(OUTPUTS.map(([name]) => [name, []]));
+  for (let round = 0; round < 5; round++) {
+    for (const [name, list] of samples) {
+      list.push(Number(execFileSync(process.execPath, [script, 'measure', file, name], { encoding: 'utf8' }).trim()));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`\n${packets.toLocaleString('en')} captured packets, 5 rounds, one process per output and round; CPU µs per packet of BASE + the output, no kernel:\n`);
+  console.log('| output | µs/packet (median) | min | max |\n|---|---:|---:|---:|');
+  for (const [name, xs] of samples) console.log(`| ${name} | ${median(xs).toFixed(2)} | ${Math.min(...xs).toFixed(2)} | ${Math.max(...xs).toFixed(2)} |`);
 }
 
 function newestProfile(dir: string): string {
@@ -125,9 +157,9 @@ function newestProfile(dir: string): string {
 }
 
 function table(rows: Row[]): string {
-  const head = '| consumer | offered | offered pps | logged by kernel | written | written/s | loss | CPU s | CPU µs/packet | peak RSS MB | start ms |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
+  const head = '| consumer | offered | offered pps | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
+  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
   return [head, sep, ...body].join('\n');
 }
 
@@ -150,6 +182,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       rates: { type: 'string', default: 'max,100000' },
       profile: { type: 'boolean' },
+      pipeline: { type: 'boolean' },
     },
   });
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
@@ -171,6 +204,11 @@ async function main(): Promise<void> {
   const cleanup = () => { ns.delete(); fs.rmSync(work, { recursive: true, force: true }); };
   process.on('SIGINT', () => { cleanup(); process.exit(130); });
   try {
+    if (values.pipeline) {
+      ns.nft(`table ip bench {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} log group ${GROUP} drop\n  }\n}\n`);
+      await pipelineBench(ns, gen, Math.min(packets, 100000), work);
+      return;
+    }
     ns.nft(`table ip bench {\n  counter logged { }\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} counter name logged log group ${GROUP} drop\n  }\n}\n`);
     for (const rate of rates) {
       for (const c of list) {

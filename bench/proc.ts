@@ -3,12 +3,12 @@ import fs from 'node:fs';
 
 const TICK = 100; // USER_HZ on Linux
 
-/** utime + stime + cutime + cstime of a process, in seconds. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds of a process and its waited-for children: in user space, and in the kernel on its behalf. */
+export function cpuSeconds(pid: number): { user: number; sys: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields after the command: state is f[0]; utime is field 14 of the whole line = f[11].
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK;
+  return { user: (Number(f[11]) + Number(f[13])) / TICK, sys: (Number(f[12]) + Number(f[14])) / TICK };
 }
 
 /** Peak resident set size (VmHWM) in MB. */

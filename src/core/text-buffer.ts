@@ -6,12 +6,85 @@
  * Bytes handed out by take() are never written again: when the buffer is
  * full, a new one is started, so a slice stays valid while a sink holds it.
  * Writers do not check for room: reserve() first, with an upper bound.
+ *
+ * The put* functions write at a position and return the position after what
+ * they wrote; generated encoders keep buffer and position in locals with them.
  */
 
 /** Decimal digits of 0..255, for dotted quads. */
 const OCTET: Uint8Array[] = Array.from({ length: 256 }, (_, i) => Buffer.from(String(i), 'latin1'));
 const HEX_LOWER = Buffer.from('0123456789abcdef', 'latin1');
 const HEX_UPPER = Buffer.from('0123456789ABCDEF', 'latin1');
+
+export function putBytes(b: Uint8Array, o: number, src: Uint8Array): number {
+  // A loop beats TypedArray.set for the short constants this mostly copies.
+  if (src.length <= 32) {
+    for (let i = 0; i < src.length; i++) b[o++] = src[i];
+    return o;
+  }
+  b.set(src, o);
+  return o + src.length;
+}
+
+/** A non-negative integer below 2^53, in decimal (at most 16 bytes). */
+export function putUint(b: Uint8Array, o: number, n: number): number {
+  if (n < 10) {
+    b[o] = 48 + n;
+    return o + 1;
+  }
+  let digits = 2;
+  for (let t = 100; n >= t; t *= 10) digits++;
+  const end = o + digits;
+  let p = end;
+  while (n >= 1) {
+    const q = Math.floor(n / 10);
+    b[--p] = 48 + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+/** An integer below 2^53 in magnitude, in decimal (at most 17 bytes). */
+export function putInt(b: Uint8Array, o: number, n: number): number {
+  if (n < 0) {
+    b[o++] = 45; // '-'
+    n = -n;
+  }
+  return putUint(b, o, n);
+}
+
+/** Exactly `width` digits, zero-padded. */
+export function putFixed(b: Uint8Array, o: number, n: number, width: number): number {
+  const end = o + width;
+  for (let p = end; p > o;) {
+    const q = Math.floor(n / 10);
+    b[--p] = 48 + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+/** An IPv4 address held as a host-order number, dotted quad (at most 15 bytes). */
+export function putIpv4(b: Uint8Array, o: number, a: number): number {
+  o = putBytes(b, o, OCTET[a >>> 24]);
+  b[o++] = 46;
+  o = putBytes(b, o, OCTET[(a >>> 16) & 255]);
+  b[o++] = 46;
+  o = putBytes(b, o, OCTET[(a >>> 8) & 255]);
+  b[o++] = 46;
+  return putBytes(b, o, OCTET[a & 255]);
+}
+
+/** Bytes as hex, with an optional separator byte between them (3 bytes per input byte at most). */
+export function putHex(b: Uint8Array, o: number, src: Uint8Array, sep = 0, upper = false): number {
+  const digit = upper ? HEX_UPPER : HEX_LOWER;
+  for (let i = 0; i < src.length; i++) {
+    if (sep && i) b[o++] = sep;
+    b[o++] = digit[src[i] >> 4];
+    b[o++] = digit[src[i] & 15];
+  }
+  return o;
+}
 
 export class TextBuffer {
   buf: Buffer;
@@ -52,16 +125,8 @@ export class TextBuffer {
     this.buf[this.pos++] = c;
   }
 
-  bytes(b: Uint8Array): void {
-    const buf = this.buf;
-    let p = this.pos;
-    // A loop beats TypedArray.set for the short constants this mostly copies.
-    if (b.length <= 32) for (let i = 0; i < b.length; i++) buf[p++] = b[i];
-    else {
-      buf.set(b, p);
-      p += b.length;
-    }
-    this.pos = p;
+  bytes(src: Uint8Array): void {
+    this.pos = putBytes(this.buf, this.pos, src);
   }
 
   /** Text of one-byte characters (code points below 256). */
@@ -77,67 +142,24 @@ export class TextBuffer {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
-  /** A non-negative integer below 2^53, in decimal. */
   uint(n: number): void {
-    const buf = this.buf;
-    if (n < 10) {
-      buf[this.pos++] = 48 + n;
-      return;
-    }
-    let digits = 2;
-    for (let t = 100; n >= t; t *= 10) digits++;
-    let p = this.pos + digits;
-    this.pos = p;
-    while (n >= 1) {
-      const q = Math.floor(n / 10);
-      buf[--p] = 48 + (n - q * 10);
-      n = q;
-    }
+    this.pos = putUint(this.buf, this.pos, n);
   }
 
-  /** An integer below 2^53 in magnitude, in decimal. */
   int(n: number): void {
-    if (n < 0) {
-      this.buf[this.pos++] = 45; // '-'
-      n = -n;
-    }
-    this.uint(n);
+    this.pos = putInt(this.buf, this.pos, n);
   }
 
-  /** Exactly `width` digits, zero-padded. */
   fixed(n: number, width: number): void {
-    const buf = this.buf;
-    let p = this.pos + width;
-    this.pos = p;
-    for (let i = 0; i < width; i++) {
-      const q = Math.floor(n / 10);
-      buf[--p] = 48 + (n - q * 10);
-      n = q;
-    }
+    this.pos = putFixed(this.buf, this.pos, n, width);
   }
 
-  /** An IPv4 address held as a host-order number, dotted quad (at most 15 bytes). */
   ipv4(a: number): void {
-    this.bytes(OCTET[a >>> 24]);
-    this.buf[this.pos++] = 46;
-    this.bytes(OCTET[(a >>> 16) & 255]);
-    this.buf[this.pos++] = 46;
-    this.bytes(OCTET[(a >>> 8) & 255]);
-    this.buf[this.pos++] = 46;
-    this.bytes(OCTET[a & 255]);
+    this.pos = putIpv4(this.buf, this.pos, a);
   }
 
-  /** Bytes as hex, with an optional separator byte between them (3 bytes per input byte at most). */
-  hex(b: Uint8Array, sep = 0, upper = false): void {
-    const buf = this.buf;
-    const digit = upper ? HEX_UPPER : HEX_LOWER;
-    let p = this.pos;
-    for (let i = 0; i < b.length; i++) {
-      if (sep && i) buf[p++] = sep;
-      buf[p++] = digit[b[i] >> 4];
-      buf[p++] = digit[b[i] & 15];
-    }
-    this.pos = p;
+  hex(src: Uint8Array, sep = 0, upper = false): void {
+    this.pos = putHex(this.buf, this.pos, src, sep, upper);
   }
 
   private renew(n: number): void {

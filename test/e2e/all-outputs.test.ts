@@ -47,12 +47,14 @@ describe('four outputs in one group', { timeout: 60000 }, () => {
   syslog_port 5599
   execstr "/bin/sh -c 'echo \\"$0\\" >> ${marks}' %S"
   execmaxrate 1000
+  execqueue 200
   jsonfile ${json}
 }
 `));
     await daemon.started();
     ns.exec('ping', ['-f', '-c', '2000', '127.0.0.1']);
-    assert.equal(await daemon.stop(), 0);
+    // SIGTERM waits for EXEC's queue: 200 commands take seconds where fork is slow.
+    assert.equal(await daemon.stop(30000), 0, daemon.stderr);
     const logged = Number(/packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 't', 'logged']))![1]);
     assert.equal(logged, 2000);
 

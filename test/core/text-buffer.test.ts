@@ -1,0 +1,62 @@
+/** TextBuffer: numbers and addresses as text, and slices that stay valid when the buffer is renewed. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TextBuffer } from '../../src/core/text-buffer.js';
+
+const text = (fill: (t: TextBuffer) => void) => {
+  const t = new TextBuffer(64);
+  t.reserve(48);
+  fill(t);
+  return t.take().toString('latin1');
+};
+
+describe('TextBuffer', () => {
+  it('writes integers as String() does', () => {
+    for (const n of [0, 7, 9, 10, 99, 100, 65535, 4294967295, 2 ** 53 - 1, 1e15, 1e15 - 1]) {
+      assert.equal(text((t) => t.uint(n)), String(n));
+    }
+    for (const n of [-1, -2147483648, 2147483647, -(2 ** 53 - 1)]) assert.equal(text((t) => t.int(n)), String(n));
+    assert.equal(text((t) => t.fixed(4321, 6)), '004321');
+  });
+
+  it('writes dotted quads and hex', () => {
+    assert.equal(text((t) => t.ipv4(0xc0a8000a)), '192.168.0.10');
+    assert.equal(text((t) => t.ipv4(0xffffffff)), '255.255.255.255');
+    assert.equal(text((t) => t.ipv4(0)), '0.0.0.0');
+    const mac = Uint8Array.of(0x00, 0x1b, 0xa0, 0xff, 0x0c, 0x9e);
+    assert.equal(text((t) => t.hex(mac, 58)), '00:1b:a0:ff:0c:9e');
+    assert.equal(text((t) => t.hex(mac, 45, true)), '00-1B-A0-FF-0C-9E');
+    assert.equal(text((t) => t.hex(mac)), '001ba0ff0c9e');
+  });
+
+  it('keeps taken slices intact while later records go to a new buffer', () => {
+    const t = new TextBuffer(64);
+    const taken: Buffer[] = [];
+    for (let i = 0; i < 100; i++) {
+      t.reserve(30);
+      t.latin1(`record ${i};`);
+      if (i % 7 === 6) taken.push(t.take());
+    }
+    taken.push(t.take());
+    const all = Buffer.concat(taken).toString('latin1');
+    assert.equal(all, Array.from({ length: 100 }, (_, i) => `record ${i};`).join(''));
+  });
+
+  it('carries a record begun before a renewal into the new buffer, and rewinds to a mark', () => {
+    const t = new TextBuffer(32);
+    t.reserve(20);
+    t.latin1('first;');
+    const mark = t.mark();
+    t.latin1('second-');
+    t.reserve(40); // renews: the pending "first;second-" moves along
+    t.latin1('half written');
+    t.rewind(mark);
+    t.reserve(8);
+    t.latin1('third;');
+    assert.equal(t.take().toString('latin1'), 'first;third;');
+  });
+
+  it('writes UTF-8 text', () => {
+    assert.equal(text((t) => t.utf8('grüß 🌍')), Buffer.from('grüß 🌍').toString('latin1'));
+  });
+});

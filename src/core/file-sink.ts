@@ -35,6 +35,8 @@ export class FileSink {
   private failing: string | null = null;
   private waiters: Array<() => void> = [];
   private readonly maxBytes: number;
+  /** Told about each chunk once it is written or dropped, so its memory can be reused. */
+  recycle: ((chunk: Buffer) => void) | null = null;
 
   constructor(private readonly opts: FileSinkOptions) {
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
@@ -54,6 +56,7 @@ export class FileSink {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.queuedBytes + buf.length > this.maxBytes) {
       this.opts.counters.dropped += events;
+      this.recycle?.(buf);
       return false;
     }
     this.chunks.push(buf);
@@ -130,11 +133,13 @@ export class FileSink {
       try {
         this.fd = this.openFd();
       } catch (err) {
+        if (this.recycle) for (const c of chunks) this.recycle(c);
         this.fail(err as NodeJS.ErrnoException, events);
         return;
       }
     }
     writeAll(this.fd, chunks, (err) => {
+      if (this.recycle) for (const c of chunks) this.recycle(c);
       if (err) {
         this.fail(err, events);
         return;

@@ -5,6 +5,9 @@
  *
  * Bytes handed out by take() are never written again: when the buffer is
  * full, a new one is started, so a slice stays valid while a sink holds it.
+ * A sink that reports each slice written (release) lets a full buffer be
+ * reused once all its slices are out: no stream of large dead buffers for
+ * the garbage collector, which is what drove the resident size up.
  * Writers do not check for room: reserve() first, with an upper bound.
  *
  * The put* functions write at a position and return the position after what
@@ -86,13 +89,28 @@ export function putHex(b: Uint8Array, o: number, src: Uint8Array, sep = 0, upper
   return o;
 }
 
+/** Slices of a buffer still held by a sink, and whether the buffer is still the one being written. */
+interface ChunkState {
+  out: number;
+  current: boolean;
+}
+
+/**
+ * Buffers kept for reuse: as many as a burst had waiting for the disk, up to
+ * 16 MiB with the default size. Fewer means a stream of dead buffers that the
+ * collector frees late, and a resident size far above what is in use.
+ */
+const SPARE_CHUNKS = 32;
+
 export class TextBuffer {
   buf: Buffer;
   pos = 0;
   private start = 0;
+  private readonly states = new WeakMap<ArrayBufferLike, ChunkState>();
+  private readonly spare: Buffer[] = [];
 
   constructor(private readonly chunkSize = 512 * 1024) {
-    this.buf = Buffer.allocUnsafeSlow(chunkSize);
+    this.buf = this.chunk(chunkSize);
   }
 
   /** Bytes written and not yet taken. */
@@ -109,7 +127,16 @@ export class TextBuffer {
   take(): Buffer {
     const b = this.buf.subarray(this.start, this.pos);
     this.start = this.pos;
+    this.states.get(this.buf.buffer)!.out++;
     return b;
+  }
+
+  /** A slice from take() was written and is no longer needed; its buffer may be reused. */
+  release(slice: Buffer): void {
+    const st = this.states.get(slice.buffer);
+    if (!st || st.out === 0) return;
+    st.out--;
+    if (st.out === 0 && !st.current && this.spare.length < SPARE_CHUNKS) this.spare.push(Buffer.from(slice.buffer));
   }
 
   /** A position to go back to if a record fails halfway; stays valid across renewals. */
@@ -164,10 +191,22 @@ export class TextBuffer {
 
   private renew(n: number): void {
     const pending = this.buf.subarray(this.start, this.pos);
-    const next = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, pending.length + n));
+    const size = Math.max(this.chunkSize, pending.length + n);
+    const old = this.states.get(this.buf.buffer)!;
+    old.current = false;
+    if (old.out === 0 && this.spare.length < SPARE_CHUNKS) this.spare.push(this.buf);
+    let next = this.spare.pop();
+    if (!next || next.length < size) next = this.chunk(size);
+    this.states.get(next.buffer)!.current = true;
     next.set(pending, 0);
     this.buf = next;
     this.start = 0;
     this.pos = pending.length;
+  }
+
+  private chunk(size: number): Buffer {
+    const b = Buffer.allocUnsafeSlow(size);
+    this.states.set(b.buffer, { out: 0, current: true });
+    return b;
   }
 }

@@ -56,6 +56,22 @@ describe('TextBuffer', () => {
     assert.equal(t.take().toString('latin1'), 'first;third;');
   });
 
+  it('reuses a buffer once every slice of it is released, never one still held', () => {
+    const t = new TextBuffer(64);
+    const buffers = new Set<ArrayBufferLike>();
+    let held: Buffer | null = null;
+    for (let i = 0; i < 200; i++) {
+      t.reserve(20);
+      t.latin1(`line ${String(i).padStart(4, '0')}\n`);
+      const slice = t.take();
+      buffers.add(slice.buffer);
+      if (i === 3) held = slice; // a sink still writing this one
+      else t.release(slice);
+    }
+    assert.equal(held!.toString('latin1'), 'line 0003\n');
+    assert.ok(buffers.size <= 4, `${buffers.size} buffers for 200 released records`);
+  });
+
   it('writes UTF-8 text', () => {
     assert.equal(text((t) => t.utf8('grüß 🌍')), Buffer.from('grüß 🌍').toString('latin1'));
   });

@@ -8,6 +8,7 @@ const MAX_PARAMS = 65535;
 export class PgDriver implements SqlDriver {
   readonly describe: string;
   private client: pg.Client | null = null;
+  private readonly statements = new Map<string, string>();
 
   constructor(private readonly config: pg.ClientConfig, private readonly schema: string, private readonly table: string) {
     this.describe = `PostgreSQL ${schema}.${table}`;
@@ -42,24 +43,19 @@ export class PgDriver implements SqlDriver {
 
   async insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void> {
     const c = this.client!;
-    const names = cols.map((x) => `"${x.name}"`).join(', ');
     const per = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, cols.length)));
     await c.query('BEGIN');
     try {
       for (let start = 0; start < rows.length; start += per) {
-        const part = rows.slice(start, start + per);
-        const values: unknown[] = [];
-        const tuples: string[] = [];
-        for (const row of part) {
-          const ph: string[] = [];
-          for (const v of row) {
-            values.push(typeof v === 'bigint' ? v.toString() : v);
-            ph.push(`$${values.length}`);
-          }
-          tuples.push(`(${ph.join(', ')})`);
+        const n = Math.min(per, rows.length - start);
+        const values: unknown[] = new Array(n * cols.length);
+        let k = 0;
+        for (let r = start; r < start + n; r++) {
+          const row = rows[r];
+          for (let i = 0; i < row.length; i++) values[k++] = typeof row[i] === 'bigint' ? String(row[i]) : row[i];
         }
-        // A named statement per batch shape: the server plans it once.
-        await c.query({ name: `specter_${this.table}_${cols.length}_${part.length}`, text: `INSERT INTO "${this.schema}"."${this.table}" (${names}) VALUES ${tuples.join(', ')}`, values });
+        // A named statement per batch shape: the server plans it once, and its text is built once.
+        await c.query({ name: `specter_${this.table}_${cols.length}_${n}`, text: this.statement(cols, n), values });
       }
       if (previous) await c.query(`DELETE FROM "${this.schema}".specter_batches WHERE id = $1`, [previous]);
       await c.query(`INSERT INTO "${this.schema}".specter_batches (id) VALUES ($1)`, [marker]);
@@ -68,6 +64,21 @@ export class PgDriver implements SqlDriver {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+  }
+
+  /** INSERT ... VALUES ($1, $2), ($3, $4) ... for `n` rows, kept for the last few shapes. */
+  private statement(cols: Column[], n: number): string {
+    const key = `${cols.map((x) => x.name).join(',')}/${n}`;
+    let text = this.statements.get(key);
+    if (!text) {
+      const tuples: string[] = [];
+      for (let r = 0; r < n; r++) tuples.push(`(${cols.map((_, i) => `$${r * cols.length + i + 1}`).join(', ')})`);
+      text = `INSERT INTO "${this.schema}"."${this.table}" (${cols.map((x) => `"${x.name}"`).join(', ')}) VALUES ${tuples.join(', ')}`;
+      // Full batches share one shape; the few others are kept while they recur.
+      if (this.statements.size >= 4) this.statements.delete(this.statements.keys().next().value!);
+      this.statements.set(key, text);
+    }
+    return text;
   }
 
   async close(): Promise<void> {

@@ -2,37 +2,65 @@
  * Rows beyond the memory queue while the database is away: appended to a
  * file (one JSON line each, like the spool file) and read back in order once
  * the queue has room again. The file is emptied when everything was read.
+ * Lines are gathered and written 256 KiB at a time: a burst that overflows
+ * costs a write per few thousand rows, not one per row.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeRow, encodeRow } from './spool.js';
 
 const CHUNK = 1 << 20;
+const WRITE_AT = 256 * 1024;
 
 export class OverflowFile {
   private fd = -1;
   private writePos = 0;
   private readPos = 0;
   private pending = '';
+  private unwritten: string[] = [];
+  private unwrittenBytes = 0;
   count = 0;
+  /** Rows lost because the file could not be written (a full disk); the owner counts and resets it. */
+  lost = 0;
+  lastError = '';
 
   constructor(readonly file: string, private readonly maxBytes: number) {}
 
   /** Appends a row; false when the file is at its size limit. */
   push(row: unknown[]): boolean {
     const line = JSON.stringify(encodeRow(row)) + '\n';
-    if (this.writePos + line.length > this.maxBytes) return false;
+    if (this.writePos + this.unwrittenBytes + line.length > this.maxBytes) return false;
+    this.unwritten.push(line);
+    this.unwrittenBytes += line.length;
+    this.count++;
+    if (this.unwrittenBytes >= WRITE_AT) this.writeOut();
+    return true;
+  }
+
+  private writeOut(): void {
+    if (!this.unwritten.length) return;
     if (this.fd < 0) {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
       this.fd = fs.openSync(this.file, 'w+', 0o600);
     }
-    this.writePos += fs.writeSync(this.fd, line, this.writePos);
-    this.count++;
-    return true;
+    const rows = this.unwritten.length;
+    const b = Buffer.from(this.unwritten.join(''));
+    this.unwritten = [];
+    this.unwrittenBytes = 0;
+    try {
+      for (let off = 0; off < b.length;) off += fs.writeSync(this.fd, b, off, b.length - off, this.writePos + off);
+      this.writePos += b.length;
+    } catch (err) {
+      // Whatever part was written is overwritten by the next write at the same position.
+      this.count -= rows;
+      this.lost += rows;
+      this.lastError = (err as Error).message;
+    }
   }
 
   /** Takes up to `n` rows from the front. */
   shift(n: number): unknown[][] {
+    this.writeOut();
     const out: unknown[][] = [];
     const buf = Buffer.alloc(CHUNK);
     while (out.length < n && this.count > 0) {
@@ -63,6 +91,8 @@ export class OverflowFile {
     this.fd = -1;
     this.writePos = this.readPos = this.count = 0;
     this.pending = '';
+    this.unwritten = [];
+    this.unwrittenBytes = 0;
     fs.rmSync(this.file, { force: true });
   }
 }

@@ -15,6 +15,7 @@ import type { Key } from '../../../src/core/keys.js';
 import type { OutputContext, OutputInstance } from '../../../src/core/plugin.js';
 import { mapColumns, type Column } from './columns.js';
 import { OverflowFile } from './overflow-file.js';
+import { RowQueue } from './row-queue.js';
 import { Spool } from './spool.js';
 
 export interface SqlDriver {
@@ -95,7 +96,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
 
   // Rows left by the previous run go first; the file goes once they are committed.
   const left = ctx.checkOnly ? { rows: [], inflight: null } : spool.load(readNames);
-  let queue: unknown[][] = left.rows;
+  const queue = new RowQueue(left.rows);
   let spooled = queue.length;
   // Beyond `buffer` rows in memory, rows wait on disk (up to spoolmax) in arrival order.
   const overflow = new OverflowFile(`${spool.file}.queue`, o.spoolMax);
@@ -125,8 +126,8 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
 
   /** A committed batch leaves the queue. */
   const done = (b: { marker: string; n: number }) => {
-    queue = queue.slice(b.n);
-    if (overflow.count && queue.length < o.buffer / 2) queue = queue.concat(overflow.shift(o.buffer - queue.length));
+    queue.shift(b.n);
+    if (overflow.count && queue.length < o.buffer / 2) queue.append(overflow.shift(o.buffer - queue.length));
     ctx.counters.sent += b.n;
     if (spooled) {
       spooled = Math.max(0, spooled - b.n);
@@ -161,7 +162,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
         }
         // A batch that failed is sent again with the same rows and marker.
         inflight ??= { marker: `${token}:${++batchSeq}`, n: Math.min(queue.length, o.batch) };
-        await driver.insert(mapping!.cols, queue.slice(0, inflight.n).map(toRow), inflight.marker, lastMarker);
+        await driver.insert(mapping!.cols, queue.first(inflight.n).map(toRow), inflight.marker, lastMarker);
         done(inflight);
       }
     } catch (err) {
@@ -196,14 +197,21 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       const raw = new Array(slots.length);
       for (let i = 0; i < slots.length; i++) if (rec.present[slots[i]]) raw[i] = rec.values[slots[i]];
       if (queue.length >= o.buffer || overflow.count) {
-        if (overflow.push(raw)) {
+        const pushed = overflow.push(raw);
+        if (overflow.lost) {
+          ctx.counters.dropped += overflow.lost;
+          ctx.counters.errors++;
+          ctx.log.error(`${driver.describe}: cannot write ${overflow.file}: ${overflow.lastError}; ${overflow.lost} rows dropped`);
+          overflow.lost = 0;
+        }
+        if (pushed) {
           if (overflow.count === 1) ctx.log.warn(`${driver.describe}: ${o.buffer} rows wait in memory; further rows wait in ${overflow.file}`);
           return;
         }
         ctx.counters.dropped++;
         if (ctx.counters.dropped % 10000 === 1) ctx.log.warn({ dropped: ctx.counters.dropped }, `${driver.describe}: buffer of ${o.buffer} rows full, dropping the ${o.dropOldest ? 'oldest' : 'newest'}`);
         if (!o.dropOldest) return;
-        queue.splice(inflight ? inflight.n : 0, 1); // never a row of the batch in flight
+        queue.removeAt(inflight ? inflight.n : 0); // never a row of the batch in flight
       }
       queue.push(raw);
     },
@@ -222,11 +230,11 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     async close() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      if (overflow.count) queue = queue.concat(overflow.drainAll());
+      if (overflow.count) queue.append(overflow.drainAll());
       overflow.clear();
       if (queue.length) {
         // Kept for the next start; a batch in flight may be in the table already (its marker says).
-        const kept = spool.save(readNames, queue, inflight);
+        const kept = spool.save(readNames, queue.all(), inflight);
         ctx.counters.dropped += queue.length - kept;
         ctx.log.warn(`${driver.describe}: ${kept} rows not yet written are kept in ${spool.file}${kept < queue.length ? `; ${queue.length - kept} over spoolmax dropped` : ''}`);
       } else if (spooled === 0) {

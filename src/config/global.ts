@@ -1,13 +1,22 @@
 /** The `global` block: the daemon's own log and the netlink buffer limits. */
+import os from 'node:os';
 import type { OptionSpecs } from '../core/plugin.js';
 import { ConfigError, type ConfigModel } from './model.js';
 import { resolveOptions } from './options.js';
+
+/**
+ * The receive buffer is a limit, not an allocation: the kernel takes memory
+ * only while packets wait. Large enough that a burst of about a million
+ * packets at several hundred thousand a second waits instead of being
+ * dropped, yet a small share of a small machine's memory.
+ */
+export const DEFAULT_RMEM = Math.max(16 << 20, Math.min(256 << 20, Math.floor(os.totalmem() / 16)));
 
 export const GLOBAL_OPTIONS: OptionSpecs = {
   logfile: { type: 'string', default: 'stderr', description: 'the daemon log: a file path, stdout or stderr' },
   loglevel: { type: 'int', default: 3, min: 1, max: 8, description: '1 = most verbose ... 8 = only fatal errors' },
   errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },
-  rmem: { type: 'size', default: 64 * 1024 * 1024, min: 4096, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait' },
+  rmem: { type: 'size', default: DEFAULT_RMEM, min: 4096, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait (default: 1/16 of the memory, 16M to 256M)' },
   bufsize: { type: 'size', default: 128 * 1024, min: 4096, max: 128 * 1024, description: 'default kernel batch size (nlbufsiz) of every group' },
 };
 

@@ -12,12 +12,21 @@
  *         - plugin: LOGEMU
  *           logemufile: /var/log/b.log
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Node, Pair, YAMLMap } from 'yaml';
+import type * as Yaml from 'yaml';
+
+// Loaded on first use: most configurations are classic, and start-up time counts.
+let yaml: typeof Yaml | null = null;
+const lib = (): typeof Yaml => (yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
+const isMap = (n: unknown): n is YAMLMap => lib().isMap(n);
+const isScalar = (n: unknown): n is Yaml.Scalar => lib().isScalar(n);
+const isSeq = (n: unknown): n is Yaml.YAMLSeq => lib().isSeq(n);
 import { ConfigError, type ConfigModel, type GroupNode, type OptionNode, type PluginNode, type Pos } from './model.js';
 
 export function parseYaml(text: string, file: string): ConfigModel {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const lc = new (lib().LineCounter)();
+  const doc = lib().parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const posAt = (offset: number): Pos => {
     const p = lc.linePos(offset);
     return { file, line: p.line, col: p.col };

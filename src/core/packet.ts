@@ -7,6 +7,8 @@
  *
  * Absent numeric attributes are -1; absent byte attributes have length -1.
  */
+import { LastBytes } from './last-bytes.js';
+
 export class Packet {
   /** Bytes the byte fields point into (the netlink datagram for NFLOG). */
   buf: Buffer = EMPTY;
@@ -54,8 +56,10 @@ export class Packet {
 
   /** The log prefix as a string ('' when absent). */
   prefix(): string {
-    return this.prefixLen > 0 ? this.buf.toString('latin1', this.prefixOff, this.prefixOff + this.prefixLen) : '';
+    return this.prefixLen > 0 ? this.prefixes.get(this.buf, this.prefixOff, this.prefixOff + this.prefixLen) : '';
   }
+
+  private readonly prefixes = new LastBytes((b, start, end) => b.toString('latin1', start, end));
 
   /** A view of the payload bytes (no copy). */
   payload(): Buffer {

@@ -35,8 +35,21 @@ export function putUint(b: Uint8Array, o: number, n: number): number {
     b[o] = 48 + n;
     return o + 1;
   }
-  let digits = 2;
-  for (let t = 100; n >= t; t *= 10) digits++;
+  if (n <= 0x7fffffff) {
+    // The common case (ports, lengths, times, addresses as numbers) in 32-bit integer arithmetic.
+    let x = n | 0;
+    const end = o + (x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10);
+    let p = end;
+    while (x >= 10) {
+      const q = (x / 10) | 0;
+      b[--p] = 48 + x - q * 10;
+      x = q;
+    }
+    b[--p] = 48 + x;
+    return end;
+  }
+  let digits = 10;
+  for (let t = 1e10; n >= t; t *= 10) digits++;
   const end = o + digits;
   let p = end;
   while (n >= 1) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseClassic } from '../../src/config/classic.js';
-import { resolveGlobal } from '../../src/config/global.js';
+import { DEFAULT_RMEM, resolveGlobal } from '../../src/config/global.js';
 import { ConfigError, type OptionNode } from '../../src/config/model.js';
 import { resolveOptions } from '../../src/config/options.js';
 import { parseYaml } from '../../src/config/yaml.js';
@@ -99,6 +99,6 @@ describe('option values', () => {
 
   it('rejects unknown global options and lists the known ones', () => {
     assert.throws(() => resolveGlobal(parseClassic('global {\n logfiel x\n}\n', 'g.conf')), /g\.conf:2:2: unknown global option "logfiel": expected one of logfile, loglevel/);
-    assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), { logfile: 'stderr', loglevel: 3, errignore: false, rmem: 67108864, bufsize: 131072 });
+    assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), { logfile: 'stderr', loglevel: 3, errignore: false, rmem: DEFAULT_RMEM, bufsize: 131072 });
   });
 });

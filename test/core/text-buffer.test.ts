@@ -12,7 +12,8 @@ const text = (fill: (t: TextBuffer) => void) => {
 
 describe('TextBuffer', () => {
   it('writes integers as String() does', () => {
-    for (const n of [0, 7, 9, 10, 99, 100, 65535, 4294967295, 2 ** 53 - 1, 1e15, 1e15 - 1]) {
+    const around = Array.from({ length: 16 }, (_, i) => 10 ** i).flatMap((p) => [p - 1, p, p + 1]);
+    for (const n of [...around, 65535, 2147483647, 2147483648, 4294967295, 2 ** 53 - 1]) {
       assert.equal(text((t) => t.uint(n)), String(n));
     }
     for (const n of [-1, -2147483648, 2147483647, -(2 ** 53 - 1)]) assert.equal(text((t) => t.int(n)), String(n));

@@ -8,6 +8,7 @@ import type { Key } from '../../../src/core/keys.js';
 import { ipv4ToString, ipv6ToString, macToString } from '../../../src/core/format.js';
 import type { Packet } from '../../../src/core/packet.js';
 import type { Record } from '../../../src/core/record.js';
+import { copyBytes, LastBytes } from '../../../src/core/last-bytes.js';
 import { IfNames } from './ifnames.js';
 import { K } from './keys.js';
 
@@ -31,6 +32,13 @@ export class BaseDecoder {
   private readonly needAhEsp: boolean;
   private readonly needArp: boolean;
   private readonly needMac: boolean;
+  // Link-layer values repeat from packet to packet: made once while they do.
+  private readonly rawMac = new LastBytes(copyBytes);
+  private readonly macD = new LastBytes(copyBytes);
+  private readonly macS = new LastBytes(copyBytes);
+  private readonly macStr = new LastBytes(macToString);
+  private readonly macDStr = new LastBytes(macToString);
+  private readonly macSStr = new LastBytes(macToString);
 
   /** `names` must be BASE_KEYS' names in order (K indexes them). */
   constructor(names: readonly string[], want: Want) {
@@ -91,7 +99,7 @@ export class BaseDecoder {
     if ((i = s[K.OOB_VLAN]) >= 0 && pkt.vlanTci >= 0) rec.setSlot(i, pkt.vlanTci & 0x0fff);
     if ((i = s[K.RAW_TYPE]) >= 0 && pkt.hwType >= 0) rec.setSlot(i, pkt.hwType);
     if (pkt.hwHeaderLen >= 0) {
-      if ((i = s[K.RAW_MAC]) >= 0) rec.setSlot(i, buf.subarray(pkt.hwHeaderOff, pkt.hwHeaderOff + pkt.hwHeaderLen));
+      if ((i = s[K.RAW_MAC]) >= 0) rec.setSlot(i, this.rawMac.get(buf, pkt.hwHeaderOff, pkt.hwHeaderOff + pkt.hwHeaderLen));
       if ((i = s[K.RAW_MAC_LEN]) >= 0) rec.setSlot(i, pkt.hwHeaderLen);
     }
     if (this.needMac) this.mac(pkt, rec);
@@ -112,18 +120,16 @@ export class BaseDecoder {
     const buf = pkt.buf;
     let i: number;
     const h = pkt.hwHeaderOff;
-    if (pkt.hwHeaderLen > 0 && (i = s[K.MAC_STR]) >= 0) rec.setSlot(i, macToString(buf, h, h + pkt.hwHeaderLen));
+    if (pkt.hwHeaderLen > 0 && (i = s[K.MAC_STR]) >= 0) rec.setSlot(i, this.macStr.get(buf, h, h + pkt.hwHeaderLen));
     if (pkt.hwHeaderLen === 14) {
-      const d = buf.subarray(h, h + 6);
-      const src = buf.subarray(h + 6, h + 12);
-      if ((i = s[K.MAC_DADDR]) >= 0) rec.setSlot(i, d);
-      if ((i = s[K.MAC_SADDR]) >= 0) rec.setSlot(i, src);
-      if ((i = s[K.MAC_DADDR_STR]) >= 0) rec.setSlot(i, macToString(d));
-      if ((i = s[K.MAC_SADDR_STR]) >= 0) rec.setSlot(i, macToString(src));
+      if ((i = s[K.MAC_DADDR]) >= 0) rec.setSlot(i, this.macD.get(buf, h, h + 6));
+      if ((i = s[K.MAC_SADDR]) >= 0) rec.setSlot(i, this.macS.get(buf, h + 6, h + 12));
+      if ((i = s[K.MAC_DADDR_STR]) >= 0) rec.setSlot(i, this.macDStr.get(buf, h, h + 6));
+      if ((i = s[K.MAC_SADDR_STR]) >= 0) rec.setSlot(i, this.macSStr.get(buf, h + 6, h + 12));
     } else if (pkt.hwAddrLen > 0) {
-      const src = buf.subarray(pkt.hwAddrOff, pkt.hwAddrOff + pkt.hwAddrLen);
-      if ((i = s[K.MAC_SADDR]) >= 0) rec.setSlot(i, src);
-      if ((i = s[K.MAC_SADDR_STR]) >= 0) rec.setSlot(i, macToString(src));
+      const a = pkt.hwAddrOff;
+      if ((i = s[K.MAC_SADDR]) >= 0) rec.setSlot(i, this.macS.get(buf, a, a + pkt.hwAddrLen));
+      if ((i = s[K.MAC_SADDR_STR]) >= 0) rec.setSlot(i, this.macSStr.get(buf, a, a + pkt.hwAddrLen));
     }
   }
 

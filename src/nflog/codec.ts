@@ -3,6 +3,7 @@
  * Netlink headers and attribute headers are in host byte order (little
  * endian here); nfnetlink_log attribute payloads are big endian.
  */
+import { i32le, u16be, u16le, u32be, u32le } from '../core/bytes.js';
 import type { Packet } from '../core/packet.js';
 import {
   MSG_TYPE_CONFIG, MSG_TYPE_PACKET, NFGENMSG_LEN, NFULA, NFULA_CFG, NFULA_VLAN_PROTO, NFULA_VLAN_TCI, NLA_HDRLEN,
@@ -76,13 +77,13 @@ export function decodeDatagram(
   let off = 0;
   const end = buf.length;
   while (off + NLMSG_HDRLEN <= end) {
-    const len = buf.readUInt32LE(off);
+    const len = u32le(buf, off);
     if (len < NLMSG_HDRLEN || off + len > end) {
       // The length cannot be trusted: nothing after it can be found.
       stats.malformed++;
       return;
     }
-    const type = buf.readUInt16LE(off + 4);
+    const type = u16le(buf, off + 4);
     if (type === MSG_TYPE_PACKET) {
       if (decodePacket(buf, off, off + len, pkt)) {
         stats.packets++;
@@ -92,8 +93,8 @@ export function decodeDatagram(
       }
     } else if (type === NLMSG_ERROR) {
       if (len >= NLMSG_HDRLEN + 4 + NLMSG_HDRLEN) {
-        const errno = -buf.readInt32LE(off + NLMSG_HDRLEN);
-        onAck?.(buf.readUInt32LE(off + NLMSG_HDRLEN + 4 + 8), errno);
+        const errno = -i32le(buf, off + NLMSG_HDRLEN);
+        onAck?.(u32le(buf, off + NLMSG_HDRLEN + 4 + 8), errno);
       } else {
         stats.malformed++;
       }
@@ -108,33 +109,33 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
   if (off + NFGENMSG_LEN > end) return false;
   pkt.reset(buf);
   pkt.family = buf[off];
-  pkt.group = buf.readUInt16BE(off + 2);
+  pkt.group = u16be(buf, off + 2);
   off += NFGENMSG_LEN;
   while (off + NLA_HDRLEN <= end) {
-    const alen = buf.readUInt16LE(off);
+    const alen = u16le(buf, off);
     if (alen < NLA_HDRLEN || off + alen > end) return false;
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    const type = u16le(buf, off + 2) & NLA_TYPE_MASK;
     const p = off + NLA_HDRLEN;
     const plen = alen - NLA_HDRLEN;
     switch (type) {
       case NFULA.PACKET_HDR:
         if (plen < 3) return false;
-        pkt.hwProtocol = buf.readUInt16BE(p);
+        pkt.hwProtocol = u16be(buf, p);
         pkt.hook = buf[p + 2];
         break;
-      case NFULA.MARK: if (plen < 4) return false; pkt.mark = buf.readUInt32BE(p); break;
+      case NFULA.MARK: if (plen < 4) return false; pkt.mark = u32be(buf, p); break;
       case NFULA.TIMESTAMP:
         if (plen < 16) return false;
-        pkt.tsSec = buf.readUInt32BE(p) * 4294967296 + buf.readUInt32BE(p + 4);
-        pkt.tsUsec = buf.readUInt32BE(p + 12);
+        pkt.tsSec = u32be(buf, p) * 4294967296 + u32be(buf, p + 4);
+        pkt.tsUsec = u32be(buf, p + 12);
         break;
-      case NFULA.IFINDEX_INDEV: if (plen < 4) return false; pkt.indev = buf.readUInt32BE(p); break;
-      case NFULA.IFINDEX_OUTDEV: if (plen < 4) return false; pkt.outdev = buf.readUInt32BE(p); break;
-      case NFULA.IFINDEX_PHYSINDEV: if (plen < 4) return false; pkt.physindev = buf.readUInt32BE(p); break;
-      case NFULA.IFINDEX_PHYSOUTDEV: if (plen < 4) return false; pkt.physoutdev = buf.readUInt32BE(p); break;
+      case NFULA.IFINDEX_INDEV: if (plen < 4) return false; pkt.indev = u32be(buf, p); break;
+      case NFULA.IFINDEX_OUTDEV: if (plen < 4) return false; pkt.outdev = u32be(buf, p); break;
+      case NFULA.IFINDEX_PHYSINDEV: if (plen < 4) return false; pkt.physindev = u32be(buf, p); break;
+      case NFULA.IFINDEX_PHYSOUTDEV: if (plen < 4) return false; pkt.physoutdev = u32be(buf, p); break;
       case NFULA.HWADDR: {
         if (plen < 4) return false;
-        const n = buf.readUInt16BE(p);
+        const n = u16be(buf, p);
         if (n > plen - 4) return false;
         pkt.hwAddrOff = p + 4;
         pkt.hwAddrLen = n;
@@ -148,16 +149,16 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
         pkt.prefixLen = n;
         break;
       }
-      case NFULA.UID: if (plen < 4) return false; pkt.uid = buf.readUInt32BE(p); break;
-      case NFULA.GID: if (plen < 4) return false; pkt.gid = buf.readUInt32BE(p); break;
-      case NFULA.SEQ: if (plen < 4) return false; pkt.seqLocal = buf.readUInt32BE(p); break;
-      case NFULA.SEQ_GLOBAL: if (plen < 4) return false; pkt.seqGlobal = buf.readUInt32BE(p); break;
-      case NFULA.HWTYPE: if (plen < 2) return false; pkt.hwType = buf.readUInt16BE(p); break;
-      case NFULA.HWLEN: if (plen < 2) return false; pkt.hwLen = buf.readUInt16BE(p); break;
+      case NFULA.UID: if (plen < 4) return false; pkt.uid = u32be(buf, p); break;
+      case NFULA.GID: if (plen < 4) return false; pkt.gid = u32be(buf, p); break;
+      case NFULA.SEQ: if (plen < 4) return false; pkt.seqLocal = u32be(buf, p); break;
+      case NFULA.SEQ_GLOBAL: if (plen < 4) return false; pkt.seqGlobal = u32be(buf, p); break;
+      case NFULA.HWTYPE: if (plen < 2) return false; pkt.hwType = u16be(buf, p); break;
+      case NFULA.HWLEN: if (plen < 2) return false; pkt.hwLen = u16be(buf, p); break;
       case NFULA.HWHEADER: pkt.hwHeaderOff = p; pkt.hwHeaderLen = plen; break;
       case NFULA.L2HDR: pkt.l2HdrOff = p; pkt.l2HdrLen = plen; break;
       case NFULA.CT: pkt.ctOff = p; pkt.ctLen = plen; break;
-      case NFULA.CT_INFO: if (plen < 4) return false; pkt.ctInfo = buf.readUInt32BE(p); break;
+      case NFULA.CT_INFO: if (plen < 4) return false; pkt.ctInfo = u32be(buf, p); break;
       case NFULA.VLAN: if (!decodeVlan(buf, p, p + plen, pkt)) return false; break;
       default: break; // attributes of newer kernels
     }
@@ -168,12 +169,12 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
 
 function decodeVlan(buf: Buffer, off: number, end: number, pkt: Packet): boolean {
   while (off + NLA_HDRLEN <= end) {
-    const alen = buf.readUInt16LE(off);
+    const alen = u16le(buf, off);
     if (alen < NLA_HDRLEN || off + alen > end) return false;
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    const type = u16le(buf, off + 2) & NLA_TYPE_MASK;
     if (alen >= NLA_HDRLEN + 2) {
-      if (type === NFULA_VLAN_PROTO) pkt.vlanProto = buf.readUInt16BE(off + NLA_HDRLEN);
-      else if (type === NFULA_VLAN_TCI) pkt.vlanTci = buf.readUInt16BE(off + NLA_HDRLEN);
+      if (type === NFULA_VLAN_PROTO) pkt.vlanProto = u16be(buf, off + NLA_HDRLEN);
+      else if (type === NFULA_VLAN_TCI) pkt.vlanTci = u16be(buf, off + NLA_HDRLEN);
     }
     off += align4(alen);
   }

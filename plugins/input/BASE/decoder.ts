@@ -4,6 +4,7 @@
  * their keys is read. Reads are bounds-checked against the captured bytes:
  * a truncated or garbage packet sets what it can and never throws.
  */
+import { u16be, u32be } from '../../../src/core/bytes.js';
 import type { Key } from '../../../src/core/keys.js';
 import { ipv4ToString, ipv6ToString, macToString } from '../../../src/core/format.js';
 import type { Packet } from '../../../src/core/packet.js';
@@ -32,13 +33,17 @@ export class BaseDecoder {
   private readonly needAhEsp: boolean;
   private readonly needArp: boolean;
   private readonly needMac: boolean;
-  // Link-layer values repeat from packet to packet: made once while they do.
+  // Link-layer values and IPv6 addresses repeat from packet to packet: made once while they do.
   private readonly rawMac = new LastBytes(copyBytes);
   private readonly macD = new LastBytes(copyBytes);
   private readonly macS = new LastBytes(copyBytes);
   private readonly macStr = new LastBytes(macToString);
   private readonly macDStr = new LastBytes(macToString);
   private readonly macSStr = new LastBytes(macToString);
+  private readonly ip6S = new LastBytes(copyBytes);
+  private readonly ip6D = new LastBytes(copyBytes);
+  private readonly ip6SStr = new LastBytes((b, start, end) => ipv6ToString(b.subarray(start, end)));
+  private readonly ip6DStr = new LastBytes((b, start, end) => ipv6ToString(b.subarray(start, end)));
 
   /** `names` must be BASE_KEYS' names in order (K indexes them). */
   constructor(names: readonly string[], want: Want) {
@@ -138,10 +143,10 @@ export class BaseDecoder {
     const s = this.s;
     let i: number;
     const ihl = buf[off] & 15;
-    const saddr = buf.readUInt32BE(off + 12);
-    const daddr = buf.readUInt32BE(off + 16);
+    const saddr = u32be(buf, off + 12);
+    const daddr = u32be(buf, off + 16);
     const proto = buf[off + 9];
-    const frag = buf.readUInt16BE(off + 6);
+    const frag = u16be(buf, off + 6);
     if ((i = s[K.IP_SADDR]) >= 0) rec.setSlot(i, saddr);
     if ((i = s[K.IP_DADDR]) >= 0) rec.setSlot(i, daddr);
     if ((i = s[K.IP_SADDR_STR]) >= 0) rec.setSlot(i, ipv4ToString(saddr));
@@ -149,10 +154,10 @@ export class BaseDecoder {
     if ((i = s[K.IP_PROTOCOL]) >= 0) rec.setSlot(i, proto);
     if ((i = s[K.IP_TOS]) >= 0) rec.setSlot(i, buf[off + 1]);
     if ((i = s[K.IP_TTL]) >= 0) rec.setSlot(i, buf[off + 8]);
-    if ((i = s[K.IP_TOTLEN]) >= 0) rec.setSlot(i, buf.readUInt16BE(off + 2));
+    if ((i = s[K.IP_TOTLEN]) >= 0) rec.setSlot(i, u16be(buf, off + 2));
     if ((i = s[K.IP_IHL]) >= 0) rec.setSlot(i, ihl);
-    if ((i = s[K.IP_CSUM]) >= 0) rec.setSlot(i, buf.readUInt16BE(off + 10));
-    if ((i = s[K.IP_ID]) >= 0) rec.setSlot(i, buf.readUInt16BE(off + 4));
+    if ((i = s[K.IP_CSUM]) >= 0) rec.setSlot(i, u16be(buf, off + 10));
+    if ((i = s[K.IP_ID]) >= 0) rec.setSlot(i, u16be(buf, off + 4));
     if ((i = s[K.IP_FRAGOFF]) >= 0) rec.setSlot(i, frag);
     if ((frag & 0x1fff) !== 0 || ihl < 5) return; // later fragment: no transport header here
     this.transport(buf, off + ihl * 4, end, proto, false, rec);
@@ -162,16 +167,14 @@ export class BaseDecoder {
     if (off + 40 > end || buf[off] >> 4 !== 6) return;
     const s = this.s;
     let i: number;
-    const saddr = buf.subarray(off + 8, off + 24);
-    const daddr = buf.subarray(off + 24, off + 40);
-    if ((i = s[K.IP_SADDR]) >= 0) rec.setSlot(i, saddr);
-    if ((i = s[K.IP_DADDR]) >= 0) rec.setSlot(i, daddr);
-    if ((i = s[K.IP_SADDR_STR]) >= 0) rec.setSlot(i, ipv6ToString(saddr));
-    if ((i = s[K.IP_DADDR_STR]) >= 0) rec.setSlot(i, ipv6ToString(daddr));
-    const word = buf.readUInt32BE(off);
+    if ((i = s[K.IP_SADDR]) >= 0) rec.setSlot(i, this.ip6S.get(buf, off + 8, off + 24));
+    if ((i = s[K.IP_DADDR]) >= 0) rec.setSlot(i, this.ip6D.get(buf, off + 24, off + 40));
+    if ((i = s[K.IP_SADDR_STR]) >= 0) rec.setSlot(i, this.ip6SStr.get(buf, off + 8, off + 24));
+    if ((i = s[K.IP_DADDR_STR]) >= 0) rec.setSlot(i, this.ip6DStr.get(buf, off + 24, off + 40));
+    const word = u32be(buf, off);
     if ((i = s[K.IP6_PRIORITY]) >= 0) rec.setSlot(i, (word >>> 20) & 0xff);
     if ((i = s[K.IP6_FLOWLABEL]) >= 0) rec.setSlot(i, word & 0xfffff);
-    if ((i = s[K.IP6_PAYLOADLEN]) >= 0) rec.setSlot(i, buf.readUInt16BE(off + 4));
+    if ((i = s[K.IP6_PAYLOADLEN]) >= 0) rec.setSlot(i, u16be(buf, off + 4));
     if ((i = s[K.IP6_HOPLIMIT]) >= 0) rec.setSlot(i, buf[off + 7]);
     let nh = buf[off + 6];
     if ((i = s[K.IP6_NEXTHDR]) >= 0) rec.setSlot(i, nh);
@@ -185,15 +188,15 @@ export class BaseDecoder {
         p += (buf[p + 1] + 1) * 8;
       } else if (nh === 44) {
         if (p + 8 > end) return;
-        const fo = buf.readUInt16BE(p + 2);
+        const fo = u16be(buf, p + 2);
         if ((i = s[K.IP6_FRAGOFF]) >= 0) rec.setSlot(i, fo);
-        if ((i = s[K.IP6_FRAGID]) >= 0) rec.setSlot(i, buf.readUInt32BE(p + 4));
+        if ((i = s[K.IP6_FRAGID]) >= 0) rec.setSlot(i, u32be(buf, p + 4));
         if ((fo & 0xfff8) !== 0) later = true;
         nh = buf[p];
         p += 8;
       } else if (nh === 51) {
         if (p + 8 > end) return;
-        if ((i = s[K.AHESP_SPI]) >= 0) rec.setSlot(i, buf.readUInt32BE(p + 4));
+        if ((i = s[K.AHESP_SPI]) >= 0) rec.setSlot(i, u32be(buf, p + 4));
         nh = buf[p];
         p += (buf[p + 1] + 2) * 4;
       } else {
@@ -212,15 +215,15 @@ export class BaseDecoder {
         if (!this.needTcp || p + 20 > end) return;
         const doff = buf[p + 12] >> 4;
         const flags = buf[p + 13];
-        if ((i = s[K.TCP_SPORT]) >= 0) rec.setSlot(i, buf.readUInt16BE(p));
-        if ((i = s[K.TCP_DPORT]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 2));
-        if ((i = s[K.TCP_SEQ]) >= 0) rec.setSlot(i, buf.readUInt32BE(p + 4));
-        if ((i = s[K.TCP_ACKSEQ]) >= 0) rec.setSlot(i, buf.readUInt32BE(p + 8));
+        if ((i = s[K.TCP_SPORT]) >= 0) rec.setSlot(i, u16be(buf, p));
+        if ((i = s[K.TCP_DPORT]) >= 0) rec.setSlot(i, u16be(buf, p + 2));
+        if ((i = s[K.TCP_SEQ]) >= 0) rec.setSlot(i, u32be(buf, p + 4));
+        if ((i = s[K.TCP_ACKSEQ]) >= 0) rec.setSlot(i, u32be(buf, p + 8));
         if ((i = s[K.TCP_OFFSET]) >= 0) rec.setSlot(i, doff);
-        if ((i = s[K.TCP_RESERVED]) >= 0) rec.setSlot(i, (buf.readUInt32BE(p + 12) & 0x0f000000) >>> 22);
-        if ((i = s[K.TCP_WINDOW]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 14));
-        if ((i = s[K.TCP_CSUM]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 16));
-        if ((i = s[K.TCP_URGP]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 18));
+        if ((i = s[K.TCP_RESERVED]) >= 0) rec.setSlot(i, (u32be(buf, p + 12) & 0x0f000000) >>> 22);
+        if ((i = s[K.TCP_WINDOW]) >= 0) rec.setSlot(i, u16be(buf, p + 14));
+        if ((i = s[K.TCP_CSUM]) >= 0) rec.setSlot(i, u16be(buf, p + 16));
+        if ((i = s[K.TCP_URGP]) >= 0) rec.setSlot(i, u16be(buf, p + 18));
         if ((i = s[K.TCP_FIN]) >= 0) rec.setSlot(i, (flags & 0x01) !== 0);
         if ((i = s[K.TCP_SYN]) >= 0) rec.setSlot(i, (flags & 0x02) !== 0);
         if ((i = s[K.TCP_RST]) >= 0) rec.setSlot(i, (flags & 0x04) !== 0);
@@ -235,10 +238,10 @@ export class BaseDecoder {
       case 17:
       case 136: // UDP-Lite has the same header
         if (!this.needUdp || p + 8 > end) return;
-        if ((i = s[K.UDP_SPORT]) >= 0) rec.setSlot(i, buf.readUInt16BE(p));
-        if ((i = s[K.UDP_DPORT]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 2));
-        if ((i = s[K.UDP_LEN]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 4));
-        if ((i = s[K.UDP_CSUM]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 6));
+        if ((i = s[K.UDP_SPORT]) >= 0) rec.setSlot(i, u16be(buf, p));
+        if ((i = s[K.UDP_DPORT]) >= 0) rec.setSlot(i, u16be(buf, p + 2));
+        if ((i = s[K.UDP_LEN]) >= 0) rec.setSlot(i, u16be(buf, p + 4));
+        if ((i = s[K.UDP_CSUM]) >= 0) rec.setSlot(i, u16be(buf, p + 6));
         return;
       case 1: {
         if (v6 || !this.needIcmp || p + 4 > end) return;
@@ -246,15 +249,15 @@ export class BaseDecoder {
         const code = buf[p + 1];
         if ((i = s[K.ICMP_TYPE]) >= 0) rec.setSlot(i, type);
         if ((i = s[K.ICMP_CODE]) >= 0) rec.setSlot(i, code);
-        if ((i = s[K.ICMP_CSUM]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 2));
+        if ((i = s[K.ICMP_CSUM]) >= 0) rec.setSlot(i, u16be(buf, p + 2));
         if (p + 8 > end) return;
         if (type === 0 || type === 8) {
-          if ((i = s[K.ICMP_ECHOID]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 4));
-          if ((i = s[K.ICMP_ECHOSEQ]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 6));
+          if ((i = s[K.ICMP_ECHOID]) >= 0) rec.setSlot(i, u16be(buf, p + 4));
+          if ((i = s[K.ICMP_ECHOSEQ]) >= 0) rec.setSlot(i, u16be(buf, p + 6));
         } else if (type === 5) {
-          if ((i = s[K.ICMP_GATEWAY]) >= 0) rec.setSlot(i, buf.readUInt32BE(p + 4));
+          if ((i = s[K.ICMP_GATEWAY]) >= 0) rec.setSlot(i, u32be(buf, p + 4));
         } else if (type === 3 && code === 4) {
-          if ((i = s[K.ICMP_FRAGMTU]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 6));
+          if ((i = s[K.ICMP_FRAGMTU]) >= 0) rec.setSlot(i, u16be(buf, p + 6));
         }
         return;
       }
@@ -263,24 +266,24 @@ export class BaseDecoder {
         const type = buf[p];
         if ((i = s[K.ICMPV6_TYPE]) >= 0) rec.setSlot(i, type);
         if ((i = s[K.ICMPV6_CODE]) >= 0) rec.setSlot(i, buf[p + 1]);
-        if ((i = s[K.ICMPV6_CSUM]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 2));
+        if ((i = s[K.ICMPV6_CSUM]) >= 0) rec.setSlot(i, u16be(buf, p + 2));
         if ((type === 128 || type === 129) && p + 8 <= end) {
-          if ((i = s[K.ICMPV6_ECHOID]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 4));
-          if ((i = s[K.ICMPV6_ECHOSEQ]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 6));
+          if ((i = s[K.ICMPV6_ECHOID]) >= 0) rec.setSlot(i, u16be(buf, p + 4));
+          if ((i = s[K.ICMPV6_ECHOSEQ]) >= 0) rec.setSlot(i, u16be(buf, p + 6));
         }
         return;
       }
       case 132:
         if (!this.needSctp || p + 12 > end) return;
-        if ((i = s[K.SCTP_SPORT]) >= 0) rec.setSlot(i, buf.readUInt16BE(p));
-        if ((i = s[K.SCTP_DPORT]) >= 0) rec.setSlot(i, buf.readUInt16BE(p + 2));
-        if ((i = s[K.SCTP_CSUM]) >= 0) rec.setSlot(i, buf.readUInt32BE(p + 8));
+        if ((i = s[K.SCTP_SPORT]) >= 0) rec.setSlot(i, u16be(buf, p));
+        if ((i = s[K.SCTP_DPORT]) >= 0) rec.setSlot(i, u16be(buf, p + 2));
+        if ((i = s[K.SCTP_CSUM]) >= 0) rec.setSlot(i, u32be(buf, p + 8));
         return;
       case 50:
-        if ((i = s[K.AHESP_SPI]) >= 0 && p + 4 <= end) rec.setSlot(i, buf.readUInt32BE(p));
+        if ((i = s[K.AHESP_SPI]) >= 0 && p + 4 <= end) rec.setSlot(i, u32be(buf, p));
         return;
       case 51:
-        if ((i = s[K.AHESP_SPI]) >= 0 && p + 8 <= end) rec.setSlot(i, buf.readUInt32BE(p + 4));
+        if ((i = s[K.AHESP_SPI]) >= 0 && p + 8 <= end) rec.setSlot(i, u32be(buf, p + 4));
         return;
       default:
     }
@@ -290,9 +293,9 @@ export class BaseDecoder {
     if (off + 8 > end) return;
     const s = this.s;
     let i: number;
-    if ((i = s[K.ARP_HWTYPE]) >= 0) rec.setSlot(i, buf.readUInt16BE(off));
-    if ((i = s[K.ARP_PROTOCOLTYPE]) >= 0) rec.setSlot(i, buf.readUInt16BE(off + 2));
-    if ((i = s[K.ARP_OPERATION]) >= 0) rec.setSlot(i, buf.readUInt16BE(off + 6));
+    if ((i = s[K.ARP_HWTYPE]) >= 0) rec.setSlot(i, u16be(buf, off));
+    if ((i = s[K.ARP_PROTOCOLTYPE]) >= 0) rec.setSlot(i, u16be(buf, off + 2));
+    if ((i = s[K.ARP_OPERATION]) >= 0) rec.setSlot(i, u16be(buf, off + 6));
     const hlen = buf[off + 4];
     const plen = buf[off + 5];
     if (off + 8 + 2 * (hlen + plen) > end) return;
@@ -303,8 +306,8 @@ export class BaseDecoder {
     if ((i = s[K.ARP_SHWADDR]) >= 0) rec.setSlot(i, buf.subarray(sha, sha + hlen));
     if ((i = s[K.ARP_DHWADDR]) >= 0) rec.setSlot(i, buf.subarray(tha, tha + hlen));
     if (plen !== 4) return;
-    const sa = buf.readUInt32BE(spa);
-    const ta = buf.readUInt32BE(tpa);
+    const sa = u32be(buf, spa);
+    const ta = u32be(buf, tpa);
     if ((i = s[K.ARP_SADDR]) >= 0) rec.setSlot(i, sa);
     if ((i = s[K.ARP_DADDR]) >= 0) rec.setSlot(i, ta);
     if ((i = s[K.ARP_SADDR_STR]) >= 0) rec.setSlot(i, ipv4ToString(sa));

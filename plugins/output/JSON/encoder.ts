@@ -60,6 +60,7 @@ function width(kind: Kind): number | undefined {
     case Kind.Uint: return 16;
     case Kind.Int: return 17;
     case Kind.Ipv4: return 17;
+    case Kind.IpAddr: return 17; // as IPv4; an IPv6 value reserves its own room
     case Kind.Bool: return 5;
     case Kind.Time: return 34;
     default: return undefined;
@@ -97,6 +98,10 @@ function compile(fields: readonly Field[], open: Buffer): Run {
         case Kind.Ipv4: return `${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34;`;
         case Kind.Bool: return `${stores(f.head)} o = putBytes(b, o, v[${slot}] ? TRUE : FALSE);`;
         case Kind.Time: return `${stores(f.head)} b[o++] = 34; o = putIsoTime(b, o, v[${slot}]); b[o++] = 34;`;
+        case Kind.IpAddr:
+          variable.push(variableWriter(f, fixed));
+          return `if (typeof v[${slot}] === 'number') { ${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34; }`
+            + ` else { out.pos = o; W[${variable.length - 1}](out, v[${slot}]); b = out.buf; o = out.pos; }`;
         default:
           variable.push(variableWriter(f, fixed));
           return `out.pos = o; W[${variable.length - 1}](out, v[${slot}]); b = out.buf; o = out.pos;`;
@@ -121,16 +126,9 @@ function variableWriter(f: Field, fixed: number): (out: TextBuffer, value: unkno
     out.byte(34);
   };
   switch (f.kind) {
-    case Kind.Ipv6: return (out, v) => text(out, ipv6ToString(v as Uint8Array));
-    case Kind.IpAddr:
-      return (out, v) => {
-        if (typeof v !== 'number') return text(out, ipv6ToString(v as Uint8Array));
-        out.reserve(head.length + 17 + fixed);
-        out.bytes(head);
-        out.byte(34);
-        out.ipv4(v);
-        out.byte(34);
-      };
+    case Kind.Ipv6:
+    case Kind.IpAddr: // IPv6 here; IPv4 is written inline
+      return (out, v) => text(out, ipv6ToString(v as Uint8Array));
     case Kind.Big:
       return (out, v) => {
         const n = Number(v);

@@ -2,8 +2,8 @@
  * Rows beyond the memory queue while the database is away: appended to a
  * file (one JSON line each, like the spool file) and read back in order once
  * the queue has room again. The file is emptied when everything was read.
- * Lines are gathered and written 256 KiB at a time: a burst that overflows
- * costs a write per few thousand rows, not one per row.
+ * Lines are gathered and written once per batch of packets, or 256 KiB at a
+ * time: a burst that overflows costs a write per batch, not one per row.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,7 +37,8 @@ export class OverflowFile {
     return true;
   }
 
-  private writeOut(): void {
+  /** Writes the gathered lines out (at the end of each batch of packets, and when 256 KiB are gathered). */
+  writeOut(): void {
     if (!this.unwritten.length) return;
     if (this.fd < 0) {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });

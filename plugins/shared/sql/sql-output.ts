@@ -124,6 +124,15 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     return row;
   };
 
+  /** Rows the overflow file could not take (a full disk) are dropped, and counted. */
+  const countLost = () => {
+    if (!overflow.lost) return;
+    ctx.counters.dropped += overflow.lost;
+    ctx.counters.errors++;
+    ctx.log.error(`${driver.describe}: cannot write ${overflow.file}: ${overflow.lastError}; ${overflow.lost} rows dropped`);
+    overflow.lost = 0;
+  };
+
   /** A committed batch leaves the queue. */
   const done = (b: { marker: string; n: number }) => {
     queue.shift(b.n);
@@ -198,12 +207,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       for (let i = 0; i < slots.length; i++) if (rec.present[slots[i]]) raw[i] = rec.values[slots[i]];
       if (queue.length >= o.buffer || overflow.count) {
         const pushed = overflow.push(raw);
-        if (overflow.lost) {
-          ctx.counters.dropped += overflow.lost;
-          ctx.counters.errors++;
-          ctx.log.error(`${driver.describe}: cannot write ${overflow.file}: ${overflow.lastError}; ${overflow.lost} rows dropped`);
-          overflow.lost = 0;
-        }
+        countLost();
         if (pushed) {
           if (overflow.count === 1) ctx.log.warn(`${driver.describe}: ${o.buffer} rows wait in memory; further rows wait in ${overflow.file}`);
           return;
@@ -216,6 +220,8 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       queue.push(raw);
     },
     endBatch() {
+      overflow.writeOut();
+      countLost();
       if (!timer) void pump();
     },
     async flush() {

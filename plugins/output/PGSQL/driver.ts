@@ -1,14 +1,14 @@
-/** PostgreSQL through `pg`: one connection, multi-row INSERT with parameters, one transaction per batch. */
+/** PostgreSQL through `pg`: one connection, each batch COPYed in one transaction with its marker. */
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { TextBuffer } from '../../../src/core/text-buffer.js';
 import type { Column } from '../../shared/sql/columns.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
-
-const MAX_PARAMS = 65535;
 
 export class PgDriver implements SqlDriver {
   readonly describe: string;
   private client: pg.Client | null = null;
-  private readonly statements = new Map<string, string>();
+  private readonly text = new TextBuffer(256 * 1024);
 
   constructor(private readonly config: pg.ClientConfig, private readonly schema: string, private readonly table: string) {
     this.describe = `PostgreSQL ${schema}.${table}`;
@@ -43,42 +43,26 @@ export class PgDriver implements SqlDriver {
 
   async insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void> {
     const c = this.client!;
-    const per = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, cols.length)));
+    const data = copyText(this.text, rows);
     await c.query('BEGIN');
     try {
-      for (let start = 0; start < rows.length; start += per) {
-        const n = Math.min(per, rows.length - start);
-        const values: unknown[] = new Array(n * cols.length);
-        let k = 0;
-        for (let r = start; r < start + n; r++) {
-          const row = rows[r];
-          for (let i = 0; i < row.length; i++) values[k++] = typeof row[i] === 'bigint' ? String(row[i]) : row[i];
-        }
-        // A named statement per batch shape: the server plans it once, and its text is built once.
-        await c.query({ name: `specter_${this.table}_${cols.length}_${n}`, text: this.statement(cols, n), values });
-      }
+      // COPY: the batch as one stream of text that the server parses in bulk, no per-value parameters.
+      const names = cols.map((x) => `"${x.name}"`).join(', ');
+      const stream = c.query(copyFrom(`COPY "${this.schema}"."${this.table}" (${names}) FROM STDIN`));
+      await new Promise<void>((resolve, reject) => {
+        stream.on('finish', resolve);
+        stream.on('error', reject);
+        stream.end(data);
+      });
       if (previous) await c.query(`DELETE FROM "${this.schema}".specter_batches WHERE id = $1`, [previous]);
       await c.query(`INSERT INTO "${this.schema}".specter_batches (id) VALUES ($1)`, [marker]);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
+    } finally {
+      this.text.release(data);
     }
-  }
-
-  /** INSERT ... VALUES ($1, $2), ($3, $4) ... for `n` rows, kept for the last few shapes. */
-  private statement(cols: Column[], n: number): string {
-    const key = `${cols.map((x) => x.name).join(',')}/${n}`;
-    let text = this.statements.get(key);
-    if (!text) {
-      const tuples: string[] = [];
-      for (let r = 0; r < n; r++) tuples.push(`(${cols.map((_, i) => `$${r * cols.length + i + 1}`).join(', ')})`);
-      text = `INSERT INTO "${this.schema}"."${this.table}" (${cols.map((x) => `"${x.name}"`).join(', ')}) VALUES ${tuples.join(', ')}`;
-      // Full batches share one shape; the few others are kept while they recur.
-      if (this.statements.size >= 4) this.statements.delete(this.statements.keys().next().value!);
-      this.statements.set(key, text);
-    }
-    return text;
   }
 
   async close(): Promise<void> {
@@ -86,4 +70,56 @@ export class PgDriver implements SqlDriver {
     this.client = null;
     await c?.end();
   }
+}
+
+const BACKSLASH = 92;
+
+/**
+ * Rows in COPY's text format: a tab between values, a newline after each row,
+ * \N for NULL, backslash escapes for backslash, tab, newline and carriage
+ * return in text, and bytes as \\x hex (bytea's hex input once COPY has
+ * undone its own escaping).
+ */
+export function copyText(out: TextBuffer, rows: unknown[][]): Buffer {
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      out.reserve(1);
+      if (i) out.byte(9);
+      copyValue(out, row[i]);
+    }
+    out.reserve(1);
+    out.byte(10);
+  }
+  return out.take();
+}
+
+function copyValue(out: TextBuffer, v: unknown): void {
+  if (v === null || v === undefined) {
+    out.reserve(2);
+    out.byte(BACKSLASH);
+    out.byte(78); // N
+  } else if (typeof v === 'number' && Number.isSafeInteger(v)) {
+    out.reserve(17);
+    out.int(v);
+  } else if (typeof v === 'boolean') {
+    out.reserve(1);
+    out.byte(v ? 116 : 102); // t, f
+  } else if (v instanceof Uint8Array) {
+    out.reserve(3 + v.length * 2);
+    out.byte(BACKSLASH);
+    out.byte(BACKSLASH);
+    out.byte(120); // x
+    out.hex(v);
+  } else {
+    copyString(out, String(v));
+  }
+}
+
+const SPECIAL = /[\\\t\n\r]/g;
+const ESCAPED: { readonly [c: string]: string } = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function copyString(out: TextBuffer, s: string): void {
+  const text = s.replace(SPECIAL, (c) => ESCAPED[c]);
+  out.reserve(text.length * 3);
+  out.utf8(text);
 }

@@ -26,6 +26,8 @@ export interface FileSinkOptions {
   onOpen?: (size: number) => Buffer | undefined;
 }
 
+const MAX_WRITE = 4 * 1024 * 1024;
+
 export class FileSink {
   private fd = -1;
   private chunks: Buffer[] = [];
@@ -124,11 +126,14 @@ export class FileSink {
       return;
     }
     this.writing = true;
-    const chunks = this.chunks;
-    const events = this.chunkEvents.reduce((a, b) => a + b, 0);
-    this.chunks = [];
-    this.chunkEvents = [];
-    this.queuedBytes = 0;
+    // At most MAX_WRITE bytes per write: what waits behind it stays within maxBytes, so
+    // queued plus in-flight memory is bounded by maxBytes + MAX_WRITE, not twice maxBytes.
+    let n = 0;
+    let bytes = 0;
+    while (n < this.chunks.length && (n === 0 || bytes + this.chunks[n].length <= MAX_WRITE)) bytes += this.chunks[n++].length;
+    const chunks = this.chunks.splice(0, n);
+    const events = this.chunkEvents.splice(0, n).reduce((a, b) => a + b, 0);
+    this.queuedBytes -= bytes;
     if (this.fd < 0) {
       try {
         this.fd = this.openFd();

@@ -51,6 +51,7 @@ async function capture(group: number, packets: number): Promise<Buffer[]> {
     endBatch() {
       if (seen >= packets) done();
     },
+    busy: () => false,
   });
   console.log('bound');
   await enough;

@@ -10,6 +10,10 @@
  * It also lets setRecvBufferSize use SO_RCVBUFFORCE when the process may
  * (root or CAP_NET_ADMIN), so the buffer is not capped by net.core.rmem_max,
  * as ulogd2 does; without the capability it falls back to SO_RCVBUF.
+ *
+ * And it adds setPaused(bool): while paused the socket is not read, so an
+ * output that is behind (a disk slower than the traffic) leaves the packets
+ * waiting in the kernel's receive buffer instead of in the daemon's memory.
  * Idempotent.
  */
 const { execFileSync } = require('node:child_process');
@@ -28,9 +32,35 @@ const forcedRcvbuf = 'if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, size
 
 let patched = src;
 if (broken.test(patched)) patched = patched.replace(broken, fixed);
-else if (!patched.includes('obj->watcher->start(obj->Env(), UV_READABLE, PollHandler)')) throw new Error('netlink binding.cc is not the version this patch knows');
+else if (!patched.includes('specter: a socket error (ENOBUFS)')) throw new Error('netlink binding.cc is not the version this patch knows');
 if (patched.includes(plainRcvbuf)) patched = patched.replace(plainRcvbuf, forcedRcvbuf);
 else if (!patched.includes(forcedRcvbuf)) throw new Error('netlink binding.cc is not the version this patch knows (SetRecvBufferSize)');
+if (!patched.includes('SetPaused')) {
+  const edits = [
+    ['watcher->start(Env(), UV_READABLE, PollHandler);', 'watcher->start(Env(), paused ? 0 : UV_READABLE, PollHandler);'],
+    ['watcher->start(env, UV_READABLE | UV_WRITABLE, PollHandler);', 'watcher->start(env, (paused ? 0 : UV_READABLE) | UV_WRITABLE, PollHandler);'],
+    ['if (obj->fd != -1) obj->watcher->start(obj->Env(), UV_READABLE, PollHandler);',
+      'if (obj->fd != -1) obj->watcher->start(obj->Env(), (obj->paused ? 0 : UV_READABLE) | (obj->write_queue.empty() ? 0 : UV_WRITABLE), PollHandler);'],
+    ['while (count-- > 0) {', 'while (count-- > 0 && !paused) {'],
+    ['    bool processing = false;', '    bool processing = false;\n    bool paused = false;'],
+    ['InstanceMethod<&Socket::Unref_>("unref"),', 'InstanceMethod<&Socket::Unref_>("unref"),\n            InstanceMethod<&Socket::SetPaused>("setPaused"),'],
+    ['    void SetRecvBufferSize(const CallbackInfo& info) {', [
+      '    // specter: stop or resume reading; writes (configuration requests) go on either way.',
+      '    void SetPaused(const CallbackInfo& info) {',
+      '        Napi::Env env = info.Env();',
+      '        CheckOpen(env);',
+      '        paused = info[0].ToBoolean();',
+      '        watcher->start(env, (paused ? 0 : UV_READABLE) | (write_queue.empty() ? 0 : UV_WRITABLE), PollHandler);',
+      '    }',
+      '',
+      '    void SetRecvBufferSize(const CallbackInfo& info) {',
+    ].join('\n')],
+  ];
+  for (const [from, to] of edits) {
+    if (!patched.includes(from)) throw new Error(`netlink binding.cc is not the version this patch knows (${from})`);
+    patched = patched.split(from).join(to);
+  }
+}
 if (patched !== src) fs.writeFileSync(file, patched);
 
 if (!fs.existsSync(path.join(dir, 'build', 'Release', 'netlink_binding.node')) || patched !== src) {

@@ -77,6 +77,7 @@ export function textFileOutput(sink: FileSink, sync: boolean, encode: RecordEnco
     endBatch: () => out.endBatch(),
     flush: () => out.flush(),
     reopen: () => sink.reopen(),
+    busy: () => sink.busy,
     async close() {
       await out.flush();
       await sink.close();

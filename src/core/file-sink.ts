@@ -56,7 +56,8 @@ export class FileSink {
   /** Queues a chunk holding `events` records; never blocks. Returns false if it was dropped. */
   write(chunk: Buffer | string, events: number): boolean {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (this.queuedBytes + buf.length > this.maxBytes) {
+    // A chunk larger than the whole limit still goes when nothing waits before it.
+    if (this.queuedBytes > 0 && this.queuedBytes + buf.length > this.maxBytes) {
       this.opts.counters.dropped += events;
       this.recycle?.(buf);
       return false;
@@ -66,6 +67,11 @@ export class FileSink {
     this.queuedBytes += buf.length;
     if (!this.writing) this.pump();
     return true;
+  }
+
+  /** More than half of the queue limit waits: the disk is slower than the traffic. */
+  get busy(): boolean {
+    return this.queuedBytes * 2 > this.maxBytes;
   }
 
   /** Resolves when every queued chunk is written or counted as dropped. */

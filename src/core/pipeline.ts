@@ -64,6 +64,11 @@ export class Pipeline implements PacketSink {
     }
   }
 
+  busy(): boolean {
+    for (let i = 0; i < this.outputs.length; i++) if (this.outputs[i].instance.busy?.()) return true;
+    return false;
+  }
+
   private failed(s: Stage<unknown>, err: unknown): void {
     // Log the first error and then every 1000th, so a broken plugin cannot flood the log.
     if (s.counters.errors++ % 1000 === 0) {

@@ -88,6 +88,12 @@ export interface OutputInstance {
   /** Reopen files (SIGHUP, logrotate). */
   reopen?(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * True while the output is behind and has little room left (a disk slower
+   * than the traffic): the source stops reading until it is false again, and
+   * packets wait in the kernel's buffer instead of being dropped here.
+   */
+  busy?(): boolean;
 }
 
 interface BaseDefinition {

@@ -10,6 +10,8 @@ export interface PacketSink {
   packet(pkt: Packet): void;
   /** The end of one batch (one netlink datagram, one read): outputs start their I/O now. */
   endBatch(): void;
+  /** True while some output asks the source to stop reading for a while. */
+  busy(): boolean;
 }
 
 export interface Source {

@@ -78,6 +78,11 @@ export class NflogSocket {
     else p.reject(new Error(describeErrno(errno, this.group)));
   }
 
+  /** Stops or resumes reading; the kernel keeps what arrives meanwhile (up to the receive buffer). */
+  pause(on: boolean): void {
+    (this.sock as unknown as { __native: { setPaused(on: boolean): void } }).__native.setPaused(on);
+  }
+
   get receiveBuffer(): number {
     return this.sock.getRecvBufferSize();
   }

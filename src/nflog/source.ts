@@ -2,7 +2,9 @@
  * The NFLOG source of one group: binds the group, configures batching, and
  * turns every datagram into packets for the pipeline (one reused Packet,
  * one endBatch per datagram). Loss stays visible: ENOBUFS, malformed
- * messages and gaps in the kernel's sequence numbers are counted.
+ * messages and gaps in the kernel's sequence numbers are counted. While an
+ * output is busy (behind its disk), the socket is not read: packets wait in
+ * the kernel's receive buffer, which is far larger than any output's queue.
  */
 import type { Logger } from 'pino';
 import { Counters } from '../core/counters.js';
@@ -13,6 +15,9 @@ import { AF_INET, AF_INET6, AF_UNSPEC, CFG_FLAG, CMD, COPY_MODE, NFULA_CFG } fro
 import type { NflogSettings } from './options.js';
 import { NflogSocket } from './socket.js';
 
+/** How often a paused source asks whether the busy output has caught up. */
+const HOLD_CHECK_MS = 10;
+
 export class NflogSource implements Source {
   readonly name: string;
   readonly counters = new Counters();
@@ -21,6 +26,9 @@ export class NflogSource implements Source {
   private readonly pkt = new Packet();
   private readonly stats: DecodeStats = { packets: 0, malformed: 0 };
   private lastSeq = -1;
+  private stopping = false;
+  private holding: NodeJS.Timeout | null = null;
+  private heldSince = 0;
   private readonly onPacket = (pkt: Packet) => this.deliver(pkt);
 
   constructor(
@@ -30,7 +38,7 @@ export class NflogSource implements Source {
     private readonly log: Logger,
   ) {
     this.name = `NFLOG group ${group}`;
-    for (const c of ['datagrams', 'enobufs', 'malformed', 'seq_gaps']) this.counters.extra[c] = 0;
+    for (const c of ['datagrams', 'enobufs', 'malformed', 'seq_gaps', 'paused', 'paused_ms']) this.counters.extra[c] = 0;
   }
 
   async start(sink: PacketSink): Promise<void> {
@@ -69,24 +77,46 @@ export class NflogSource implements Source {
 
   async stop(): Promise<void> {
     const sock = this.sock;
-    if (!sock) return;
-    this.sock = null;
+    if (!sock || this.stopping) return;
+    this.stopping = true;
     // The acknowledgement queues behind every datagram the kernel already sent us, so waiting
-    // for it drains the socket: packets accepted before SIGTERM are still delivered. A full
-    // buffer can drop the acknowledgement itself; then the socket going quiet ends the wait.
+    // for it drains the socket: packets accepted before SIGTERM are still delivered (at the
+    // pace of a busy output). A full buffer can drop the acknowledgement itself; then the
+    // socket going quiet ends the wait.
     const unbound = sock.request(AF_UNSPEC, [cfg.cmd(CMD.UNBIND)], 'unbind', 60000).catch((err) => this.log.warn(err.message));
     await Promise.race([unbound, this.quiet(500)]);
+    if (this.holding) this.resume();
+    this.sock = null;
     sock.close();
     this.sink = null;
   }
 
   /** Resolves once no datagram has arrived for `ms`. */
+  /** Resolves once no datagram has arrived for `ms` while reading (a pause for a busy output is not quiet). */
   private async quiet(ms: number): Promise<void> {
     for (;;) {
       const seen = this.counters.extra.datagrams;
       await new Promise((r) => setTimeout(r, ms));
-      if (this.counters.extra.datagrams === seen) return;
+      if (this.counters.extra.datagrams === seen && !this.holding) return;
     }
+  }
+
+  /** Stops reading while an output is busy; the kernel holds what arrives (counted in `paused`, `paused_ms`). */
+  private holdIfBusy(): void {
+    if (this.holding || !this.sock || !this.sink?.busy()) return;
+    this.sock.pause(true);
+    this.counters.extra.paused++;
+    this.heldSince = Date.now();
+    this.holding = setInterval(() => {
+      if (!this.sink?.busy()) this.resume();
+    }, HOLD_CHECK_MS);
+  }
+
+  private resume(): void {
+    if (this.holding) clearInterval(this.holding);
+    this.holding = null;
+    this.counters.extra.paused_ms += Date.now() - this.heldSince;
+    this.sock?.pause(false);
   }
 
   private onDatagram(buf: Buffer): void {
@@ -101,6 +131,7 @@ export class NflogSource implements Source {
     if (this.stats.packets !== before && this.sink) {
       try {
         this.sink.endBatch();
+        this.holdIfBusy();
       } catch (err) {
         this.failed(err);
       }

@@ -72,6 +72,7 @@ export default defineOutput({
         await sink.flush();
       },
       reopen: () => sink.reopen(),
+      busy: () => sink.busy,
       async close() {
         writeOut();
         await sink.close();

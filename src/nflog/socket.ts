@@ -7,7 +7,8 @@
  * process may (see scripts/patch-netlink.cjs): it is a limit, not an
  * allocation, and a burst that fits in it is read later instead of lost.
  */
-import { RawNetlinkSocket } from 'netlink';
+// The package's index loads every netlink family it knows; the raw socket is all specter needs.
+import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { encodeConfig } from './codec.js';

@@ -91,8 +91,9 @@ export class BaseDecoder {
     if (this.ifnames) {
       if ((i = s[K.OOB_IN]) >= 0) rec.setSlot(i, this.ifnames.name(pkt.indev));
       if ((i = s[K.OOB_OUT]) >= 0) rec.setSlot(i, this.ifnames.name(pkt.outdev));
-      if ((i = s[K.OOB_PHYSIN]) >= 0) rec.setSlot(i, this.ifnames.name(pkt.physindev));
-      if ((i = s[K.OOB_PHYSOUT]) >= 0) rec.setSlot(i, this.ifnames.name(pkt.physoutdev));
+      // Bridge ports exist only for bridged packets: absent otherwise, as the kernel sends them.
+      if ((i = s[K.OOB_PHYSIN]) >= 0 && pkt.physindev > 0) rec.setSlot(i, this.ifnames.name(pkt.physindev));
+      if ((i = s[K.OOB_PHYSOUT]) >= 0 && pkt.physoutdev > 0) rec.setSlot(i, this.ifnames.name(pkt.physoutdev));
     }
     if ((i = s[K.OOB_HOOK]) >= 0 && pkt.hook >= 0) rec.setSlot(i, pkt.hook);
     if ((i = s[K.OOB_FAMILY]) >= 0) rec.setSlot(i, pkt.family);

@@ -70,6 +70,9 @@ describe('JSON output through the kernel', { timeout: 60000 }, () => {
     assert.ok(Math.abs(Date.parse(tcp.timestamp) - Date.now()) < 60000);
     assert.equal(udp['ip.saddr'], '::1');
     assert.equal(udp['ip.protocol'], 17);
+    // By default no packet bytes, no text copies of what is already there, no bridge ports of an unbridged packet.
+    assert.equal(tcp['mac.saddr'], '00:00:00:00:00:00');
+    for (const k of ['raw.pkt', 'raw.mac', 'ip.saddr.str', 'mac.str', 'oob.physin']) assert.equal(k in tcp, false, k);
   });
 
   it('uses Elastic Common Schema names when asked', async () => {

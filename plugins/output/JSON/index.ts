@@ -64,10 +64,12 @@ export default defineOutput({
 
 /**
  * Every key except packet bytes (raw.pkt, raw.mac, tcp.options: long hex
- * strings nobody searches) and the `.str` copies of address keys, which
- * JSON already writes as text. Name them in jsonfields to have them.
+ * strings nobody searches), the `.str` copies of address keys, which JSON
+ * already writes as text, and mac.str, the link header as text, when
+ * mac.saddr and mac.daddr carry it. Name them in jsonfields to have them.
  */
 function defaultKeys(all: readonly Key[]): Key[] {
   const names = new Set(all.map((k) => k.name));
-  return all.filter((k) => k.type !== 'raw' && !(k.name.endsWith('.str') && names.has(k.name.slice(0, -4))));
+  const copy = (n: string) => (n.endsWith('.str') && names.has(n.slice(0, -4))) || (n === 'mac.str' && names.has('mac.saddr') && names.has('mac.daddr'));
+  return all.filter((k) => k.type !== 'raw' && !copy(k.name));
 }

@@ -45,6 +45,12 @@ export class Daemon {
     }, ms, 'the daemon to start');
   }
 
+  /** The last counters the daemon logged for a component ("JSON", "NFLOG group 1") of a group. */
+  counters(component: string, group?: number): { [k: string]: number } | undefined {
+    return this.stderr.split('\n').filter((l) => l.includes('"counters"')).map((l) => JSON.parse(l))
+      .filter((o) => o.component === component && (group === undefined || o.group === group)).at(-1);
+  }
+
   signal(sig: NodeJS.Signals): void {
     this.proc.kill(sig);
   }

@@ -78,11 +78,10 @@ describe('four outputs in one group', { timeout: 60000 }, () => {
     // EXEC ran through its bounded queue: every packet either ran or was counted as dropped.
     const ran = fs.readFileSync(marks, 'utf8').split('\n').filter(Boolean);
     assert.ok(ran.length > 0 && ran.every((l) => l === '127.0.0.1'));
-    const counters = daemon.stderr.split('\n').filter((l) => l.includes('"counters"')).map((l) => JSON.parse(l));
-    const exec = counters.find((c) => c.component === 'EXEC')!;
+    const exec = daemon.counters('EXEC')!;
     assert.equal(exec.sent + exec.dropped + exec.errors, logged);
     assert.equal(exec.sent, ran.length);
-    const syslog = counters.find((c) => c.component === 'SYSLOG')!;
+    const syslog = daemon.counters('SYSLOG')!;
     assert.equal(syslog.sent + syslog.dropped, logged);
   });
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Daemon, tempDir, writeConfig } from '../daemon.js';
-import { NetNs, waitFor } from '../netns.js';
+import { NetNs } from '../netns.js';
 
 describe('a file output slower than the traffic', { timeout: 90000 }, () => {
   let ns: NetNs;
@@ -49,12 +49,8 @@ describe('a file output slower than the traffic', { timeout: 90000 }, () => {
     assert.equal(lines.length, logged, `every logged packet is in the file\n${daemon.stderr}`);
     assert.ok(lines.every((l) => JSON.parse(l)['icmp.type'] === 8));
 
-    const counters = await waitFor(() => {
-      const c = daemon.stderr.split('\n').filter((l) => l.includes('"counters"')).map((l) => JSON.parse(l));
-      return c.length ? c : null;
-    }, 5000, 'the counters at exit');
-    const json = counters.find((c) => c.component === 'JSON');
-    const source = counters.find((c) => c.component === 'NFLOG group 8');
+    const json = daemon.counters('JSON')!;
+    const source = daemon.counters('NFLOG group 8')!;
     assert.equal(json.dropped, 0);
     assert.ok(source.paused > 0, 'the source paused for the busy output');
     assert.equal(source.seq_gaps + source.enobufs, 0);

@@ -12,12 +12,6 @@ import { NetNs, waitFor } from '../netns.js';
 
 const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
-function counters(stderr: string, group: number, component: string): { [k: string]: number } | undefined {
-  const found = stderr.split('\n').filter((l) => l.includes('"counters"')).map((l) => JSON.parse(l))
-    .filter((o) => o.group === group && o.component === component);
-  return found.at(-1);
-}
-
 describe('daemon with an old-style configuration', { timeout: 60000 }, () => {
   let ns: NetNs;
   let dir: string;
@@ -112,12 +106,12 @@ describe('an output that cannot write', { timeout: 60000 }, () => {
     await waitFor(() => lines(good).length === 3, 5000, 'group 1 to keep logging');
     await waitFor(() => daemon.stderr.includes('cannot write'), 5000, 'the write error in the log');
     daemon.signal('SIGUSR1');
-    const c = await waitFor(() => counters(daemon.stderr, 2, 'LOGEMU'), 5000, 'counters on SIGUSR1');
+    const c = await waitFor(() => daemon.counters('LOGEMU', 2), 5000, 'counters on SIGUSR1');
     assert.deepEqual([c.received, c.sent, c.dropped], [3, 0, 3]);
     assert.ok(c.errors >= 1);
-    const one = counters(daemon.stderr, 1, 'LOGEMU')!;
+    const one = daemon.counters('LOGEMU', 1)!;
     assert.deepEqual([one.received, one.sent, one.dropped], [3, 3, 0]);
-    assert.equal(counters(daemon.stderr, 2, 'NFLOG group 2')?.received, 3, 'source counters too');
+    assert.equal(daemon.counters('NFLOG group 2', 2)?.received, 3, 'source counters too');
     assert.match(daemon.stderr, /ENOSPC/);
 
     // Space again: the output recovers by itself.

@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     const wanted = values.only.split(',');
     list = list.filter((c) => wanted.some((w) => c.name.startsWith(w)));
   }
-  if (!list.some((c) => c.name.startsWith('ulogd2'))) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
+  if (!fs.existsSync('/usr/sbin/ulogd') && (!values.only || values.only.includes('ulogd'))) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-bench-gen-'));
   const gen = buildGenerator(work);

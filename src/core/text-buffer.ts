@@ -182,20 +182,8 @@ export class TextBuffer {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
-  uint(n: number): void {
-    this.pos = putUint(this.buf, this.pos, n);
-  }
-
   int(n: number): void {
     this.pos = putInt(this.buf, this.pos, n);
-  }
-
-  fixed(n: number, width: number): void {
-    this.pos = putFixed(this.buf, this.pos, n, width);
-  }
-
-  ipv4(a: number): void {
-    this.pos = putIpv4(this.buf, this.pos, a);
   }
 
   hex(src: Uint8Array, sep = 0, upper = false): void {

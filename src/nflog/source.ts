@@ -17,6 +17,12 @@ import { NflogSocket } from './socket.js';
 
 /** How often a paused source asks whether the busy output has caught up. */
 const HOLD_CHECK_MS = 10;
+/**
+ * The longest one pause lasts. An output that stays busy this long is stuck
+ * (a hung disk), not slow: the group reads on so its other outputs keep
+ * logging, and the stuck one drops and counts what does not fit.
+ */
+const MAX_HOLD_MS = 5000;
 
 export class NflogSource implements Source {
   readonly name: string;
@@ -29,6 +35,8 @@ export class NflogSource implements Source {
   private stopping = false;
   private holding: NodeJS.Timeout | null = null;
   private heldSince = 0;
+  /** A pause ran out: no new one until the outputs are not busy any more. */
+  private stuck = false;
   private readonly onPacket = (pkt: Packet) => this.deliver(pkt);
 
   constructor(
@@ -103,12 +111,22 @@ export class NflogSource implements Source {
 
   /** Stops reading while an output is busy; the kernel holds what arrives (counted in `paused`, `paused_ms`). */
   private holdIfBusy(): void {
-    if (this.holding || !this.sock || !this.sink?.busy()) return;
+    if (this.holding || !this.sock || !this.sink) return;
+    if (!this.sink.busy()) {
+      this.stuck = false;
+      return;
+    }
+    if (this.stuck) return;
     this.sock.pause(true);
     this.counters.extra.paused++;
     this.heldSince = Date.now();
     this.holding = setInterval(() => {
       if (!this.sink?.busy()) this.resume();
+      else if (Date.now() - this.heldSince >= MAX_HOLD_MS) {
+        this.stuck = true;
+        this.log.warn(`${this.name}: an output has been busy for ${MAX_HOLD_MS / 1000} s; reading on, it drops what does not fit until it catches up`);
+        this.resume();
+      }
     }, HOLD_CHECK_MS);
   }
 

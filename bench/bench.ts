@@ -54,9 +54,16 @@ function installUlogd(): void {
   try {
     if (ours) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['install', '-y', '-q', 'ulogd2', 'ulogd2-pcap', 'ulogd2-json'], { stdio: 'ignore', env });
+    const install = () => execFileSync('apt-get', ['install', '-y', '-q', 'ulogd2', 'ulogd2-pcap', 'ulogd2-json'], { stdio: 'ignore', env });
+    try {
+      install();
+    } catch {
+      // A fresh machine may not have the package lists yet.
+      execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
+      install();
+    }
   } catch {
-    console.log('could not install ulogd2 (run apt-get update first?)');
+    console.log('could not install ulogd2: measuring without it');
   } finally {
     if (ours) fs.rmSync(policy, { force: true });
   }

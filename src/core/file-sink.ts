@@ -54,8 +54,7 @@ export class FileSink {
   }
 
   /** Queues a chunk holding `events` records; never blocks. Returns false if it was dropped. */
-  write(chunk: Buffer | string, events: number): boolean {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  write(buf: Buffer, events: number): boolean {
     // A chunk larger than the whole limit still goes when nothing waits before it.
     if (this.queuedBytes > 0 && this.queuedBytes + buf.length > this.maxBytes) {
       this.opts.counters.dropped += events;
@@ -140,16 +139,7 @@ export class FileSink {
     const chunks = this.chunks.splice(0, n);
     const events = this.chunkEvents.splice(0, n).reduce((a, b) => a + b, 0);
     this.queuedBytes -= bytes;
-    if (this.fd < 0) {
-      try {
-        this.fd = this.openFd();
-      } catch (err) {
-        if (this.recycle) for (const c of chunks) this.recycle(c);
-        this.fail(err as NodeJS.ErrnoException, events);
-        return;
-      }
-    }
-    writeAll(this.fd, chunks, (err) => {
+    const settled = (err: NodeJS.ErrnoException | null) => {
       if (this.recycle) for (const c of chunks) this.recycle(c);
       if (err) {
         this.fail(err, events);
@@ -161,7 +151,16 @@ export class FileSink {
       }
       this.opts.counters.sent += events;
       this.pump();
-    });
+    };
+    if (this.fd < 0) {
+      try {
+        this.fd = this.openFd();
+      } catch (err) {
+        settled(err as NodeJS.ErrnoException);
+        return;
+      }
+    }
+    writeAll(this.fd, chunks, settled);
   }
 
   private fail(err: NodeJS.ErrnoException, events: number): void {

@@ -17,6 +17,7 @@ import type { Source } from './core/source.js';
 import { createLog, type DaemonLog } from './logger.js';
 import { NFLOG_OPTIONS, nflogSettings } from './nflog/options.js';
 import { NflogSource } from './nflog/source.js';
+import { checkPidfileRemovable, removePidfile, writePidfile } from './pidfile.js';
 import { dropPrivileges, lookupUser } from './privileges.js';
 
 export interface DaemonOptions {
@@ -74,6 +75,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   // Read the global block first so the daemon's own log goes where the user asked.
   const global = resolveGlobal(loadConfig(opts.configFile));
+  const account = opts.user ? lookupUser(opts.user) : undefined;
   checkWritable(global.logfile);
   const dlog = createLog(global.logfile, global.loglevel);
   const log = dlog.log;
@@ -90,8 +92,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     r.source = source;
   }
 
-  if (opts.user) dropPrivileges(lookupUser(opts.user));
-  if (opts.pidfile) fs.writeFileSync(opts.pidfile, `${process.pid}\n`);
+  // The pid file is written while still root (its directory, e.g. /run, may be root's) and handed to the user.
+  if (opts.pidfile) writePidfile(opts.pidfile, account);
+  if (account) {
+    dropPrivileges(account);
+    if (opts.pidfile) checkPidfileRemovable(opts.pidfile, account.name, log);
+  }
   installSignals(running, dlog, opts.pidfile);
   log.info({ groups: groups.map((g) => g.id), pid: process.pid }, `specter started: ${groups.length} group(s) reading`);
   opts.onReady?.();
@@ -157,7 +163,8 @@ function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile?: stri
       for (const st of group.inputs) await st.instance.close?.();
     }
     logCounters(running, stats);
-    if (pidfile) fs.rmSync(pidfile, { force: true });
+    if (pidfile) removePidfile(pidfile, log);
+    log.info({ code }, `specter stopped (exit code ${code})`);
     dlog.flush();
     process.exit(code);
   };

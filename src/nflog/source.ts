@@ -12,6 +12,7 @@ import { Packet } from '../core/packet.js';
 import type { PacketSink, Source } from '../core/source.js';
 import { cfg, decodeDatagram, type DecodeStats } from './codec.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, CFG_FLAG, CMD, COPY_MODE, NFULA_CFG } from './constants.js';
+import { CAP_NET_ADMIN, hasCapability } from '../privileges.js';
 import type { NflogSettings } from './options.js';
 import { NflogSocket } from './socket.js';
 
@@ -90,8 +91,12 @@ export class NflogSource implements Source {
     // The acknowledgement queues behind every datagram the kernel already sent us, so waiting
     // for it drains the socket: packets accepted before SIGTERM are still delivered (at the
     // pace of a busy output). A full buffer can drop the acknowledgement itself; then the
-    // socket going quiet ends the wait.
-    const unbound = sock.request(AF_UNSPEC, [cfg.cmd(CMD.UNBIND)], 'unbind', 60000).catch((err) => this.log.warn(err.message));
+    // socket going quiet ends the wait. After `-u` the process lacks CAP_NET_ADMIN and the kernel
+    // refuses the unbind (EPERM); the refusal queues the same way, and closing the socket unbinds.
+    const expectRefusal = !hasCapability(CAP_NET_ADMIN);
+    const unbound = sock.request(AF_UNSPEC, [cfg.cmd(CMD.UNBIND)], 'unbind', 60000).catch((err) => {
+      if (!expectRefusal) this.log.warn(err.message);
+    });
     await Promise.race([unbound, this.quiet(500)]);
     if (this.holding) this.resume();
     this.sock = null;
@@ -99,7 +104,6 @@ export class NflogSource implements Source {
     this.sink = null;
   }
 
-  /** Resolves once no datagram has arrived for `ms`. */
   /** Resolves once no datagram has arrived for `ms` while reading (a pause for a busy output is not quiet). */
   private async quiet(ms: number): Promise<void> {
     for (;;) {

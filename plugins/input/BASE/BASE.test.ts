@@ -50,6 +50,31 @@ describe('BASE', () => {
     assert.equal(f['udp.sport'], undefined);
   });
 
+  it('gives AE as its own flag and the three reserved bits as RES= shows them', () => {
+    const h = inputHarness(BASE);
+    // word: the data-offset byte's low nibble (reserved bits 0x800 0x400 0x200, AE 0x100), then the flags byte.
+    const cases: Array<[number, string, string, string, string]> = [
+      // word, tcp.ae, tcp.reserved, tcp.cwr, tcp.fin
+      [0x100, 'true', '0', 'false', 'false'],
+      [0x200, 'false', '8', 'false', 'false'],
+      [0x800, 'false', '32', 'false', 'false'],
+      [0xe00, 'false', '56', 'false', 'false'],
+      [0xfff, 'true', '56', 'true', 'true'],
+      [0x081, 'false', '0', 'true', 'true'],
+    ];
+    for (const [word, ae, reserved, cwr, fin] of cases) {
+      const pkt = ipv4Tcp(80, Buffer.alloc(0), word & 0xff);
+      pkt[32] = (5 << 4) | (word >> 8);
+      const f = h.run(pkt, 2);
+      const what = `flags word 0x${word.toString(16)}`;
+      assert.equal(f['tcp.ae'], ae, what);
+      assert.equal(f['tcp.reserved'], reserved, what);
+      assert.equal(f['tcp.cwr'], cwr, what);
+      assert.equal(f['tcp.fin'], fin, what);
+      assert.equal(f['tcp.offset'], '5', what);
+    }
+  });
+
   it('decodes UDP, ICMP echo, redirect and fragmentation-needed', () => {
     const h = inputHarness(BASE);
     const udp = Buffer.from([0x13, 0x88, 0x00, 0x35, 0x00, 0x0c, 0xab, 0xcd, 1, 2, 3, 4]);

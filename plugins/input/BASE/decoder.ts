@@ -221,7 +221,8 @@ export class BaseDecoder {
         if ((i = s[K.TCP_SEQ]) >= 0) rec.setSlot(i, u32be(buf, p + 4));
         if ((i = s[K.TCP_ACKSEQ]) >= 0) rec.setSlot(i, u32be(buf, p + 8));
         if ((i = s[K.TCP_OFFSET]) >= 0) rec.setSlot(i, doff);
-        if ((i = s[K.TCP_RESERVED]) >= 0) rec.setSlot(i, (u32be(buf, p + 12) & 0x0f000000) >>> 22);
+        // RES= as the kernel prints it since accurate ECN: the three reserved bits, AE (0x01000000) apart.
+        if ((i = s[K.TCP_RESERVED]) >= 0) rec.setSlot(i, (buf[p + 12] & 0x0e) << 2);
         if ((i = s[K.TCP_WINDOW]) >= 0) rec.setSlot(i, u16be(buf, p + 14));
         if ((i = s[K.TCP_CSUM]) >= 0) rec.setSlot(i, u16be(buf, p + 16));
         if ((i = s[K.TCP_URGP]) >= 0) rec.setSlot(i, u16be(buf, p + 18));
@@ -233,6 +234,7 @@ export class BaseDecoder {
         if ((i = s[K.TCP_URG]) >= 0) rec.setSlot(i, (flags & 0x20) !== 0);
         if ((i = s[K.TCP_ECE]) >= 0) rec.setSlot(i, (flags & 0x40) !== 0);
         if ((i = s[K.TCP_CWR]) >= 0) rec.setSlot(i, (flags & 0x80) !== 0);
+        if ((i = s[K.TCP_AE]) >= 0) rec.setSlot(i, (buf[p + 12] & 0x01) !== 0);
         if ((i = s[K.TCP_OPTIONS]) >= 0 && doff > 5 && p + doff * 4 <= end) rec.setSlot(i, buf.subarray(p + 20, p + doff * 4));
         return;
       }

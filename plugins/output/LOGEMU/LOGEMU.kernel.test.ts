@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Daemon, tempDir, writeConfig } from '../../../test/daemon.js';
 import { NetNs, waitFor } from '../../../test/netns.js';
+import { sendTcpFlags } from '../../../test/raw-tcp.js';
 
 const SYSCTL = '/proc/sys/net/netfilter/nf_log_all_netns';
 const tag = `K${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -24,8 +25,20 @@ const CASES: Array<{ name: string; match: string }> = [
   { name: 'icmp6', match: 'icmpv6 type echo-request' },
 ];
 
+// TCP flags words sent bare through a raw socket: each of the 12 bits alone
+// (FIN SYN RST PSH ACK URG ECE CWR, then AE and the three reserved bits), none,
+// all, and the usual combinations (handshake, teardown, scans, ECN set-up).
+const FLAG_WORDS = [
+  0x001, 0x002, 0x004, 0x008, 0x010, 0x020, 0x040, 0x080, 0x100, 0x200, 0x400, 0x800,
+  0x000, 0xfff, 0x012, 0x011, 0x018, 0x014, 0x029, 0x0c2, 0x1c2, 0x052, 0x110, 0x190, 0xf00, 0xe00, 0x0ff,
+];
+const FLAGS = [
+  { name: 'flags4', match: 'meta nfproto ipv4 tcp dport 7005', family: 4 as const },
+  { name: 'flags6', match: 'meta nfproto ipv6 tcp dport 7005', family: 6 as const },
+];
+
 function rules(): string {
-  const lines = CASES.flatMap((c) => [
+  const lines = [...CASES, ...FLAGS].flatMap((c) => [
     `    ${c.match} log prefix "${tag}${c.name}: " flags skuid`,
     `    ${c.match} log group 1 prefix "${tag}${c.name}: "`,
   ]);
@@ -40,7 +53,7 @@ function kernelLines(): Map<string, string[]> {
     if (at < 0) continue;
     const line = l.slice(at);
     const name = line.slice(tag.length, line.indexOf(':'));
-    out.set(name, [...(out.get(name) ?? []), line.trimEnd()]);
+    out.set(name, [...(out.get(name) ?? []), line]);
   }
   return out;
 }
@@ -103,9 +116,35 @@ describe('LOGEMU lines equal the kernel LOG lines', { timeout: 60000 }, () => {
         const m = mine[i];
         // "Mmm dd hh:mm:ss host " comes before the kernel's text.
         assert.match(m, /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ /, `${c.name}: time and host`);
-        const body = m.slice(m.indexOf(tag)).trimEnd();
+        const body = m.slice(m.indexOf(tag));
         assert.deepEqual(body.split(' '), theirs[i].split(' '), `${c.name}: field by field`);
+        assert.equal(body, theirs[i], `${c.name}: byte for byte`);
       }
     }
+  });
+
+  it('for every TCP flags word the kernel prints differently (AE, reserved bits, all, none), IPv4 and IPv6', async () => {
+    for (const f of FLAGS) sendTcpFlags(ns, f.family, 40000, 7005, FLAG_WORDS);
+    const count = (lines: string[], name: string) => lines.filter((l) => l.includes(`${tag}${name}:`));
+    const ours = await waitFor(() => {
+      const lines = fs.existsSync(logfile) ? fs.readFileSync(logfile, 'utf8').split('\n') : [];
+      return FLAGS.every((f) => count(lines, f.name).length === FLAG_WORDS.length) ? lines : null;
+    }, 10000, 'specter to log every flags word');
+    const kernel = await waitFor(() => {
+      const k = kernelLines();
+      return FLAGS.every((f) => k.get(f.name)?.length === FLAG_WORDS.length) ? k : null;
+    }, 10000, 'the kernel lines in dmesg');
+    for (const f of FLAGS) {
+      const mine = count(ours, f.name).map((m) => m.slice(m.indexOf(tag)));
+      const theirs = kernel.get(f.name)!;
+      for (let i = 0; i < FLAG_WORDS.length; i++) {
+        const what = `${f.name} flags 0x${FLAG_WORDS[i].toString(16).padStart(3, '0')}`;
+        assert.deepEqual(mine[i].split(' '), theirs[i].split(' '), `${what}: field by field`);
+        assert.equal(mine[i], theirs[i], `${what}: byte for byte`);
+      }
+    }
+    // The kernel really printed the new flag and the narrowed RES= (else this test proves nothing).
+    assert.match(kernel.get('flags4')![FLAG_WORDS.indexOf(0x100)], / RES=0x00 AE URGP=0 $/);
+    assert.match(kernel.get('flags4')![FLAG_WORDS.indexOf(0xfff)], / RES=0x38 AE CWR ECE URG ACK PSH RST SYN FIN URGP=0 $/);
   });
 });

@@ -137,7 +137,10 @@ function tcp(b: Uint8Array, p: number, end: number, fragment: boolean): string {
   if (fragment) return 'PROTO=TCP ';
   if (p + 20 > end) return `PROTO=TCP INCOMPLETE [${end - p} bytes] `;
   const f = b[p + 13];
-  let s = `PROTO=TCP SPT=${u16(b, p)} DPT=${u16(b, p + 2)} WINDOW=${u16(b, p + 14)} RES=0x${HEX2[(u32(b, p + 12) & 0x0f000000) >>> 22]} `;
+  // Kernels with accurate ECN (this 6.18 one) print AE as a flag and leave it out of RES=.
+  const res = b[p + 12] & 0x0f;
+  let s = `PROTO=TCP SPT=${u16(b, p)} DPT=${u16(b, p + 2)} WINDOW=${u16(b, p + 14)} RES=0x${HEX2[(res & 0x0e) << 2]} `;
+  if (res & 0x01) s += 'AE ';
   if (f & 0x80) s += 'CWR ';
   if (f & 0x40) s += 'ECE ';
   if (f & 0x20) s += 'URG ';

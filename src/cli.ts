@@ -17,6 +17,13 @@ import { runDaemon } from './daemon.js';
 // each collection, so setting it here takes effect.
 v8.setFlagsFromString('--heap-growing-percent=30');
 
+// A reader that stops early (`specter --check | head -1`) is not an error:
+// the rest of the output is dropped and the command ends with its own status.
+// Node ignores SIGPIPE, so without this the closed pipe is an unhandled EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 const USAGE = `Usage: specter [options]
   -c, --configfile FILE  configuration file (default /etc/specter.conf; .yaml/.yml for YAML)
       --check            validate the configuration, print each group's pipeline, open nothing

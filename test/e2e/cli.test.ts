@@ -82,3 +82,36 @@ describe('bad configurations', () => {
     assert.match(r.stderr, /^cannot read configuration .*missing\.conf: no such file\n$/);
   });
 });
+
+describe('a reader that closes early', () => {
+  // Through a shell, as a user types it; the exit status is specter's own (PIPESTATUS[0]).
+  function piped(args: string[], reader: string) {
+    const cmd = `${[process.execPath, ...NODE_ARGS, CLI, ...args].map((a) => `'${a}'`).join(' ')} | ${reader}; exit \${PIPESTATUS[0]}`;
+    const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  // 300 groups: far more --check output than a pipe holds, so the writes outlive `head`.
+  let big = 'global {\n logfile stderr\n}\n';
+  for (let g = 1; g <= 300; g++) big += `${g} {\n plugin BASE\n plugin OPRINT\n dumpfile /tmp/never-opened-${g}\n}\n`;
+  const bigConf = writeConfig(dir, big, 'big.conf');
+
+  it('--check | head -1 ends quietly with the check\'s status', () => {
+    assert.ok(run(['-c', bigConf, '--check']).stdout.length > 4 * 65536, 'the output must overflow the pipe');
+    const r = piped(['-c', bigConf, '--check'], 'head -1');
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^group 1: NFLOG .*\n$/);
+    assert.equal(r.code, 0);
+  });
+
+  it('--help | head -1, and a reader that closed before anything was written, end quietly', () => {
+    let r = piped(['--help'], 'head -1');
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, 'Usage: specter [options]\n');
+    assert.equal(r.code, 0);
+    // The reader closes its end at once, long before node has started: the write itself fails.
+    r = piped(['--help'], '{ exec 0<&-; sleep 0.5; }');
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0);
+  });
+});

@@ -12,6 +12,7 @@ import type { Record } from '../../../src/core/record.js';
 import { copyBytes, LastBytes } from '../../../src/core/last-bytes.js';
 import { IfNames } from './ifnames.js';
 import { K } from './keys.js';
+import { WallClock } from './wall-clock.js';
 
 type Want = (name: string) => Key | null;
 
@@ -44,6 +45,8 @@ export class BaseDecoder {
   private readonly ip6D = new LastBytes(copyBytes);
   private readonly ip6SStr = new LastBytes((b, start, end) => ipv6ToString(b.subarray(start, end)));
   private readonly ip6DStr = new LastBytes((b, start, end) => ipv6ToString(b.subarray(start, end)));
+  // Time for packets the kernel sent without one (output hook).
+  private readonly clock = new WallClock();
 
   /** `names` must be BASE_KEYS' names in order (K indexes them). */
   constructor(names: readonly string[], want: Want) {
@@ -78,9 +81,9 @@ export class BaseDecoder {
       let sec = pkt.tsSec;
       let usec = pkt.tsUsec;
       if (sec < 0) {
-        const now = Date.now();
-        sec = Math.floor(now / 1000);
-        usec = (now % 1000) * 1000;
+        const now = this.clock.now();
+        sec = Math.floor(now / 1e6);
+        usec = now - sec * 1e6;
       }
       if (i >= 0) rec.setSlot(i, sec);
       if ((i = s[K.OOB_TIME_USEC]) >= 0) rec.setSlot(i, usec);

@@ -21,8 +21,29 @@ table inet demo {
   }
 }`;
 
+// The commands the demo runs and the Debian package of each.
+const TOOLS: Array<[command: string, pkg: string]> = [['ip', 'iproute2'], ['nft', 'nftables'], ['ping', 'iputils-ping'], ['ncat', 'ncat']];
+
+/** One line naming every missing command and how to install it, or null when all are on PATH. */
+function missingTools(): string | null {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
+  const onPath = (cmd: string) => dirs.some((d) => {
+    try {
+      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const missing = TOOLS.filter(([cmd]) => !onPath(cmd));
+  if (missing.length === 0) return null;
+  return `${missing.map(([cmd]) => cmd).join(', ')} not found: run scripts/setup, or apt-get install -y ${missing.map(([, pkg]) => pkg).join(' ')}`;
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the demo needs root (network namespaces and nftables)');
+  const missing = missingTools();
+  if (missing) throw new Error(missing);
   const dir = tempDir('specter-demo-');
   const logemu = path.join(dir, 'specter.logemu');
   const dbfile = path.join(dir, 'specter.db');

@@ -1,8 +1,9 @@
 /**
  * A stream or datagram peer for outputs that send records over the network
  * or a Unix socket: `unix:/path`, `tcp:host:port` or `udp:host:port`.
- * While the peer is away, records wait in a bounded buffer (bytes); what does
- * not fit is counted as dropped. Stream peers are reconnected with back-off.
+ * While the peer is away or not reading, records wait in a bounded buffer
+ * (bytes); what does not fit is counted as dropped. Stream peers are
+ * reconnected with back-off.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -29,10 +30,36 @@ export function parseEndpoint(s: string): Endpoint | null {
 
 const MIN_BACKOFF = 100;
 const MAX_BACKOFF = 5000;
+/** flush() gives up once the peer has taken nothing for this long (away, or not reading). */
+const STALL_MS = 5000;
 
+interface Chunk {
+  data: Buffer;
+  events: number;
+}
+
+/** What one connection holds: handed to its socket but not yet to the kernel. */
+interface Conn {
+  bytes: number;
+  events: number;
+  /** Closed or abandoned: what it held is counted already, late callbacks change nothing. */
+  dead: boolean;
+}
+
+/**
+ * Bytes held for the peer, waiting or handed to the socket and not yet
+ * taken by the kernel, never exceed `maxBytes`, connected or not: a peer
+ * that stops reading fills its socket buffer, the socket asks us to wait
+ * (writableNeedDrain), chunks wait here until 'drain', and what does not fit
+ * is counted as dropped. Chunks leave in order; `sent` counts records the
+ * kernel took, `dropped` those that did not fit, died with a connection or
+ * were still here at close().
+ */
 export class SocketSink {
-  private queue: Array<{ data: Buffer; events: number }> = [];
-  private queued = 0;
+  private queue: Chunk[] = [];
+  private waitingBytes = 0;
+  private heldBytes = 0;
+  private conn: Conn | null = null;
   private sock: net.Socket | null = null;
   private udp: dgram.Socket | null = null;
   private connected = false;
@@ -41,6 +68,7 @@ export class SocketSink {
   private closing = false;
   private reported = false;
   private waiters: Array<() => void> = [];
+  private lastProgress = 0;
 
   constructor(
     private readonly ep: Endpoint,
@@ -49,10 +77,16 @@ export class SocketSink {
     private readonly log: Logger,
   ) {}
 
+  /** Bytes held in this process for the peer (waiting, or in the socket's own buffer). */
+  get bufferedBytes(): number {
+    return this.heldBytes;
+  }
+
   start(): void {
     if (this.ep.kind === 'udp') {
       this.udp = dgram.createSocket(net.isIPv6(this.ep.host!) ? 'udp6' : 'udp4');
       this.udp.on('error', (err) => this.problem(err));
+      this.conn = { bytes: 0, events: 0, dead: false };
       this.connected = true;
       return;
     }
@@ -61,7 +95,8 @@ export class SocketSink {
 
   /** Queues one chunk (for datagrams: one message) holding `events` records. */
   send(data: Buffer, events: number): void {
-    if (this.queued + data.length > this.maxBytes) {
+    // A chunk larger than the whole limit still goes when nothing is held before it.
+    if (this.closing || (this.heldBytes > 0 && this.heldBytes + data.length > this.maxBytes)) {
       this.counters.dropped += events;
       if (this.counters.dropped === events || this.counters.dropped % 10000 < events) {
         this.log.warn({ dropped: this.counters.dropped }, `buffer for ${this.describe()} is full: dropping records`);
@@ -69,29 +104,43 @@ export class SocketSink {
       return;
     }
     this.queue.push({ data, events });
-    this.queued += data.length;
+    this.waitingBytes += data.length;
+    this.heldBytes += data.length;
     if (this.connected) this.drain();
   }
 
-  /** Resolves when the buffer is empty, or after `ms` if the peer stays away. */
-  flush(ms = 5000): Promise<void> {
-    if (this.queue.length === 0) return Promise.resolve();
+  /** Resolves when the kernel has everything, or once the peer has taken nothing for 5 s. */
+  flush(): Promise<void> {
+    if (this.heldBytes === 0) return Promise.resolve();
+    this.lastProgress = Date.now();
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.waiters.push(() => { clearTimeout(t); resolve(); });
+      const check = setInterval(() => {
+        if (Date.now() - this.lastProgress >= STALL_MS) done();
+      }, 100);
+      const done = () => {
+        clearInterval(check);
+        resolve();
+      };
+      this.waiters.push(done);
     });
   }
 
+  /** Gives up on what the kernel has not taken (counted as dropped, one line) and closes; never waits. */
   async close(): Promise<void> {
-    await this.flush();
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.queue.length) {
-      const left = this.queue.reduce((n, q) => n + q.events, 0);
+    const left = this.queue.reduce((n, q) => n + q.events, 0) + (this.conn && !this.conn.dead ? this.conn.events : 0);
+    if (this.conn) this.conn.dead = true;
+    this.queue = [];
+    this.waitingBytes = this.heldBytes = 0;
+    this.settle();
+    if (left) {
       this.counters.dropped += left;
       this.log.warn(`${left} records for ${this.describe()} could not be delivered before exit`);
+      this.sock?.destroy();
+    } else {
+      this.sock?.end();
     }
-    this.sock?.end();
     this.udp?.close();
   }
 
@@ -101,7 +150,9 @@ export class SocketSink {
 
   private connect(): void {
     const sock = this.ep.kind === 'unix' ? net.createConnection(this.ep.path!) : net.createConnection(this.ep.port!, this.ep.host);
+    const conn: Conn = { bytes: 0, events: 0, dead: false };
     this.sock = sock;
+    this.conn = conn;
     sock.on('connect', () => {
       this.connected = true;
       this.backoff = MIN_BACKOFF;
@@ -109,12 +160,20 @@ export class SocketSink {
       this.reported = false;
       this.drain();
     });
+    sock.on('drain', () => this.drain());
     sock.on('error', (err) => this.problem(err));
     sock.on('close', () => {
+      // What the closed socket still held is lost with it.
+      if (!conn.dead) {
+        conn.dead = true;
+        this.counters.dropped += conn.events;
+        this.heldBytes -= conn.bytes;
+      }
       this.connected = false;
       this.sock = null;
       if (!this.closing) this.timer = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+      this.settle();
     });
   }
 
@@ -127,25 +186,37 @@ export class SocketSink {
   }
 
   private drain(): void {
-    while (this.queue.length && this.connected) {
+    const conn = this.conn!;
+    while (this.queue.length && this.connected && !(this.sock?.writableNeedDrain ?? false)) {
       const q = this.queue.shift()!;
-      this.queued -= q.data.length;
-      if (this.udp) {
-        this.udp.send(q.data, this.ep.port!, this.ep.host!, (err) => {
-          if (err) { this.counters.dropped += q.events; this.problem(err); } else this.counters.sent += q.events;
-        });
-      } else {
-        // Counted as sent once the kernel has it; a broken connection loses at most what is in flight.
-        this.sock!.write(q.data, (err) => {
-          if (err) this.counters.dropped += q.events;
-          else this.counters.sent += q.events;
-        });
-      }
+      this.waitingBytes -= q.data.length;
+      conn.bytes += q.data.length;
+      conn.events += q.events;
+      const done = (err?: Error | null) => this.written(conn, q, err);
+      if (this.udp) this.udp.send(q.data, this.ep.port!, this.ep.host!, (err) => { if (err) this.problem(err); done(err); });
+      else this.sock!.write(q.data, done);
     }
-    if (this.queue.length === 0) {
-      const w = this.waiters;
-      this.waiters = [];
-      for (const fn of w) fn();
+  }
+
+  /** A chunk left the socket: taken by the kernel, or failed with its connection. */
+  private written(conn: Conn, q: Chunk, err: Error | null | undefined): void {
+    if (conn.dead) return;
+    conn.bytes -= q.data.length;
+    conn.events -= q.events;
+    this.heldBytes -= q.data.length;
+    if (err) this.counters.dropped += q.events;
+    else {
+      this.counters.sent += q.events;
+      this.lastProgress = Date.now();
     }
+    this.settle();
+  }
+
+  /** Wakes flush() once nothing is held. */
+  private settle(): void {
+    if (this.heldBytes !== 0) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
   }
 }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "specter_netlink",
+      "sources": ["netlink.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,398 @@
+/*
+ * specter's netlink socket: a small N-API addon (node_api.h and libuv only).
+ *
+ *   new NetlinkSocket(protocol, ends, onBatch, onError)
+ *     bind(groups)                 bind (the kernel picks the port id) and start reading
+ *     setNetlinkOption(name, int)  setsockopt(SOL_NETLINK, ...): memberships, NO_ENOBUFS, ...
+ *     setReceiveBuffer(bytes)      SO_RCVBUFFORCE where the process may, else SO_RCVBUF
+ *     receiveBuffer()              SO_RCVBUF as the kernel reports it
+ *     send(buffer)                 one message to the kernel; returns 0 or an errno
+ *     pause(bool)                  stop or resume reading (the kernel keeps what arrives)
+ *     close()
+ *
+ * Receiving is batched: on readability, as many datagrams as are waiting (up to
+ * ends.length, or until the scratch buffer is full) are read into one reused
+ * buffer, copied into one fresh Buffer, and handed to JS in one call:
+ * onBatch(buffer, count), datagram i ending at ends[i]. The copy is one
+ * allocation per wake-up instead of one per datagram, and JS may keep views
+ * into it (queued rows do). ENOBUFS (the kernel dropped datagrams because the
+ * receive buffer was full) is counted and reading goes on: onError(errno, times)
+ * after the batch.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <linux/netlink.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+/* The largest datagram expected: nfnetlink_log caps its buffer at 128 KiB, one packet at 64 KiB. */
+#define MAX_DATAGRAM (256 * 1024)
+/* Read space per wake-up; a batch ends when less than MAX_DATAGRAM is left. */
+#define SCRATCH_SIZE (4 * 1024 * 1024)
+
+typedef struct {
+  uv_poll_t poll; /* first member: the close callback casts the handle back */
+  napi_env env;
+  int fd;
+  bool reading;      /* bound: the poll should run unless paused */
+  bool paused;
+  bool closed;
+  bool handle_closed; /* libuv is done with `poll` */
+  bool finalized;     /* the JS object is gone */
+  napi_ref self;      /* strong while open: an open socket is not collected */
+  napi_ref on_batch;
+  napi_ref on_error;
+  napi_ref ends_ref;
+  int32_t *ends;
+  size_t max_batch;
+  char *scratch;
+  napi_async_context async;
+} Socket;
+
+#define CHECK(call)                                   \
+  do {                                                \
+    if ((call) != napi_ok) return NULL;               \
+  } while (0)
+
+/* Throws Error("<what>: <strerror> (<CODE>)") with code, errno and syscall set. */
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  char text[256];
+  snprintf(text, sizeof text, "%s: %s (%s)", what, strerror(err), uv_err_name(-err));
+  napi_value msg, error, code, num, syscall;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
+  napi_create_int32(env, err, &num);
+  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &syscall);
+  napi_set_named_property(env, error, "code", code);
+  napi_set_named_property(env, error, "errno", num);
+  napi_set_named_property(env, error, "syscall", syscall);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void free_if_done(Socket *s) {
+  if (!s->handle_closed || !s->finalized) return;
+  free(s->scratch);
+  free(s);
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  Socket *s = (Socket *)handle;
+  s->handle_closed = true;
+  if (s->async) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(s->env, &scope);
+    napi_async_destroy(s->env, s->async);
+    napi_close_handle_scope(s->env, scope);
+    s->async = NULL;
+  }
+  free_if_done(s);
+}
+
+/* Safe to call from inside a callback: the memory lives until libuv has closed the handle. */
+static void do_close(Socket *s) {
+  if (s->closed) return;
+  s->closed = true;
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+  close(s->fd);
+  s->fd = -1;
+  napi_delete_reference(s->env, s->on_batch);
+  napi_delete_reference(s->env, s->on_error);
+  napi_delete_reference(s->env, s->ends_ref);
+  napi_delete_reference(s->env, s->self);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Socket *s = data;
+  if (!s->closed) do_close(s);
+  s->finalized = true;
+  free_if_done(s);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events);
+
+static void watch(Socket *s) {
+  if (s->closed || !s->reading) return;
+  if (s->paused) uv_poll_stop(&s->poll);
+  else uv_poll_start(&s->poll, UV_READABLE, on_readable);
+}
+
+/* Calls a JS function; an exception goes to process 'uncaughtException', like any callback's. */
+static void call(Socket *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = s->env;
+  napi_value fn, recv, result;
+  bool pending;
+  napi_get_reference_value(env, fn_ref, &fn);
+  napi_get_global(env, &recv);
+  napi_make_callback(env, s->async, recv, fn, argc, argv, &result);
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  Socket *s = (Socket *)handle;
+  /* On a socket error (how the kernel flags ENOBUFS) libuv stops the handle and reports
+   * UV_EBADF; the next recvmsg returns the error and clears it, so read anyway. */
+  (void)status;
+  size_t used = 0, count = 0;
+  int enobufs = 0, other = 0, other_errno = 0, truncated = 0;
+  while (count < s->max_batch && used + MAX_DATAGRAM <= SCRATCH_SIZE) {
+    struct sockaddr_nl from;
+    struct iovec iov = {s->scratch + used, SCRATCH_SIZE - used};
+    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ENOBUFS) {
+        enobufs++;
+        continue;
+      }
+      other++;
+      other_errno = errno;
+      break;
+    }
+    if (msg.msg_flags & MSG_TRUNC) {
+      truncated++;
+      continue;
+    }
+    /* Only the kernel (port 0) speaks for netfilter; another process could send to our port. */
+    if (from.nl_pid != 0) continue;
+    used += (size_t)n;
+    s->ends[count++] = (int32_t)used;
+  }
+
+  napi_handle_scope scope;
+  napi_open_handle_scope(s->env, &scope);
+  if (count > 0) {
+    napi_value argv[2];
+    void *data;
+    napi_create_buffer_copy(s->env, used, s->scratch, &data, &argv[0]);
+    napi_create_uint32(s->env, (uint32_t)count, &argv[1]);
+    call(s, s->on_batch, 2, argv);
+  }
+  int codes[3] = {ENOBUFS, EMSGSIZE, other_errno};
+  int times[3] = {enobufs, truncated, other};
+  for (int i = 0; i < 3 && !s->closed; i++) {
+    if (times[i] == 0) continue;
+    napi_value argv[2];
+    napi_create_int32(s->env, codes[i], &argv[0]);
+    napi_create_int32(s->env, times[i], &argv[1]);
+    call(s, s->on_error, 2, argv);
+  }
+  napi_close_handle_scope(s->env, scope);
+  /* libuv stopped the handle on a socket error: start it again. */
+  if (status < 0) watch(s);
+}
+
+static Socket *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *data;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
+  Socket *s = data;
+  if (s->closed) {
+    napi_throw_error(env, "ECLOSED", "the netlink socket is closed");
+    return NULL;
+  }
+  return s;
+}
+
+static napi_value construct(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], self;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  int32_t protocol;
+  napi_valuetype t2, t3;
+  bool is_typed;
+  napi_typedarray_type ta_type;
+  size_t ta_len;
+  void *ta_data;
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &protocol) != napi_ok ||
+      napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[1], &ta_type, &ta_len, &ta_data, NULL, NULL) != napi_ok ||
+      ta_type != napi_int32_array || ta_len == 0 || napi_typeof(env, argv[2], &t2) != napi_ok ||
+      t2 != napi_function || napi_typeof(env, argv[3], &t3) != napi_ok || t3 != napi_function) {
+    napi_throw_type_error(env, NULL, "NetlinkSocket(protocol, ends: Int32Array, onBatch, onError)");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  Socket *s = calloc(1, sizeof *s);
+  char *scratch = malloc(SCRATCH_SIZE);
+  if (!s || !scratch) {
+    free(s);
+    free(scratch);
+    close(fd);
+    return throw_errno(env, ENOMEM, "malloc");
+  }
+  s->env = env;
+  s->fd = fd;
+  s->scratch = scratch;
+  s->ends = ta_data;
+  s->max_batch = ta_len;
+  s->handle_closed = true; /* until the handle exists */
+  int err = uv_poll_init(loop, &s->poll, fd);
+  if (err) {
+    close(fd);
+    free(scratch);
+    free(s);
+    return throw_errno(env, -err, "uv_poll_init");
+  }
+  s->handle_closed = false;
+  napi_value name;
+  napi_create_string_utf8(env, "specter:netlink", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, self, name, &s->async);
+  napi_create_reference(env, argv[1], 1, &s->ends_ref);
+  napi_create_reference(env, argv[2], 1, &s->on_batch);
+  napi_create_reference(env, argv[3], 1, &s->on_error);
+  if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
+    s->finalized = true;
+    do_close(s);
+    return NULL;
+  }
+  napi_create_reference(env, self, 1, &s->self);
+  return self;
+}
+
+static napi_value sock_bind(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s = unwrap(env, info, &argc, argv);
+  if (!s) return NULL;
+  uint32_t groups = 0;
+  if (argc > 0) napi_get_value_uint32(env, argv[0], &groups);
+  struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_pid = 0, .nl_groups = groups};
+  if (bind(s->fd, (struct sockaddr *)&addr, sizeof addr)) return throw_errno(env, errno, "bind");
+  socklen_t len = sizeof addr;
+  if (getsockname(s->fd, (struct sockaddr *)&addr, &len)) return throw_errno(env, errno, "getsockname");
+  s->reading = true;
+  watch(s);
+  napi_value port;
+  napi_create_uint32(env, addr.nl_pid, &port);
+  return port;
+}
+
+static napi_value set_netlink_option(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Socket *s = unwrap(env, info, &argc, argv);
+  if (!s) return NULL;
+  int32_t name, value;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &name) != napi_ok || napi_get_value_int32(env, argv[1], &value) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setNetlinkOption(name, value)");
+    return NULL;
+  }
+  if (setsockopt(s->fd, SOL_NETLINK, name, &value, sizeof value)) return throw_errno(env, errno, "setsockopt");
+  return NULL;
+}
+
+static napi_value set_receive_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s = unwrap(env, info, &argc, argv);
+  if (!s) return NULL;
+  int32_t size;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &size) != napi_ok || size <= 0) {
+    napi_throw_type_error(env, NULL, "setReceiveBuffer(bytes > 0)");
+    return NULL;
+  }
+  /* SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN. */
+  if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) &&
+      setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size))
+    return throw_errno(env, errno, "setsockopt");
+  return NULL;
+}
+
+static napi_value receive_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Socket *s = unwrap(env, info, &argc, NULL);
+  if (!s) return NULL;
+  int size;
+  socklen_t len = sizeof size;
+  if (getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &size, &len)) return throw_errno(env, errno, "getsockopt");
+  napi_value out;
+  napi_create_int32(env, size, &out);
+  return out;
+}
+
+static napi_value sock_send(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s = unwrap(env, info, &argc, argv);
+  if (!s) return NULL;
+  void *data;
+  size_t len;
+  bool is_buffer;
+  if (argc < 1 || napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "send(buffer)");
+    return NULL;
+  }
+  struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+  ssize_t n;
+  do n = sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
+  while (n < 0 && errno == EINTR);
+  napi_value out;
+  napi_create_int32(env, n < 0 ? errno : 0, &out);
+  return out;
+}
+
+static napi_value sock_pause(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s = unwrap(env, info, &argc, argv);
+  if (!s) return NULL;
+  bool on = true;
+  if (argc > 0) napi_get_value_bool(env, argv[0], &on);
+  s->paused = on;
+  watch(s);
+  return NULL;
+}
+
+static napi_value sock_close(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *data;
+  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
+  do_close(data);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor methods[] = {
+      {"bind", NULL, sock_bind, NULL, NULL, NULL, napi_default, NULL},
+      {"setNetlinkOption", NULL, set_netlink_option, NULL, NULL, NULL, napi_default, NULL},
+      {"setReceiveBuffer", NULL, set_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"receiveBuffer", NULL, receive_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, sock_send, NULL, NULL, NULL, napi_default, NULL},
+      {"pause", NULL, sock_pause, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, sock_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value cls;
+  if (napi_define_class(env, "NetlinkSocket", NAPI_AUTO_LENGTH, construct, NULL, sizeof methods / sizeof methods[0], methods, &cls) != napi_ok)
+    return NULL;
+  napi_set_named_property(env, exports, "NetlinkSocket", cls);
+  return exports;
+}

@@ -1,0 +1,123 @@
+/**
+ * A netlink socket of any protocol on specter's addon: datagrams arrive in
+ * batches (one call from native code per wake-up, up to MAX_BATCH datagrams in
+ * one fresh Buffer) and are handed on one at a time as views into it. The
+ * views stay valid for as long as they are referenced, so a consumer may keep
+ * them (queued rows do). Nothing a handler throws reaches native code.
+ */
+import { loadAddon, type NativeSocket } from './addon.js';
+
+/** setsockopt(SOL_NETLINK) option names (linux/netlink.h). */
+export const NETLINK_ADD_MEMBERSHIP = 1;
+export const NETLINK_DROP_MEMBERSHIP = 2;
+export const NETLINK_BROADCAST_ERROR = 4;
+export const NETLINK_NO_ENOBUFS = 5;
+
+/** Datagrams read per wake-up at most: enough to amortise the call into JS, few enough to let other I/O run. */
+const MAX_BATCH = 64;
+
+export interface NetlinkHandlers {
+  /** One datagram from the kernel. */
+  datagram(buf: Buffer): void;
+  /**
+   * Receive errors, counted per wake-up: ENOBUFS (the kernel dropped datagrams
+   * because the receive buffer was full; reading goes on), EMSGSIZE (a datagram
+   * too large for the read space, lost), or any other errno.
+   */
+  error(errno: number, times: number): void;
+  /** A handler threw. */
+  failed(err: unknown): void;
+}
+
+export class NetlinkSocket {
+  private readonly native: NativeSocket;
+  private readonly ends = new Int32Array(MAX_BATCH);
+  private closed = false;
+
+  constructor(readonly protocol: number, private readonly handlers: NetlinkHandlers) {
+    const Native = loadAddon();
+    try {
+      this.native = new Native(protocol, this.ends, (buf, count) => this.onBatch(buf, count), (errno, times) => this.onError(errno, times));
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+
+  /** Binds to a port the kernel picks, joined to the multicast `groups` bitmask, and starts reading; returns the port. */
+  bind(groups = 0): number {
+    return this.call(() => this.native.bind(groups));
+  }
+
+  /** setsockopt(SOL_NETLINK, name, value): memberships, NETLINK_NO_ENOBUFS, NETLINK_BROADCAST_ERROR. */
+  setOption(name: number, value: number): void {
+    this.call(() => this.native.setNetlinkOption(name, value));
+  }
+
+  /** Asks for `bytes` of receive buffer (past net.core.rmem_max where the process has CAP_NET_ADMIN). */
+  setReceiveBuffer(bytes: number): void {
+    this.call(() => this.native.setReceiveBuffer(Math.max(1, Math.min(0x7fffffff, Math.floor(bytes)))));
+  }
+
+  /** The receive buffer as the kernel reports it (twice what was asked: its bookkeeping is included). */
+  get receiveBuffer(): number {
+    return this.call(() => this.native.receiveBuffer());
+  }
+
+  /** Sends one message to the kernel; returns 0 or the errno. */
+  send(msg: Buffer): number {
+    return this.native.send(msg);
+  }
+
+  /** Stops or resumes reading; the kernel keeps what arrives meanwhile (up to the receive buffer). */
+  pause(on: boolean): void {
+    if (!this.closed) this.native.pause(on);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.native.close();
+  }
+
+  private onBatch(buf: Buffer, count: number): void {
+    let start = 0;
+    for (let i = 0; i < count && !this.closed; i++) {
+      const end = this.ends[i];
+      try {
+        this.handlers.datagram(buf.subarray(start, end));
+      } catch (err) {
+        this.failed(err);
+      }
+      start = end;
+    }
+  }
+
+  private onError(errno: number, times: number): void {
+    try {
+      this.handlers.error(errno, times);
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): void {
+    try {
+      this.handlers.failed(err);
+    } catch {
+      // The report itself failed: nothing is left to tell, and native code must not see it.
+    }
+  }
+
+  private call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+
+  /** One line naming the protocol, keeping the errno and code. */
+  private error(err: unknown): Error {
+    const e = err as { message?: string; code?: string; errno?: number };
+    return Object.assign(new Error(`netlink protocol ${this.protocol}: ${e.message ?? String(err)}`), { code: e.code, errno: e.errno });
+  }
+}

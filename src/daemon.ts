@@ -19,6 +19,7 @@ import { NFLOG_OPTIONS, nflogSettings } from './nflog/options.js';
 import { NflogSource } from './nflog/source.js';
 import { checkPidfileRemovable, removePidfile, writePidfile } from './pidfile.js';
 import { dropPrivileges, lookupUser } from './privileges.js';
+import { stopGroups } from './shutdown.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -98,7 +99,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     dropPrivileges(account);
     if (opts.pidfile) checkPidfileRemovable(opts.pidfile, account.name, log);
   }
-  installSignals(running, dlog, opts.pidfile);
+  installSignals(running, dlog, opts.pidfile, global.shutdowntimeout);
   log.info({ groups: groups.map((g) => g.id), pid: process.pid }, `specter started: ${groups.length} group(s) reading`);
   opts.onReady?.();
   return -1;
@@ -140,7 +141,7 @@ function logCounters(running: RunningGroup[], log: Logger): void {
   }
 }
 
-function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile?: string): void {
+function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile: string | undefined, shutdownTimeout: number): void {
   const log = dlog.log;
   // Counters are asked for explicitly: show them whatever the loglevel.
   const stats = log.child({}, { level: 'info' });
@@ -149,19 +150,8 @@ function installSignals(running: RunningGroup[], dlog: DaemonLog, pidfile?: stri
   const shutdown = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
-    log.info(`${signal}: stopping, flushing every output`);
-    for (const r of running) await r.source?.stop().catch((err) => log.error({ err }, 'closing the source failed'));
-    for (const { group } of running) {
-      for (const st of group.outputs) {
-        try {
-          await st.instance.flush();
-          await st.instance.close();
-        } catch (err) {
-          log.error({ err }, `${st.name} could not flush`);
-        }
-      }
-      for (const st of group.inputs) await st.instance.close?.();
-    }
+    log.info(`${signal}: stopping, flushing every output (at most ${shutdownTimeout} s)`);
+    await stopGroups(running, shutdownTimeout * 1000, log);
     logCounters(running, stats);
     if (pidfile) removePidfile(pidfile, log);
     log.info({ code }, `specter stopped (exit code ${code})`);

@@ -18,6 +18,7 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
   errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },
   rmem: { type: 'size', default: DEFAULT_RMEM, min: 4096, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait (default: 1/16 of the memory, 16M to 256M)' },
   bufsize: { type: 'size', default: 128 * 1024, min: 4096, max: 128 * 1024, description: 'default kernel batch size (nlbufsiz) of every group' },
+  shutdowntimeout: { type: 'int', default: 30, min: 1, max: 3600, description: 'seconds SIGTERM waits for the outputs to flush; then what is left is spooled or counted as dropped' },
 };
 
 export interface GlobalConfig {
@@ -26,6 +27,7 @@ export interface GlobalConfig {
   errignore: boolean;
   rmem: number;
   bufsize: number;
+  shutdowntimeout: number;
 }
 
 export function resolveGlobal(model: ConfigModel): GlobalConfig {
@@ -42,5 +44,6 @@ export function resolveGlobal(model: ConfigModel): GlobalConfig {
     errignore: v.errignore as boolean,
     rmem: v.rmem as number,
     bufsize: v.bufsize as number,
+    shutdowntimeout: v.shutdowntimeout as number,
   };
 }

@@ -12,7 +12,8 @@
  *  4. start() opens files, sockets and connections (never called by --check);
  *  5. per packet: every input's process(), then every output's write(); after each batch
  *     of packets from the source, every output's endBatch();
- *  6. SIGHUP: reopen(); SIGTERM: flush() then close().
+ *  6. SIGHUP: reopen(); SIGTERM: flush() then close(), for every output at once; close() comes
+ *     when flush() ends or when the shutdown timeout passes, whichever is first.
  */
 import type { Logger } from 'pino';
 import type { Counters } from './counters.js';
@@ -87,6 +88,10 @@ export interface OutputInstance {
   flush(): Promise<void>;
   /** Reopen files (SIGHUP, logrotate). */
   reopen?(): Promise<void>;
+  /**
+   * Release everything, promptly: this may come while flush() is still waiting (the shutdown
+   * timeout passed). Spool what is still pending, or count it as dropped; do not wait for it.
+   */
   close(): Promise<void>;
   /**
    * True while the output is behind and has little room left (a disk slower

@@ -20,5 +20,6 @@ export interface Source {
   readonly counters: Counters;
   /** Opens the source and starts delivering; rejects with a clear message when it cannot. */
   start(sink: PacketSink): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops delivering, after handing on what is already on its way for at most `maxMs`. */
+  stop(maxMs?: number): Promise<void>;
 }

@@ -84,7 +84,7 @@ export class NflogSource implements Source {
     this.log.debug({ ...s, rcvbuf: sock.receiveBuffer }, `${this.name}: bound`);
   }
 
-  async stop(): Promise<void> {
+  async stop(maxMs = 60000): Promise<void> {
     const sock = this.sock;
     if (!sock || this.stopping) return;
     this.stopping = true;
@@ -97,7 +97,12 @@ export class NflogSource implements Source {
     const unbound = sock.request(AF_UNSPEC, [cfg.cmd(CMD.UNBIND)], 'unbind', 60000).catch((err) => {
       if (!expectRefusal) this.log.warn(err.message);
     });
-    await Promise.race([unbound, this.quiet(500)]);
+    let limit: NodeJS.Timeout | undefined;
+    let late = false;
+    const timeout = new Promise<void>((r) => { limit = setTimeout(() => { late = true; r(); }, maxMs); });
+    await Promise.race([unbound, this.quiet(500), timeout]);
+    clearTimeout(limit);
+    if (late) this.log.warn(`${this.name}: not drained within the shutdown timeout; closing it`);
     if (this.holding) this.resume();
     this.sock = null;
     sock.close();

@@ -73,7 +73,9 @@ export default defineOutput({
       },
       endBatch: () => runner.pump(),
       flush: () => runner.drain(),
-      close: () => runner.drain(),
+      async close() {
+        runner.close();
+      },
     };
   },
 });

@@ -2,8 +2,9 @@
  * Runs commands without blocking the packet path: a bounded queue, at most
  * `maxChildren` at once (1 with execwait, keeping packet order), at most
  * `maxRate` spawns per second. What does not fit in the queue is dropped and counted.
+ * drain() waits for every command; close() gives up on them (the shutdown deadline).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { Counters } from '../../../src/core/counters.js';
 
@@ -14,6 +15,8 @@ export class Runner {
   private lastRefill = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private waiters: Array<() => void> = [];
+  private readonly children = new Set<ChildProcess>();
+  private closed = false;
 
   constructor(
     private readonly file: string,
@@ -27,7 +30,7 @@ export class Runner {
   }
 
   enqueue(args: string[]): void {
-    if (this.queue.length >= this.maxQueue) {
+    if (this.closed || this.queue.length >= this.maxQueue) {
       this.counters.dropped++;
       if (this.counters.dropped % 1000 === 1) this.log.warn({ dropped: this.counters.dropped }, 'EXEC queue full: dropping commands (raise execmaxrate/execmaxchildren or narrow the rule)');
       return;
@@ -36,6 +39,7 @@ export class Runner {
   }
 
   pump(): void {
+    if (this.closed) return;
     this.refill();
     while (this.queue.length && this.running < this.maxChildren && this.tokens >= 1) {
       this.tokens--;
@@ -58,6 +62,21 @@ export class Runner {
     return new Promise((r) => this.waiters.push(r));
   }
 
+  /** Kills the commands still running and forgets those waiting, counting both as dropped. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.counters.dropped += this.queue.length + this.children.size;
+    this.queue = [];
+    for (const child of this.children) child.kill('SIGKILL');
+    this.children.clear();
+    this.running = 0;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+
   private refill(): void {
     const now = Date.now();
     this.tokens = Math.min(this.maxRate, this.tokens + ((now - this.lastRefill) / 1000) * this.maxRate);
@@ -67,7 +86,10 @@ export class Runner {
   private run(args: string[]): void {
     this.running++;
     const child = spawn(this.file, args, { shell: false, stdio: 'ignore' });
+    this.children.add(child);
     const done = (ok: boolean, why: string) => {
+      // After close() the command was counted as dropped (and killed).
+      if (!this.children.delete(child)) return;
       this.running--;
       if (ok) this.counters.sent++;
       else {

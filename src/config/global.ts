@@ -16,7 +16,8 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
   logfile: { type: 'string', default: 'stderr', description: 'the daemon log: a file path, stdout or stderr' },
   loglevel: { type: 'int', default: 3, min: 1, max: 8, description: '1 = most verbose ... 8 = only fatal errors' },
   errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },
-  rmem: { type: 'size', default: DEFAULT_RMEM, min: 4096, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait (default: 1/16 of the memory, 16M to 256M)' },
+  // The kernel keeps a socket buffer size in an int and doubles what it is asked: 2G is the most it holds.
+  rmem: { type: 'size', default: DEFAULT_RMEM, min: 4096, max: 2 * 1024 ** 3, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait (default: 1/16 of the memory, 16M to 256M; at most 2G, the kernel\'s limit)' },
   bufsize: { type: 'size', default: 128 * 1024, min: 4096, max: 128 * 1024, description: 'default kernel batch size (nlbufsiz) of every group' },
   shutdowntimeout: { type: 'int', default: 30, min: 1, max: 3600, description: 'seconds SIGTERM waits for the outputs to flush; then what is left is spooled or counted as dropped' },
 };

@@ -1,15 +1,21 @@
 /**
- * Append-only file writer shared by the file outputs (LOGEMU, OPRINT, JSON, ...).
+ * Append-only file writer shared by the file outputs (LOGEMU, OPRINT, JSON, PCAP).
  *
  * - One write in flight at a time; chunks queued meanwhile go out together in one writev.
  * - The queue is bounded (maxBytes); what does not fit is counted as dropped.
- * - Write errors (ENOSPC, EACCES, a vanished disk) are logged once per streak, the events
- *   of the failed write are counted as dropped, and the file is reopened on the next write.
- * - reopen() (SIGHUP) finishes the pending writes, then opens the path anew.
+ * - A write the disk takes only in part (ENOSPC) is cut back to the end of the last whole
+ *   chunk, so the file never ends in half a record; the chunks not in the file are counted
+ *   as dropped, the error is logged once per streak, and the next write tries again.
+ * - reopen() (SIGHUP) and rotate() switch files between two writes, without waiting for the
+ *   queue to empty. If the new file cannot be opened, the old descriptor is kept and written
+ *   to, the failure is logged in one line, and the next reopen or rotation tries again.
+ * - A file deleted under us (st_nlink 0, checked before each write) is opened anew at its path.
+ * - Files created while root with `-u USER` belong to USER, who can reopen them after the drop.
  * - `stdout` and `stderr` as path write to the daemon's own streams.
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import { openAppend } from '../privileges.js';
 import type { Counters } from './counters.js';
 
 export interface FileSinkOptions {
@@ -22,19 +28,39 @@ export interface FileSinkOptions {
   mode?: number;
   /** Called before the file is (re)opened, e.g. to move aside a file that cannot be appended to. */
   beforeOpen?: (path: string) => void;
-  /** Called after the file is (re)opened, with its size; may return bytes to write first (a file header). */
-  onOpen?: (size: number) => Buffer | undefined;
+  /**
+   * Called after the file is (re)opened, with its size and whether a rotation opened it;
+   * may return bytes to write first (a file header).
+   */
+  onOpen?: (size: number, rotated: boolean) => Buffer | undefined;
 }
 
 const MAX_WRITE = 4 * 1024 * 1024;
+/** After a deleted file could not be opened anew, the next try waits this long. */
+const DELETED_RETRY_MS = 1000;
+
+/** A change of file placed between two chunks of the queue. */
+interface Switch {
+  /** Sequence number of the first chunk that goes to the new file. */
+  at: number;
+  /** Rotation: gives the name the current file is renamed to, asked when the switch happens. */
+  renameTo: (() => string) | null;
+  done: Promise<void>;
+  resolve: () => void;
+}
 
 export class FileSink {
   private fd = -1;
   private chunks: Buffer[] = [];
   private chunkEvents: number[] = [];
   private queuedBytes = 0;
+  /** Chunks taken from the queue so far: the sequence number of the queue's first chunk. */
+  private taken = 0;
+  private switches: Switch[] = [];
   private writing = false;
   private failing: string | null = null;
+  private switchFailing: string | null = null;
+  private nextLinkCheck = 0;
   private waiters: Array<() => void> = [];
   private readonly maxBytes: number;
   /** Told about each chunk once it is written or dropped, so its memory can be reused. */
@@ -46,6 +72,11 @@ export class FileSink {
 
   get path(): string {
     return this.opts.path;
+  }
+
+  /** Bytes queued and not yet handed to a write. */
+  get queued(): number {
+    return this.queuedBytes;
   }
 
   /** Opens the file; throws with a clear message if it cannot (start-up errors are fatal). */
@@ -79,26 +110,22 @@ export class FileSink {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  async reopen(): Promise<void> {
-    await this.flush();
-    this.closeFd();
-    try {
-      this.fd = this.openFd();
-    } catch (err) {
-      this.reportError(err as NodeJS.ErrnoException);
-    }
+  /**
+   * Opens the path anew after the write in flight (SIGHUP, logrotate); what is queued goes
+   * to the new file. Resolves once switched, or once the failure is logged.
+   */
+  reopen(): Promise<void> {
+    const head = this.switches[0];
+    if (head?.at === this.taken) return head.done;
+    return this.addSwitch(this.taken, null);
   }
 
-  /** Finishes the pending writes, renames the file to `to` and starts a new one (rotation). */
-  async rotate(to: string): Promise<void> {
-    await this.flush();
-    this.closeFd();
-    try {
-      fs.renameSync(this.opts.path, to);
-      this.fd = this.openFd();
-    } catch (err) {
-      this.reportError(err as NodeJS.ErrnoException);
-    }
+  /**
+   * Rotation: once what is queued now is written, renames the file to `renameTo()` and
+   * starts a new one. Resolves once switched, or once the failure is logged.
+   */
+  rotate(renameTo: () => string): Promise<void> {
+    return this.addSwitch(this.taken + this.chunks.length, renameTo);
   }
 
   async close(): Promise<void> {
@@ -106,14 +133,29 @@ export class FileSink {
     this.closeFd();
   }
 
-  private openFd(): number {
+  private addSwitch(at: number, renameTo: (() => string) | null): Promise<void> {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => { resolve = r; });
+    let i = this.switches.length;
+    while (i > 0 && this.switches[i - 1].at > at) i--;
+    this.switches.splice(i, 0, { at, renameTo, done, resolve });
+    if (!this.writing) this.pump();
+    return done;
+  }
+
+  private openFd(rotated = false): number {
     const p = this.opts.path;
     if (p === 'stdout') return 1;
     if (p === 'stderr') return 2;
     this.opts.beforeOpen?.(p);
-    const fd = fs.openSync(p, 'a', this.opts.mode ?? 0o640);
-    const header = this.opts.onOpen?.(fs.fstatSync(fd).size);
-    if (header) fs.writeSync(fd, header);
+    const fd = openAppend(p, this.opts.mode ?? 0o640);
+    try {
+      const header = this.opts.onOpen?.(fs.fstatSync(fd).size, rotated);
+      if (header) fs.writeSync(fd, header);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
     return fd;
   }
 
@@ -122,7 +164,60 @@ export class FileSink {
     this.fd = -1;
   }
 
+  /**
+   * Opens the path anew (renaming the current file first when rotating) and closes the old
+   * descriptor; if that fails, the old descriptor stays and the failure is logged.
+   */
+  private replaceFd(renameTo: (() => string) | null, retry: string): boolean {
+    if (this.fd >= 0 && this.fd <= 2) return true; // stdout, stderr
+    let fd: number;
+    try {
+      if (renameTo) fs.renameSync(this.opts.path, renameTo());
+      fd = this.openFd(renameTo !== null);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.opts.counters.errors++;
+      const code = e.code ?? e.message;
+      // Once per streak: a rotation retried every few batches must not fill the log.
+      if (this.switchFailing !== code) {
+        this.switchFailing = code;
+        const what = renameTo ? 'rotate' : 'reopen';
+        this.opts.log.error({ file: this.opts.path, code }, `cannot ${what} ${this.opts.path}: ${e.message}; still writing to the previous file, trying again ${retry}`);
+      }
+      return false;
+    }
+    if (this.switchFailing) {
+      this.switchFailing = null;
+      this.opts.log.info({ file: this.opts.path }, `${this.opts.path} opened again`);
+    }
+    this.closeFd();
+    this.fd = fd;
+    return true;
+  }
+
+  /** A file deleted while open takes writes that no one can read: open its path anew. */
+  private reopenIfDeleted(): void {
+    if (this.fd <= 2 || Date.now() < this.nextLinkCheck) return;
+    let nlink: number;
+    try {
+      nlink = fs.fstatSync(this.fd).nlink;
+    } catch {
+      return;
+    }
+    if (nlink > 0) return;
+    if (this.replaceFd(null, 'in a second')) {
+      this.opts.log.warn({ file: this.opts.path }, `${this.opts.path} was deleted; writing to a new file of that name`);
+    } else {
+      this.nextLinkCheck = Date.now() + DELETED_RETRY_MS;
+    }
+  }
+
   private pump(): void {
+    while (this.switches.length > 0 && this.switches[0].at === this.taken) {
+      const sw = this.switches.shift()!;
+      this.replaceFd(sw.renameTo, sw.renameTo ? 'at the next rotation' : 'at the next SIGHUP');
+      sw.resolve();
+    }
     if (this.chunks.length === 0) {
       this.writing = false;
       const w = this.waiters;
@@ -131,47 +226,53 @@ export class FileSink {
       return;
     }
     this.writing = true;
+    this.reopenIfDeleted();
     // At most MAX_WRITE bytes per write: what waits behind it stays within maxBytes, so
     // queued plus in-flight memory is bounded by maxBytes + MAX_WRITE, not twice maxBytes.
+    // A pending switch ends the write at its chunk.
+    const limit = this.switches.length > 0 ? this.switches[0].at - this.taken : this.chunks.length;
     let n = 0;
     let bytes = 0;
-    while (n < this.chunks.length && (n === 0 || bytes + this.chunks[n].length <= MAX_WRITE)) bytes += this.chunks[n++].length;
+    while (n < limit && (n === 0 || bytes + this.chunks[n].length <= MAX_WRITE)) bytes += this.chunks[n++].length;
     const chunks = this.chunks.splice(0, n);
-    const events = this.chunkEvents.splice(0, n).reduce((a, b) => a + b, 0);
+    const events = this.chunkEvents.splice(0, n);
     this.queuedBytes -= bytes;
-    const settled = (err: NodeJS.ErrnoException | null) => {
-      if (this.recycle) for (const c of chunks) this.recycle(c);
+    this.taken += n;
+    const fd = this.fd;
+    writeAll(fd, chunks, (err, written) => {
       if (err) {
-        this.fail(err, events);
-        return;
+        this.fail(err, fd, chunks, events, written);
+      } else {
+        if (this.failing) {
+          this.opts.log.info({ file: this.opts.path }, `writing to ${this.opts.path} works again`);
+          this.failing = null;
+        }
+        for (const e of events) this.opts.counters.sent += e;
       }
-      if (this.failing) {
-        this.opts.log.info({ file: this.opts.path }, `writing to ${this.opts.path} works again`);
-        this.failing = null;
-      }
-      this.opts.counters.sent += events;
+      if (this.recycle) for (const c of chunks) this.recycle(c);
       this.pump();
-    };
-    if (this.fd < 0) {
+    });
+  }
+
+  /**
+   * A write failed after `written` bytes: whole chunks stay and count as sent, a chunk
+   * written in part is cut off the file, and it and the rest count as dropped.
+   */
+  private fail(err: NodeJS.ErrnoException, fd: number, chunks: Buffer[], events: number[], written: number): void {
+    let whole = 0;
+    let i = 0;
+    while (i < chunks.length && whole + chunks[i].length <= written) whole += chunks[i++].length;
+    if (written > whole) {
       try {
-        this.fd = this.openFd();
-      } catch (err) {
-        settled(err as NodeJS.ErrnoException);
-        return;
+        fs.ftruncateSync(fd, fs.fstatSync(fd).size - (written - whole));
+      } catch {
+        // not a regular file (a pipe): nothing to cut back
       }
     }
-    writeAll(this.fd, chunks, settled);
-  }
-
-  private fail(err: NodeJS.ErrnoException, events: number): void {
-    this.opts.counters.dropped += events;
-    this.reportError(err);
-    // Reopen on the next write: the path may be fixed (space freed, permissions restored).
-    this.closeFd();
-    this.pump();
-  }
-
-  private reportError(err: NodeJS.ErrnoException): void {
+    for (let k = 0; k < events.length; k++) {
+      if (k < i) this.opts.counters.sent += events[k];
+      else this.opts.counters.dropped += events[k];
+    }
     this.opts.counters.errors++;
     const code = err.code ?? err.message;
     if (this.failing !== code) {
@@ -181,16 +282,16 @@ export class FileSink {
   }
 }
 
-/** writev that retries short writes. */
-function writeAll(fd: number, chunks: Buffer[], done: (err: NodeJS.ErrnoException | null) => void): void {
+/** writev that retries short writes; reports the bytes written before an error. */
+function writeAll(fd: number, chunks: Buffer[], done: (err: NodeJS.ErrnoException | null, written: number) => void, before = 0): void {
   fs.writev(fd, chunks, (err, written) => {
-    if (err) return done(err);
+    if (err) return done(err, before);
     let left = written;
     let i = 0;
     while (i < chunks.length && left >= chunks[i].length) left -= chunks[i++].length;
-    if (i === chunks.length) return done(null);
+    if (i === chunks.length) return done(null, before + written);
     const rest = chunks.slice(i);
     rest[0] = rest[0].subarray(left);
-    writeAll(fd, rest, done);
+    writeAll(fd, rest, done, before + written);
   });
 }

@@ -1,7 +1,7 @@
 /**
  * PCAP through the kernel: the same packets go to specter (group 1) and to
  * tcpdump's own NFLOG capture (group 2); both files must hold the same packet
- * bytes, and tcpdump and tshark must read ours.
+ * bytes, and tcpdump and tshark must read ours. Rotation keeps every packet.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -118,5 +118,31 @@ describe('PCAP output through the kernel', { timeout: 60000 }, () => {
     const [p] = readPcap(file).packets;
     assert.equal(p.caplen, 64);
     assert.equal(p.len, 1228);
+  });
+
+  it('rotates one file at a time under a name of its own: every packet is in the files', async () => {
+    const sub = path.join(dir, 'rot');
+    fs.mkdirSync(sub);
+    const file = path.join(sub, 'rot.pcap');
+    const ns2 = new NetNs('spt-pcap-rot');
+    const daemon = new Daemon(ns2, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n6 {\n plugin BASE\n plugin PCAP\n pcapfile ${file}\n pcapsync\n pcaprotatesize 2000\n qthreshold 1\n}\n`, 'rot.conf'));
+    const files = () => fs.readdirSync(sub).map((f) => path.join(sub, f));
+    const total = (count: (f: string) => number) => files().reduce((n, f) => n + count(f), 0);
+    try {
+      ns2.nft('table ip t {\n chain input {\n  type filter hook input priority 0;\n  icmp type echo-request log group 6\n }\n}\n');
+      await daemon.started();
+      // 40 packets of 600 bytes as fast as the loopback answers: many rotations in a row.
+      ns2.exec('ping', ['-f', '-c', '40', '-s', '572', '127.0.0.1']);
+      // A file listed may be renamed before it is read: count again then.
+      await waitFor(() => { try { return total((f) => readPcap(f).packets.length) >= 40; } catch { return false; } }, 5000, 'all 40 packets in the files');
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+      ns2.delete();
+    }
+    const names = files().map((f) => path.basename(f)).sort();
+    assert.ok(names.length >= 10, `rotated into ${names.length} files: ${names.join(' ')}`);
+    for (const n of names) assert.match(n, /^rot\.pcap(\.\d{8}-\d{6}(\.\d+)?)?$/);
+    assert.equal(total((f) => execFileSync('tcpdump', ['-n', '-r', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n').filter(Boolean).length), 40, 'packets in the files = packets sent');
+    assert.doesNotMatch(daemon.stderr, /cannot (rotate|write)/);
   });
 });

@@ -36,12 +36,26 @@ export default defineOutput({
       counters: ctx.counters,
       log: ctx.log,
       beforeOpen: (p) => moveAsideIfForeign(p, header, (why, to) => ctx.log.warn(`${p}: ${why}; moved to ${to}, starting a new file`)),
-      onOpen: (size) => {
-        openedAt = Date.now();
-        fileBytes = size === 0 ? header.length : size;
+      onOpen: (size, rotated) => {
+        // A rotation's file was counted from when it was asked for; after SIGHUP, what is
+        // still queued goes to the new file too.
+        if (!rotated) {
+          openedAt = Date.now();
+          fileBytes = (size === 0 ? header.length : size) + sink.queued;
+        }
         return size === 0 ? header : undefined;
       },
     });
+
+    // A rotation goes in the queue right after the chunk that crossed the limit, and the
+    // count starts over for the chunks behind it: with many chunks queued, each file still
+    // ends near the limit, one rotation after the other. A rotation that fails is tried
+    // again one rotation later.
+    const rotate = () => {
+      fileBytes = header.length;
+      openedAt = Date.now();
+      void sink.rotate(() => freeName(`${path}.${stamp(new Date())}`));
+    };
 
     const writeOut = () => {
       if (timer) { clearTimeout(timer); timer = null; }
@@ -50,9 +64,7 @@ export default defineOutput({
       const chunk = writer.take();
       fileBytes += chunk.length;
       sink.write(chunk, n);
-      if ((rotateSize > 0 && fileBytes >= rotateSize) || (rotateMs > 0 && Date.now() - openedAt >= rotateMs)) {
-        void sink.rotate(`${path}.${stamp(new Date())}`);
-      }
+      if ((rotateSize > 0 && fileBytes >= rotateSize) || (rotateMs > 0 && Date.now() - openedAt >= rotateMs)) rotate();
     };
 
     return {
@@ -95,7 +107,7 @@ function moveAsideIfForeign(p: string, header: Buffer, report: (why: string, to:
   if (n === 0 || head.equals(header)) return;
   const why = n < header.length ? 'too short for a pcap header' : head.readUInt32LE(0) !== 0xa1b2c3d4 ? 'not a pcap file of this byte order'
     : `pcap header differs (link type ${head.readUInt32LE(20)}, snaplen ${head.readUInt32LE(16)})`;
-  const to = `${p}.${stamp(new Date())}.old`;
+  const to = freeName(`${p}.${stamp(new Date())}`, '.old');
   fs.renameSync(p, to);
   report(why, to);
 }
@@ -103,4 +115,11 @@ function moveAsideIfForeign(p: string, header: Buffer, report: (why: string, to:
 function stamp(d: Date): string {
   const z = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${z(d.getMonth() + 1)}${z(d.getDate())}-${z(d.getHours())}${z(d.getMinutes())}${z(d.getSeconds())}`;
+}
+
+/** `base` + `suffix`, or `base.1` + `suffix`, `base.2` + `suffix`, ...: the first name no file has. */
+function freeName(base: string, suffix = ''): string {
+  let name = base + suffix;
+  for (let n = 1; fs.existsSync(name); n++) name = `${base}.${n}${suffix}`;
+  return name;
 }

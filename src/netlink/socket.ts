@@ -31,7 +31,15 @@ export interface NetlinkHandlers {
 
 export class NetlinkSocket {
   private readonly native: NativeSocket;
+  /** Where each datagram of the current batch ends; written by native code, which reads nothing while a batch is held. */
   private readonly ends = new Int32Array(MAX_BATCH);
+  /** The current batch: datagrams `next` to `count` are not handed on yet (a pause came in the middle). */
+  private batch: Buffer | null = null;
+  private next = 0;
+  private count = 0;
+  private start = 0;
+  private delivering = false;
+  private paused = false;
   private closed = false;
 
   constructor(readonly protocol: number, private readonly handlers: NetlinkHandlers) {
@@ -68,27 +76,51 @@ export class NetlinkSocket {
     return this.native.send(msg);
   }
 
-  /** Stops or resumes reading; the kernel keeps what arrives meanwhile (up to the receive buffer). */
+  /**
+   * Stops or resumes reading; the kernel keeps what arrives meanwhile (up to the
+   * receive buffer). A pause takes effect at once: the rest of a batch already
+   * read is held and handed on first when reading resumes.
+   */
   pause(on: boolean): void {
-    if (!this.closed) this.native.pause(on);
+    if (this.closed) return;
+    this.paused = on;
+    if (on) {
+      this.native.pause(true);
+      return;
+    }
+    if (this.batch && !this.delivering) this.drain();
+    if (!this.paused && !this.closed) this.native.pause(false);
   }
 
   close(): void {
     this.closed = true;
+    this.batch = null;
     this.native.close();
   }
 
   private onBatch(buf: Buffer, count: number): void {
-    let start = 0;
-    for (let i = 0; i < count && !this.closed; i++) {
-      const end = this.ends[i];
+    this.batch = buf;
+    this.count = count;
+    this.next = 0;
+    this.start = 0;
+    this.drain();
+  }
+
+  /** Hands on the current batch's datagrams until it ends, a handler pauses, or the socket closes. */
+  private drain(): void {
+    const buf = this.batch!;
+    this.delivering = true;
+    while (this.next < this.count && !this.paused && !this.closed) {
+      const start = this.start;
+      const end = (this.start = this.ends[this.next++]);
       try {
         this.handlers.datagram(buf.subarray(start, end));
       } catch (err) {
         this.failed(err);
       }
-      start = end;
     }
+    this.delivering = false;
+    if (this.next >= this.count) this.batch = null;
   }
 
   private onError(errno: number, times: number): void {

@@ -4,20 +4,19 @@
  * datagrams because our receive buffer was full) counted and reported.
  *
  * The receive buffer is set to `rmem` at once, with SO_RCVBUFFORCE where the
- * process may (see scripts/patch-netlink.cjs): it is a limit, not an
- * allocation, and a burst that fits in it is read later instead of lost.
+ * process may: it is a limit, not an allocation, and a burst that fits in it
+ * is read later instead of lost.
  */
-// The package's index loads every netlink family it knows; the raw socket is all specter needs.
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import { NetlinkSocket } from '../netlink/socket.js';
 import { encodeConfig } from './codec.js';
 import { NETLINK_NETFILTER } from './constants.js';
 
 const ACK_TIMEOUT_MS = 3000;
 
 export class NflogSocket {
-  private readonly sock: RawNetlinkSocket;
+  private readonly sock: NetlinkSocket;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private warned = false;
@@ -29,24 +28,19 @@ export class NflogSocket {
     onDatagram: (buf: Buffer) => void,
     private readonly onEnobufs: () => void,
   ) {
-    this.sock = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 0, sendBufferSize: 0 });
-    // The kernel stores twice the asked size (its bookkeeping overhead) and reports that.
-    this.sock.setRecvBufferSize(Math.max(1, Math.floor(rmem / 2)));
-    // An exception must never travel back into the native addon: it would abort the process.
-    this.sock.on('message', (buf: Buffer) => {
-      try {
-        onDatagram(buf);
-      } catch (err) {
-        this.log.error({ err }, `NFLOG group ${this.group}: failed on a datagram`);
-      }
+    this.sock = new NetlinkSocket(NETLINK_NETFILTER, {
+      datagram: onDatagram,
+      error: (errno, times) => this.onError(errno, times),
+      failed: (err) => this.log.error({ err }, `NFLOG group ${this.group}: failed on a datagram`),
     });
-    this.sock.on('error', (err) => {
-      try {
-        this.onError(err);
-      } catch (e) {
-        this.log.error({ err: e }, `NFLOG group ${this.group}: failed on a socket error`);
-      }
-    });
+    try {
+      // The kernel stores twice the asked size (its bookkeeping overhead) and reports that.
+      this.sock.setReceiveBuffer(rmem / 2);
+      this.sock.bind();
+    } catch (err) {
+      this.sock.close();
+      throw err;
+    }
   }
 
   /** Sends one configuration message and resolves on the kernel's acknowledgement. */
@@ -63,9 +57,8 @@ export class NflogSocket {
         reject: (e) => reject(new Error(e.message.startsWith('NFLOG group') ? e.message : `NFLOG group ${this.group}: ${what} failed: ${e.message}`)),
         timer,
       });
-      this.sock.send(msg, { port: 0 }, (err) => {
-        if (err) this.settle(seq, (err as { errno?: number }).errno ?? 1);
-      });
+      const errno = this.sock.send(msg);
+      if (errno !== 0) this.settle(seq, errno);
     });
   }
 
@@ -81,11 +74,11 @@ export class NflogSocket {
 
   /** Stops or resumes reading; the kernel keeps what arrives meanwhile (up to the receive buffer). */
   pause(on: boolean): void {
-    (this.sock as unknown as { __native: { setPaused(on: boolean): void } }).__native.setPaused(on);
+    this.sock.pause(on);
   }
 
   get receiveBuffer(): number {
-    return this.sock.getRecvBufferSize();
+    return this.sock.receiveBuffer;
   }
 
   close(): void {
@@ -94,9 +87,10 @@ export class NflogSocket {
     this.sock.close();
   }
 
-  private onError(err: { errno?: number; code?: string; message: string }): void {
-    if (err.code === 'ENOBUFS' || err.errno === os.constants.errno.ENOBUFS) {
-      this.onEnobufs();
+  private onError(errno: number, times: number): void {
+    const E = os.constants.errno;
+    if (errno === E.ENOBUFS) {
+      for (let i = 0; i < times; i++) this.onEnobufs();
       if (!this.warned) {
         this.warned = true;
         const size = this.receiveBuffer;
@@ -105,8 +99,13 @@ export class NflogSocket {
       }
       return;
     }
-    this.log.error({ code: err.code }, `NFLOG group ${this.group}: socket error: ${err.message}`);
+    const what = errno === E.EMSGSIZE ? 'a datagram larger than the read space was lost' : `receive error ${errnoName(errno)}`;
+    this.log.error(`NFLOG group ${this.group}: ${what}${times > 1 ? ` (${times} times)` : ''}`);
   }
+}
+
+function errnoName(errno: number): string {
+  return Object.entries(os.constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
 }
 
 function describeErrno(errno: number, group: number): string {
@@ -116,6 +115,5 @@ function describeErrno(errno: number, group: number): string {
   // The kernel answers EPERM both to a group bound elsewhere and to a caller without CAP_NET_ADMIN.
   if (errno === E.EPERM || errno === E.EACCES) return process.getuid?.() === 0 ? bound : `binding NFLOG group ${group} needs root or CAP_NET_ADMIN`;
   if (errno === E.ENOENT) return `NFLOG group ${group} is not bound`;
-  const name = Object.entries(E).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-  return `kernel error ${name}`;
+  return `kernel error ${errnoName(errno)}`;
 }

@@ -116,6 +116,27 @@ const scenarios: Record<string, () => Promise<object>> = {
     sock.close();
     return { rcvbuf, packets: seen.packets, seqGaps: seen.seqGaps, enobufs: seen.enobufs, failures: seen.failures };
   },
+  /** A pause from a handler in the middle of a batch holds the rest until reading resumes. */
+  async hold() {
+    let once = true;
+    const { sock, seen } = await open(1 << 20, (_buf, s) => {
+      if (s.packets === 10 && once) {
+        once = false;
+        sock.pause(true);
+      }
+    });
+    sock.pause(true);
+    await send(60);
+    sock.pause(false);
+    await sleep(300);
+    const whileHeld = seen.packets;
+    sock.pause(false);
+    await until(() => seen.packets >= 60);
+    await send(5);
+    await until(() => seen.packets >= 65);
+    sock.close();
+    return { whileHeld, after: seen.packets, failures: seen.failures };
+  },
   /** A handler that throws does not stop the batch; closing inside a batch ends it. */
   async faults() {
     let closed = false;

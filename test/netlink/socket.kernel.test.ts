@@ -15,7 +15,7 @@ describe('netlink addon in a namespace', { timeout: 60000 }, () => {
   let ns: NetNs;
   before(() => {
     ns = new NetNs('spt-netlink');
-    const rules = [31, 32, 33].map((g) => `  udp dport ${9300 + g} log group ${g} drop`).join('\n');
+    const rules = [31, 32, 33, 34].map((g) => `  udp dport ${9300 + g} log group ${g} drop`).join('\n');
     ns.nft(`table ip t {\n chain input {\n  type filter hook input priority 0; policy accept;\n${rules}\n }\n}\n`);
   });
   after(() => ns.delete());
@@ -32,6 +32,13 @@ describe('netlink addon in a namespace', { timeout: 60000 }, () => {
     assert.ok(r.maxBatch <= 64, 'at most 64 datagrams per call');
     assert.equal(r.intact, true, 'views into earlier batches unchanged');
     assert.ok(r.rcvbuf >= 2 << 20, `SO_RCVBUFFORCE passes net.core.rmem_max (got ${r.rcvbuf})`);
+  });
+
+  it('holds the rest of a batch when a handler pauses in the middle, and hands it on when resumed', () => {
+    const r = probe('hold', 34);
+    assert.deepEqual(r.failures, []);
+    assert.equal(r.whileHeld, 10, 'nothing handed on after the pause');
+    assert.equal(r.after, 65, 'the held datagrams, then reading again');
   });
 
   it('counts ENOBUFS and reads on: every packet received or a sequence gap', () => {

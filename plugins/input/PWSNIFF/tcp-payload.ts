@@ -15,8 +15,10 @@ export function tcpPayload(pkt: Packet, out: Segment): boolean {
   let tcp: number;
   const version = b[off] >> 4;
   if (version === 4) {
-    if (b[off + 9] !== 6 || (b.readUInt16BE(off + 6) & 0x1fff) !== 0) return false;
-    tcp = off + (b[off] & 15) * 4;
+    const ihl = b[off] & 15;
+    // Below 5 words the "TCP header" would overlap the IP header: malformed, not a login.
+    if (ihl < 5 || b[off + 9] !== 6 || (b.readUInt16BE(off + 6) & 0x1fff) !== 0) return false;
+    tcp = off + ihl * 4;
   } else if (version === 6) {
     if (pkt.payloadLen < 40 || b[off + 6] !== 6) return false;
     tcp = off + 40;

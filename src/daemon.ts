@@ -15,6 +15,7 @@ import { KeyRegistry } from './core/keys.js';
 import { Pipeline, type Stage } from './core/pipeline.js';
 import type { Source } from './core/source.js';
 import { createLog, type DaemonLog } from './logger.js';
+import { loadAddon } from './netlink/addon.js';
 import { NFLOG_OPTIONS, nflogSettings } from './nflog/options.js';
 import { NflogSource } from './nflog/source.js';
 import { checkPidfileRemovable, removePidfile, writePidfile } from './pidfile.js';
@@ -74,6 +75,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return 0;
   }
 
+  // The kernel is read through our addon: a missing or stale build is one line, before anything is opened.
+  loadAddon();
   // Read the global block first so the daemon's own log goes where the user asked.
   const global = resolveGlobal(loadConfig(opts.configFile));
   const account = opts.user ? lookupUser(opts.user) : undefined;

@@ -19,7 +19,7 @@ import { loadAddon } from './netlink/addon.js';
 import { NFLOG_OPTIONS, nflogSettings } from './nflog/options.js';
 import { NflogSource } from './nflog/source.js';
 import { checkPidfileRemovable, removePidfile, writePidfile } from './pidfile.js';
-import { dropPrivileges, lookupUser } from './privileges.js';
+import { dropPrivileges, lookupUser, openAppend, ownNewFiles } from './privileges.js';
 import { stopGroups } from './shutdown.js';
 
 export interface DaemonOptions {
@@ -80,6 +80,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // Read the global block first so the daemon's own log goes where the user asked.
   const global = resolveGlobal(loadConfig(opts.configFile));
   const account = opts.user ? lookupUser(opts.user) : undefined;
+  // Files created before the drop belong to the user, who reopens them after logrotate.
+  if (account) ownNewFiles(account);
   checkWritable(global.logfile);
   const dlog = createLog(global.logfile, global.loglevel);
   const log = dlog.log;
@@ -129,7 +131,7 @@ async function startPlugins(g: AssembledGroup, global: GlobalConfig, log: Logger
 function checkWritable(logfile: string): void {
   if (logfile === 'stdout' || logfile === 'stderr') return;
   try {
-    fs.closeSync(fs.openSync(logfile, 'a', 0o640));
+    fs.closeSync(openAppend(logfile, 0o640));
   } catch (err) {
     throw new ConfigError(`cannot open logfile ${logfile}: ${(err as Error).message}`);
   }

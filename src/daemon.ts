@@ -104,18 +104,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     dropPrivileges(account);
     if (opts.pidfile) checkPidfileRemovable(opts.pidfile, account.name, log);
   }
+  // What outputs write from now on is written as the user the daemon runs as: they check it here.
+  for (const r of running) await startPlugins(r.group, global, log, 'ready');
   installSignals(running, dlog, opts.pidfile, global.shutdowntimeout);
   log.info({ groups: groups.map((g) => g.id), pid: process.pid }, `specter started: ${groups.length} group(s) reading`);
   opts.onReady?.();
   return -1;
 }
 
-/** Opens every plugin of a group; with `errignore` a plugin that cannot start is left out, else it is fatal. */
-async function startPlugins(g: AssembledGroup, global: GlobalConfig, log: Logger): Promise<void> {
-  const start = async <T extends { start?(): Promise<void> }>(stages: Stage<T>[]) => {
+/**
+ * Opens every plugin of a group ('start'), or lets it check what it will write
+ * after the privilege drop ('ready'); with `errignore` a plugin that fails is
+ * left out, else it is fatal.
+ */
+async function startPlugins(g: AssembledGroup, global: GlobalConfig, log: Logger, phase: 'start' | 'ready' = 'start'): Promise<void> {
+  const start = async <T extends { start?(): Promise<void>; ready?(): Promise<void> }>(stages: Stage<T>[]) => {
     for (const st of [...stages]) {
       try {
-        await st.instance.start?.();
+        await st.instance[phase]?.();
       } catch (err) {
         const msg = `group ${g.id}: ${st.name} cannot start: ${(err as Error).message}`;
         if (!global.errignore) throw new ConfigError(msg);

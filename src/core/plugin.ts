@@ -9,7 +9,8 @@
  *     (resolving a key no input of the group produces is a start-up error);
  *  3. inputs are created; ctx.want(name) returns the key only when something reads it,
  *     so an input decodes only fields in use;
- *  4. start() opens files, sockets and connections (never called by --check);
+ *  4. start() opens files, sockets and connections (never called by --check); after the
+ *     privilege drop, ready() checks what the output writes as the final user;
  *  5. per packet: every input's process(), then every output's write(); after each batch
  *     of packets from the source, every output's endBatch();
  *  6. SIGHUP: reopen(); SIGTERM: flush() then close(), for every output at once; close() comes
@@ -84,6 +85,12 @@ export interface OutputInstance {
   write(rec: Record): void;
   /** End of a source batch: start the I/O for what write() collected (one write per batch). */
   endBatch(): void;
+  /**
+   * Called once every group reads and root was dropped (-u): check what the
+   * output will write from now on as the user the daemon runs as (a spool
+   * directory, say). A throw is a start-up error, like one from start().
+   */
+  ready?(): Promise<void>;
   /** Write out everything accepted so far; resolves when it is written or counted as dropped. */
   flush(): Promise<void>;
   /** Reopen files (SIGHUP, logrotate). */

@@ -5,6 +5,14 @@ import type { SqlDriver } from '../../shared/sql/sql-output.js';
 
 const MAX_PARAMS = 65535;
 
+/**
+ * Errors about the rows rather than the connection, besides SQLSTATE classes
+ * 22 and 23: ER_TRUNCATED_WRONG_VALUE_FOR_FIELD (1366) and
+ * ER_INVALID_CHARACTER_STRING (1300) say HY000, as do MariaDB's
+ * ER_CONSTRAINT_FAILED (4025, a CHECK) on some versions.
+ */
+const DATA_ERRNOS = new Set([1048, 1062, 1263, 1264, 1292, 1300, 1365, 1366, 1406, 1452, 1690, 3819, 4025]);
+
 export class MysqlDriver implements SqlDriver {
   readonly describe: string;
   private conn: mysql.Connection | null = null;
@@ -34,12 +42,22 @@ export class MysqlDriver implements SqlDriver {
     await this.conn!.query('CREATE TABLE IF NOT EXISTS specter_batches (id varchar(200) PRIMARY KEY)');
   }
 
+  isDataError(err: unknown): boolean {
+    const e = err as { sqlState?: unknown; errno?: unknown };
+    return (typeof e.sqlState === 'string' && /^2[23]/.test(e.sqlState)) || (typeof e.errno === 'number' && DATA_ERRNOS.has(e.errno));
+  }
+
+  async markers(prefix: string): Promise<string[]> {
+    const [rows] = await this.conn!.execute('SELECT id FROM specter_batches WHERE id LIKE ?', [`${prefix}%`]);
+    return (rows as Array<{ id: string }>).map((r) => r.id);
+  }
+
   async committed(marker: string): Promise<boolean> {
     const [rows] = await this.conn!.execute('SELECT 1 FROM specter_batches WHERE id = ?', [marker]);
     return (rows as unknown[]).length > 0;
   }
 
-  async insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void> {
+  async insert(cols: Column[], rows: unknown[][], marker: string, previous: readonly string[]): Promise<void> {
     const c = this.conn!;
     const names = cols.map((x) => `\`${x.name}\``).join(', ');
     const tuple = `(${cols.map(() => '?').join(', ')})`;
@@ -51,7 +69,7 @@ export class MysqlDriver implements SqlDriver {
         // execute() prepares the statement on the server once per shape and sends values apart from it.
         await c.execute(`INSERT INTO \`${this.table}\` (${names}) VALUES ${new Array(part.length).fill(tuple).join(', ')}`, part.flat() as never[]);
       }
-      if (previous) await c.execute('DELETE FROM specter_batches WHERE id = ?', [previous]);
+      if (previous.length) await c.query('DELETE FROM specter_batches WHERE id IN (?)', [previous]);
       await c.execute('INSERT INTO specter_batches (id) VALUES (?)', [marker]);
       await c.commit();
     } catch (err) {

@@ -61,7 +61,7 @@ describe('PGSQL during an outage', { timeout: 60000 }, () => {
       await daemon.started();
       ns.exec(gen, ['127.0.0.1', '9300', '400', '2000', '16']);
       await waitFor(() => /further rows wait in/.test(daemon!.stderr), 5000, 'rows on disk');
-      assert.ok(fs.readdirSync(path.join(dir, 'spool')).some((f) => f.endsWith('.queue')));
+      assert.ok(fs.readdirSync(path.join(dir, 'spool')).some((f) => f.endsWith('.rows')));
       fs.symlinkSync('/var/run/postgresql/.s.PGSQL.5432', path.join(sockdir, '.s.PGSQL.5432'));
       await waitFor(() => psql(db, 'SELECT count(*) FROM ulog').trim() === '400', 20000, 'all 400 rows');
       assert.equal(psql(db, 'SELECT count(DISTINCT oob_seq_local) FROM ulog').trim(), '400');

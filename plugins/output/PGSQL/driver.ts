@@ -1,4 +1,9 @@
-/** PostgreSQL through `pg`: one connection, each batch COPYed in one transaction with its marker. */
+/**
+ * PostgreSQL through `pg`: one connection, each batch COPYed in one transaction
+ * with its marker. Every exchange with the server has a deadline: a connection
+ * that stops answering (a half-open TCP link, a stalled proxy) is destroyed,
+ * and the writer retries the batch on a new one.
+ */
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TextBuffer } from '../../../src/core/text-buffer.js';
@@ -10,15 +15,42 @@ export class PgDriver implements SqlDriver {
   private client: pg.Client | null = null;
   private readonly text = new TextBuffer(256 * 1024);
 
-  constructor(private readonly config: pg.ClientConfig, private readonly schema: string, private readonly table: string) {
+  /** `timeoutMs`: longest wait for any answer of the server (0: none). */
+  constructor(private readonly config: pg.ClientConfig, private readonly schema: string, private readonly table: string, private readonly timeoutMs = 0) {
     this.describe = `PostgreSQL ${schema}.${table}`;
   }
 
   async connect(): Promise<void> {
     const c = new pg.Client(this.config);
     c.on('error', () => undefined); // a dropped connection shows up as the next query's error
-    await c.connect();
     this.client = c;
+    await this.deadline(c.connect(), 'connecting');
+  }
+
+  /** Rejects when `p` takes longer than the timeout, and destroys the connection: whatever it waited for will never come. */
+  private deadline<T>(p: Promise<T>, what: string): Promise<T> {
+    if (!this.timeoutMs) return p;
+    const c = this.client;
+    let timer: NodeJS.Timeout;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        (c as unknown as { connection?: { stream?: { destroy(): void } } } | null)?.connection?.stream?.destroy();
+        reject(new Error(`no answer from the server in ${this.timeoutMs / 1000} s while ${what}`));
+      }, this.timeoutMs);
+    });
+    p.catch(() => undefined);
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  }
+
+  /** SQLSTATE classes 22 (data exception: a value the type cannot hold) and 23 (integrity constraint): the rows, not the connection. */
+  isDataError(err: unknown): boolean {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && /^2[23]/.test(code);
+  }
+
+  async markers(prefix: string): Promise<string[]> {
+    const r = await this.deadline(this.client!.query(`SELECT id FROM "${this.schema}".specter_batches WHERE id LIKE $1`, [`${prefix}%`]), 'reading markers');
+    return r.rows.map((x: { id: string }) => x.id);
   }
 
   async columns(): Promise<Column[]> {
@@ -33,28 +65,34 @@ export class PgDriver implements SqlDriver {
   }
 
   async ensureMarkers(): Promise<void> {
-    await this.client!.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".specter_batches (id varchar(200) PRIMARY KEY)`);
+    await this.deadline(this.client!.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".specter_batches (id varchar(200) PRIMARY KEY)`), 'creating specter_batches');
   }
 
   async committed(marker: string): Promise<boolean> {
-    const r = await this.client!.query(`SELECT 1 FROM "${this.schema}".specter_batches WHERE id = $1`, [marker]);
+    const r = await this.deadline(this.client!.query(`SELECT 1 FROM "${this.schema}".specter_batches WHERE id = $1`, [marker]), 'reading a marker');
     return (r.rowCount ?? 0) > 0;
   }
 
-  async insert(cols: Column[], rows: unknown[][], marker: string, previous: string | null): Promise<void> {
+  async insert(cols: Column[], rows: unknown[][], marker: string, previous: readonly string[]): Promise<void> {
+    await this.deadline(this.transaction(cols, rows, marker, previous), `writing ${rows.length} rows`);
+  }
+
+  private async transaction(cols: Column[], rows: unknown[][], marker: string, previous: readonly string[]): Promise<void> {
     const c = this.client!;
     const data = copyText(this.text, rows);
     await c.query('BEGIN');
     try {
-      // COPY: the batch as one stream of text that the server parses in bulk, no per-value parameters.
-      const names = cols.map((x) => `"${x.name}"`).join(', ');
-      const stream = c.query(copyFrom(`COPY "${this.schema}"."${this.table}" (${names}) FROM STDIN`));
-      await new Promise<void>((resolve, reject) => {
-        stream.on('finish', resolve);
-        stream.on('error', reject);
-        stream.end(data);
-      });
-      if (previous) await c.query(`DELETE FROM "${this.schema}".specter_batches WHERE id = $1`, [previous]);
+      if (rows.length) {
+        // COPY: the batch as one stream of text that the server parses in bulk, no per-value parameters.
+        const names = cols.map((x) => `"${x.name}"`).join(', ');
+        const stream = c.query(copyFrom(`COPY "${this.schema}"."${this.table}" (${names}) FROM STDIN`));
+        await new Promise<void>((resolve, reject) => {
+          stream.on('finish', resolve);
+          stream.on('error', reject);
+          stream.end(data);
+        });
+      }
+      if (previous.length) await c.query(`DELETE FROM "${this.schema}".specter_batches WHERE id = ANY($1)`, [previous]);
       await c.query(`INSERT INTO "${this.schema}".specter_batches (id) VALUES ($1)`, [marker]);
       await c.query('COMMIT');
     } catch (err) {
@@ -68,7 +106,7 @@ export class PgDriver implements SqlDriver {
   async close(): Promise<void> {
     const c = this.client;
     this.client = null;
-    await c?.end();
+    if (c) await this.deadline(c.end(), 'closing').catch(() => (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy());
   }
 }
 
@@ -77,7 +115,8 @@ const BACKSLASH = 92;
 /**
  * Rows in COPY's text format: a tab between values, a newline after each row,
  * \N for NULL, backslash escapes for backslash, tab, newline and carriage
- * return in text, and bytes as \\x hex (bytea's hex input once COPY has
+ * return in text, NUL (which PostgreSQL text cannot hold) as the four
+ * characters \x00, and bytes as \\x hex (bytea's hex input once COPY has
  * undone its own escaping).
  */
 export function copyText(out: TextBuffer, rows: unknown[][]): Buffer {
@@ -115,8 +154,8 @@ function copyValue(out: TextBuffer, v: unknown): void {
   }
 }
 
-const SPECIAL = /[\\\t\n\r]/g;
-const ESCAPED: { readonly [c: string]: string } = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const SPECIAL = /[\\\t\n\r\0]/g;
+const ESCAPED: { readonly [c: string]: string } = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\\\x00' };
 
 function copyString(out: TextBuffer, s: string): void {
   const text = s.replace(SPECIAL, (c) => ESCAPED[c]);

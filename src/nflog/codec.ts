@@ -143,8 +143,9 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
       }
       case NFULA.PAYLOAD: pkt.payloadOff = p; pkt.payloadLen = plen; break;
       case NFULA.PREFIX: {
-        let n = plen;
-        while (n > 0 && buf[p + n - 1] === 0) n--;
+        // A C string: it ends at the first NUL.
+        let n = 0;
+        while (n < plen && buf[p + n] !== 0) n++;
         pkt.prefixOff = p;
         pkt.prefixLen = n;
         break;

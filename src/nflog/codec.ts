@@ -126,8 +126,11 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
       case NFULA.MARK: if (plen < 4) return false; pkt.mark = u32be(buf, p); break;
       case NFULA.TIMESTAMP:
         if (plen < 16) return false;
-        pkt.tsSec = u32be(buf, p) * 4294967296 + u32be(buf, p + 4);
-        pkt.tsUsec = u32be(buf, p + 12);
+        // Seconds past 32 bits or microseconds past a second are no kernel time: left absent, BASE stamps the packet.
+        if (u32be(buf, p) === 0 && u32be(buf, p + 8) === 0 && u32be(buf, p + 12) < 1_000_000) {
+          pkt.tsSec = u32be(buf, p + 4);
+          pkt.tsUsec = u32be(buf, p + 12);
+        }
         break;
       case NFULA.IFINDEX_INDEV: if (plen < 4) return false; pkt.indev = u32be(buf, p); break;
       case NFULA.IFINDEX_OUTDEV: if (plen < 4) return false; pkt.outdev = u32be(buf, p); break;

@@ -22,4 +22,13 @@ describe('nfnetlink_log fuzz: regressions', () => {
     assert.equal(stages.value('oob.prefix'), 'out ');
     assert.match(stages.lastLine, /^out IN=lo OUT= /);
   });
+
+  it('a timestamp with seconds past 32 bits is no time: the packet is stamped on arrival', () => {
+    const before = Math.floor(Date.now() / 1000);
+    stages.run(encodeMessage(2, [hdr, [NFULA.TIMESTAMP, hex('000000c5 68e77801 00000000 0001e240')], [NFULA.PAYLOAD, udp4]]));
+    const sec = stages.value('oob.time.sec') as number;
+    assert.ok(sec >= before && sec <= Math.floor(Date.now() / 1000), `oob.time.sec ${sec}`);
+    stages.run(encodeMessage(2, [hdr, [NFULA.TIMESTAMP, hex('00000000 68e77801 00000000 0001e240')], [NFULA.PAYLOAD, udp4]]));
+    assert.deepEqual([stages.value('oob.time.sec'), stages.value('oob.time.usec')], [0x68e77801, 123456]);
+  });
 });

@@ -31,4 +31,10 @@ describe('nfnetlink_log fuzz: regressions', () => {
     stages.run(encodeMessage(2, [hdr, [NFULA.TIMESTAMP, hex('00000000 68e77801 00000000 0001e240')], [NFULA.PAYLOAD, udp4]]));
     assert.deepEqual([stages.value('oob.time.sec'), stages.value('oob.time.usec')], [0x68e77801, 123456]);
   });
+
+  it('an IPv4 header longer than the captured bytes prints INCOMPLETE [0 bytes], never a negative count', () => {
+    // IHL 11 (44 bytes) with 20 bytes captured
+    stages.run(encodeMessage(2, [hdr, [NFULA.PAYLOAD, hex('4b000036 04d24000 40113333 c0a80102 c0a80101')]]));
+    assert.match(stages.lastLine, / PROTO=UDP INCOMPLETE \[0 bytes\] $/);
+  });
 });

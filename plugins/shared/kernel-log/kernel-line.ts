@@ -19,6 +19,9 @@ function ip6(buf: Uint8Array, o: number): string {
   return s;
 }
 
+/** What the kernel prints for a header cut short; a header that starts past the captured bytes has 0 of them. */
+const incomplete = (p: number, end: number) => `INCOMPLETE [${p < end ? end - p : 0} bytes] `;
+
 const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
 const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
@@ -42,7 +45,7 @@ export function ipv4Line(b: Uint8Array, off: number, end: number, outer: boolean
     case 1: {
       s += 'PROTO=ICMP ';
       if (offset) return s;
-      if (p + 4 > end) return s + `INCOMPLETE [${end - p} bytes] `;
+      if (p + 4 > end) return s + incomplete(p, end);
       const type = b[p];
       const code = b[p + 1];
       s += `TYPE=${type} CODE=${code} `;
@@ -64,12 +67,12 @@ export function ipv4Line(b: Uint8Array, off: number, end: number, outer: boolean
     case 51:
       s += 'PROTO=AH ';
       if (offset) return s;
-      if (p + 8 > end) return s + `INCOMPLETE [${end - p} bytes] `;
+      if (p + 8 > end) return s + incomplete(p, end);
       return s + `SPI=0x${u32(b, p + 4).toString(16)} `;
     case 50:
       s += 'PROTO=ESP ';
       if (offset) return s;
-      if (p + 4 > end) return s + `INCOMPLETE [${end - p} bytes] `;
+      if (p + 4 > end) return s + incomplete(p, end);
       return s + `SPI=0x${u32(b, p).toString(16)} `;
     default:
       return s + `PROTO=${proto} `;
@@ -113,7 +116,7 @@ export function ipv6Line(b: Uint8Array, off: number, end: number, outer: boolean
     case 58: {
       s += 'PROTO=ICMPv6 ';
       if (fragment) return s;
-      if (p + 8 > end) return s + `INCOMPLETE [${end - p} bytes] `;
+      if (p + 8 > end) return s + incomplete(p, end);
       const type = b[p];
       s += `TYPE=${type} CODE=${b[p + 1]} `;
       switch (type) {
@@ -135,7 +138,7 @@ export function ipv6Line(b: Uint8Array, off: number, end: number, outer: boolean
 
 function tcp(b: Uint8Array, p: number, end: number, fragment: boolean): string {
   if (fragment) return 'PROTO=TCP ';
-  if (p + 20 > end) return `PROTO=TCP INCOMPLETE [${end - p} bytes] `;
+  if (p + 20 > end) return 'PROTO=TCP ' + incomplete(p, end);
   const f = b[p + 13];
   // Kernels with accurate ECN (this 6.18 one) print AE as a flag and leave it out of RES=.
   const res = b[p + 12] & 0x0f;
@@ -155,6 +158,6 @@ function tcp(b: Uint8Array, p: number, end: number, fragment: boolean): string {
 function udp(b: Uint8Array, p: number, end: number, fragment: boolean, proto: number): string {
   const s = proto === 17 ? 'PROTO=UDP ' : 'PROTO=UDPLITE ';
   if (fragment) return s;
-  if (p + 8 > end) return s + `INCOMPLETE [${end - p} bytes] `;
+  if (p + 8 > end) return s + incomplete(p, end);
   return s + `SPT=${u16(b, p)} DPT=${u16(b, p + 2)} LEN=${u16(b, p + 4)} `;
 }

@@ -7,6 +7,7 @@
  *
  * Absent numeric attributes are -1; absent byte attributes have length -1.
  */
+import { bytesToText } from './byte-text.js';
 import { LastBytes } from './last-bytes.js';
 
 export class Packet {
@@ -54,12 +55,12 @@ export class Packet {
     this.hwAddrLen = this.hwHeaderLen = this.payloadLen = this.prefixLen = this.l2HdrLen = this.ctLen = -1;
   }
 
-  /** The log prefix as a string ('' when absent). */
+  /** The log prefix as a string ('' when absent), every byte kept (see byte-text.ts). */
   prefix(): string {
     return this.prefixLen > 0 ? this.prefixes.get(this.buf, this.prefixOff, this.prefixOff + this.prefixLen) : '';
   }
 
-  private readonly prefixes = new LastBytes((b, start, end) => b.toString('latin1', start, end));
+  private readonly prefixes = new LastBytes(bytesToText);
 
   /** A view of the payload bytes (no copy). */
   payload(): Buffer {

@@ -1,4 +1,8 @@
-/** Login commands: `USER name`, `PASS secret` (FTP, POP3) and `tag LOGIN user pass` (IMAP). */
+/**
+ * Login commands: `USER name`, `PASS secret` (FTP, POP3) and `tag LOGIN user pass` (IMAP).
+ * Names and secrets keep every byte: UTF-8 as text, other bytes as byte-text.ts holds them.
+ */
+import { bytesToText } from '../../../src/core/byte-text.js';
 
 export interface Login {
   user?: string;
@@ -9,10 +13,11 @@ export function parseLogin(buf: Buffer, start: number, end: number): Login | nul
   let eol = start;
   while (eol < end && buf[eol] !== 0x0d && buf[eol] !== 0x0a) eol++;
   if (eol - start < 6) return null;
-  const line = buf.toString('latin1', start, eol);
-  const m = /^(USER|PASS) (.+)$/i.exec(line);
+  const line = bytesToText(buf, start, eol);
+  // s: a name may hold U+2028/U+2029, which '.' alone would not take.
+  const m = /^(USER|PASS) (.+)$/is.exec(line);
   if (m) return m[1].toUpperCase() === 'USER' ? { user: m[2] } : { pass: m[2] };
-  const imap = /^\S+ LOGIN (.+)$/i.exec(line);
+  const imap = /^\S+ LOGIN (.+)$/is.exec(line);
   if (!imap) return null;
   const args = imapArgs(imap[1]);
   return args.length === 2 ? { user: args[0], pass: args[1] } : null;

@@ -4,6 +4,7 @@
  * `ecs` uses Elastic Common Schema names (flat dotted field names, which
  * Elasticsearch expands).
  */
+import { textForm } from '../../../src/core/byte-text.js';
 import { ipv6ToString } from '../../../src/core/format.js';
 import type { Key, KeyType } from '../../../src/core/keys.js';
 import type { Record } from '../../../src/core/record.js';
@@ -30,14 +31,17 @@ function kindOf(type: KeyType, ecs: boolean): Kind {
 
 const ascii = (s: string) => Buffer.from(s, 'latin1');
 
-/** JSON text of a string value, remembering the last one: prefixes and interface names repeat. */
+/**
+ * JSON text of a string value, remembering the last one: prefixes and interface
+ * names repeat. Bytes of a prefix or login that are not valid UTF-8 become \xNN.
+ */
 class QuotedCache {
   private last: unknown = undefined;
   bytes: Buffer = ascii('""');
 
   get(v: unknown): Buffer {
     if (v !== this.last) {
-      this.bytes = Buffer.from(JSON.stringify(String(v)), 'utf8');
+      this.bytes = Buffer.from(JSON.stringify(textForm(String(v))), 'utf8');
       this.last = v;
     }
     return this.bytes;

@@ -1,7 +1,8 @@
 import { FileSink } from '../../../src/core/file-sink.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { LineBuilder } from './line.js';
-import { fromText, textFileOutput } from '../../../src/core/batched-text.js';
+import { textFileOutput } from '../../../src/core/batched-text.js';
+import { putByteText } from '../../../src/core/byte-text.js';
 
 export default defineOutput({
   name: 'LOGEMU',
@@ -13,6 +14,11 @@ export default defineOutput({
   create(ctx) {
     const lines = new LineBuilder(ctx);
     const sink = new FileSink({ path: ctx.options.logemufile as string, counters: ctx.counters, log: ctx.log });
-    return textFileOutput(sink, ctx.options.logemusync as boolean, fromText((rec) => lines.line(rec) + '\n'));
+    // The line's bytes as the kernel writes its own: a prefix's bytes unchanged, UTF-8 or not.
+    return textFileOutput(sink, ctx.options.logemusync as boolean, (rec, out) => {
+      const s = lines.line(rec) + '\n';
+      out.reserve(s.length * 3);
+      out.pos = putByteText(out.buf, out.pos, s);
+    });
   },
 });

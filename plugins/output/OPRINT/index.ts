@@ -1,5 +1,6 @@
 import { fromText, textFileOutput } from '../../../src/core/batched-text.js';
 import { FileSink } from '../../../src/core/file-sink.js';
+import { printableForm } from '../../../src/core/byte-text.js';
 import { valueToString } from '../../../src/core/format.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 
@@ -17,7 +18,10 @@ export default defineOutput({
       let s = '===>PACKET BOUNDARY\n';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i];
-        if (rec.present[k.slot]) s += labels[i] + valueToString(k.type, rec.values[k.slot]) + '\n';
+        if (!rec.present[k.slot]) continue;
+        // One line per field: control characters and bytes that are not UTF-8 as \xNN.
+        const v = rec.values[k.slot];
+        s += labels[i] + (typeof v === 'string' ? printableForm(v) : valueToString(k.type, v)) + '\n';
       }
       return s;
     }));

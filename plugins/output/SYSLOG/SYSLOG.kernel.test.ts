@@ -4,7 +4,7 @@
  * over UDP and over TCP; facility, severity and text are checked.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -105,5 +105,20 @@ template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-te
     for (const l of lines.filter((x) => x.includes('viaudp:'))) assert.match(l, /^daemon\.info specter +viaudp: IN=lo .*PROTO=ICMP TYPE=8/);
     for (const l of lines.filter((x) => x.includes('viatcp:'))) assert.match(l, /^local7\.err specter +viatcp: IN=lo .*PROTO=ICMP TYPE=8/);
     assert.match(daemon.stderr, /works again/);
+  });
+
+  it('sends a prefix\'s bytes unchanged to the local socket and as UTF-8 text with \\xNN for other bytes in RFC 5424', async () => {
+    const prefix = Buffer.concat([Buffer.from('bytes été '), Buffer.from([0xff, 0xc3]), Buffer.from(' 日本: ')]);
+    const rule = (group: number) => Buffer.concat([Buffer.from(`add rule ip t input udp dport 5601 log group ${group} prefix "`), prefix, Buffer.from('"\n')]);
+    execFileSync('ip', ['netns', 'exec', ns.name, 'nft', '-f', '-'], { input: Buffer.concat([rule(1), rule(2)]) });
+    try { ns.exec('ncat', ['-u', '-w', '1', '127.0.0.1', '5601'], 'x'); } catch { /* refused */ }
+    const lines = await waitFor(() => {
+      const all = fs.existsSync(out) ? fs.readFileSync(out).toString('latin1').split('\n').filter((l) => l.includes('bytes ')) : [];
+      return all.length >= 2 ? all.map((l) => Buffer.from(l, 'latin1')) : null;
+    }, 10000, 'both messages in rsyslog');
+    const local = lines.find((l) => l.toString('latin1').startsWith('local5.'))!;
+    assert.ok(local.includes(Buffer.concat([prefix, Buffer.from('IN=lo ')])), `local socket: the prefix's bytes (${local.toString('hex')})`);
+    const remote = lines.find((l) => l.toString('latin1').startsWith('daemon.'))!;
+    assert.ok(remote.toString('utf8').includes('bytes été \\xff\\xc3 日本: IN=lo '), `RFC 5424: UTF-8 text (${remote.toString('utf8')})`);
   });
 });

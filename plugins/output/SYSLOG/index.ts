@@ -4,6 +4,7 @@
  * TCP (octet-counting framing, RFC 6587).
  */
 import os from 'node:os';
+import { byteTextBuffer, textForm } from '../../../src/core/byte-text.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { SocketSink } from '../../../src/core/socket-sink.js';
 import { PacketLine } from '../../shared/kernel-log/packet-line.js';
@@ -42,7 +43,8 @@ export default defineOutput({
         async start() { sink.start(); },
         write(rec) {
           // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
-          const msg = Buffer.from(`<${pri}>1 ${new Date().toISOString()} ${host} specter ${pid} - - ${packet.line(rec).trimEnd()}`);
+          // MSG as UTF-8 text: a byte of a prefix that is not valid UTF-8 is written as \xNN.
+          const msg = Buffer.from(`<${pri}>1 ${new Date().toISOString()} ${host} specter ${pid} - - ${textForm(packet.line(rec).trimEnd())}`);
           if (tcp) batch.push(Buffer.from(`${msg.length} `), msg);
           else sink.send(msg, 1);
         },
@@ -64,7 +66,8 @@ export default defineOutput({
         const d = new Date();
         const day = d.getDate();
         const t = `${MONTHS[d.getMonth()]} ${day < 10 ? ' ' + day : day} ${d.toTimeString().slice(0, 8)}`;
-        local.send(Buffer.from(`<${pri}>${t} specter[${pid}]: ${packet.line(rec).trimEnd()}`));
+        // The kernel's line as bytes, as the kernel's own log has it.
+        local.send(byteTextBuffer(`<${pri}>${t} specter[${pid}]: ${packet.line(rec).trimEnd()}`));
       },
       endBatch: () => local.drain(),
       flush: () => local.flush(),

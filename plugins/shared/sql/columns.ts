@@ -6,6 +6,7 @@
  * declared type, so a classic integer `ip_saddr` column gets 3232235530 for
  * 192.168.0.10 and a text or inet column gets "192.168.0.10".
  */
+import { byteTextBuffer, textForm } from '../../../src/core/byte-text.js';
 import { closestKeys, type Key } from '../../../src/core/keys.js';
 import { ipToString, macToString, hexString } from '../../../src/core/format.js';
 
@@ -119,7 +120,9 @@ function converter(key: Key, cls: ColumnClass): (v: unknown) => unknown {
       return (v) => new Date(v as number).toISOString();
     case 'string':
       if (cls === 'int' || cls === 'real') return (v) => (v === '' || Number.isNaN(Number(v)) ? null : Number(v));
-      return (v) => v;
+      // Prefixes and logins keep every byte: binary columns get them as they came, text shows a non-UTF-8 byte as \xNN.
+      if (cls === 'binary') return (v) => byteTextBuffer(v as string);
+      return (v) => textForm(v as string);
     default: // numbers and bigints
       if (cls === 'text') return (v) => String(v);
       if (cls === 'time') return (v) => new Date(Number(v) * 1000).toISOString(); // seconds, e.g. oob.time.sec

@@ -87,16 +87,10 @@ static void free_if_done(Socket *s) {
   free(s);
 }
 
+/* No N-API here: at exit, libuv closes the handle after the environment is gone. */
 static void on_handle_closed(uv_handle_t *handle) {
   Socket *s = (Socket *)handle;
   s->handle_closed = true;
-  if (s->async) {
-    napi_handle_scope scope;
-    napi_open_handle_scope(s->env, &scope);
-    napi_async_destroy(s->env, s->async);
-    napi_close_handle_scope(s->env, scope);
-    s->async = NULL;
-  }
   free_if_done(s);
 }
 
@@ -108,6 +102,9 @@ static void do_close(Socket *s) {
   uv_close((uv_handle_t *)&s->poll, on_handle_closed);
   close(s->fd);
   s->fd = -1;
+  /* The callback running now (if any) keeps its own copy of the async ids. */
+  if (s->async) napi_async_destroy(s->env, s->async);
+  s->async = NULL;
   napi_delete_reference(s->env, s->on_batch);
   napi_delete_reference(s->env, s->on_error);
   napi_delete_reference(s->env, s->ends_ref);

@@ -3,6 +3,7 @@
  * needs, and a protocol the kernel does not know each give one clear line.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -28,6 +29,17 @@ describe('netlink addon', () => {
     // A real native module that is not ours: better-sqlite3's.
     const foreign = path.join(path.dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
     oneLine(() => loadAddon(foreign), /netlink addon .*better_sqlite3\.node lacks NetlinkSocket .*build-addon\.cjs/);
+  });
+
+  it('lets the process end on its own with sockets left open (paused) or closed', () => {
+    const socket = new URL('../../src/netlink/socket.js', import.meta.url).href;
+    const script = `import { NetlinkSocket } from '${socket}';
+      const h = { datagram() {}, error() {}, failed() {} };
+      const open = new NetlinkSocket(12, h); open.bind(); open.pause(true);
+      new NetlinkSocket(12, h);
+      const closed = new NetlinkSocket(12, h); closed.bind(); closed.close();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 0, r.stderr);
   });
 
   it('names the protocol and the errno of a socket the kernel refuses', () => {

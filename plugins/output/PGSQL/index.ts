@@ -16,6 +16,8 @@ export default defineOutput({
     pgsqluser: { type: 'string', default: 'specter', description: 'user' },
     pgsqlpass: { type: 'string', default: '', description: 'password' },
     pgsqlconninfo: { type: 'string', description: 'a connection string (postgresql://user:pass@host/db); overrides host, port, user, password and db' },
+    pgsqltimeout: { type: 'int', default: 30, min: 1, max: 3600, description: 'seconds to wait for any answer of the server (a batch, a connection); then the connection is dropped and the batch sent again on a new one' },
+    pgsqlkeepalive: { type: 'int', default: 60, min: 0, max: 7200, description: 'seconds a connection may be idle before TCP keepalive probes check the link (0: off)' },
     ...sqlOptionSpecs('pgsql'),
   },
   create(ctx) {
@@ -24,6 +26,15 @@ export default defineOutput({
     const config = o.pgsqlconninfo
       ? { connectionString: String(o.pgsqlconninfo) }
       : { host: String(o.pgsqlhost), port: o.pgsqlport as number, user: String(o.pgsqluser), password: String(o.pgsqlpass), database: String(o.pgsqldb) };
-    return sqlOutput(ctx, () => new PgDriver({ ...config, connectionTimeoutMillis: 3000 }, String(o.pgsqlschema), String(o.pgsqltable)), { ...sqlOptions('pgsql', o), table: String(o.pgsqltable) });
+    const timeout = (o.pgsqltimeout as number) * 1000;
+    const keepalive = (o.pgsqlkeepalive as number) * 1000;
+    const link = {
+      connectionTimeoutMillis: Math.min(3000, timeout),
+      keepAlive: keepalive > 0,
+      keepAliveInitialDelayMillis: keepalive,
+      // The server also stops a statement that runs longer (a lock held elsewhere): an error, and the batch is retried.
+      statement_timeout: timeout,
+    };
+    return sqlOutput(ctx, () => new PgDriver({ ...config, ...link }, String(o.pgsqlschema), String(o.pgsqltable), timeout), { ...sqlOptions('pgsql', o), table: String(o.pgsqltable) });
   },
 });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import type { Key } from '../../../src/core/keys.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
+import { RejectFile } from '../../shared/sql/reject-file.js';
 
 const MAX_DELAY_MS = 100;
 
@@ -22,6 +23,7 @@ export default defineOutput({
     sqlite3label: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
     sqlite3batch: { type: 'int', default: 5000, min: 1, description: 'rows per transaction at most' },
     sqlite3buffer: { type: 'int', default: 200000, min: 1, description: 'rows kept while the database is locked; more are dropped and counted' },
+    sqlite3rejectfile: { type: 'string', description: 'where rows the database refuses (a constraint, a type mismatch) are written, one JSON line each (default: the database file name with .rejected added)' },
   },
   create(ctx) {
     const o = ctx.options;
@@ -44,7 +46,9 @@ export default defineOutput({
     const batchMax = o.sqlite3batch as number;
     const bufferMax = o.sqlite3buffer as number;
     let db: Database.Database | null = null;
-    let insertMany: ((rows: unknown[][]) => void) | null = null;
+    let insertMany: ((rows: unknown[][]) => Refused[]) | null = null;
+    const reject = new RejectFile(o.sqlite3rejectfile === undefined ? `${file}.rejected` : String(o.sqlite3rejectfile), table, mapped.map((m) => m.column.name));
+    let rejectSeq = 0;
     let rows: unknown[][] = [];
     let timer: NodeJS.Timeout | null = null;
     let failing: string | null = null;
@@ -53,8 +57,9 @@ export default defineOutput({
       if (timer) { clearTimeout(timer); timer = null; }
       while (rows.length && insertMany) {
         const chunk = rows.length > batchMax ? rows.slice(0, batchMax) : rows;
+        let refused: Refused[];
         try {
-          insertMany(chunk);
+          refused = insertMany(chunk);
         } catch (err) {
           ctx.counters.errors++;
           const msg = (err as Error).message;
@@ -66,9 +71,23 @@ export default defineOutput({
           return;
         }
         if (failing) { ctx.log.info(`SQLite ${file} works again`); failing = null; }
-        ctx.counters.sent += chunk.length;
+        ctx.counters.sent += chunk.length - refused.length;
+        if (refused.length) setAside(refused);
         rows = chunk === rows ? [] : rows.slice(chunk.length);
       }
+    };
+
+    /** Rows the database refused, after their transaction committed the others. */
+    const setAside = (refused: Refused[]) => {
+      ctx.counters.extra.rejected = (ctx.counters.extra.rejected ?? 0) + refused.length;
+      ctx.counters.dropped += refused.length;
+      try {
+        for (const r of refused) reject.write(r.row, r.reason, `${file}:${process.pid}:${++rejectSeq}`);
+      } catch (err) {
+        ctx.counters.errors++;
+        ctx.log.error(`cannot write ${reject.file}: ${(err as Error).message}; ${refused.length} refused rows dropped`);
+      }
+      ctx.log.warn({ rejected: ctx.counters.extra.rejected }, `SQLite ${file} refused ${refused.length} rows (${refused[0].reason}); set aside in ${reject.file}`);
     };
 
     return {
@@ -80,7 +99,17 @@ export default defineOutput({
         const cols = mapped.map((m) => `"${m.column.name}"`).join(', ');
         const stmt = db.prepare(`INSERT INTO "${table}" (${cols}) VALUES (${mapped.map(() => '?').join(', ')})`);
         insertMany = db.transaction((batch: unknown[][]) => {
-          for (const r of batch) stmt.run(r);
+          const refused: Refused[] = [];
+          for (const r of batch) {
+            try {
+              stmt.run(r);
+            } catch (err) {
+              // A refused row undoes only its own statement; anything else (a full disk, a lock) undoes the batch.
+              if (!isDataError(err)) throw err;
+              refused.push({ row: r, reason: (err as Error).message });
+            }
+          }
+          return refused;
         });
       },
       write(rec) {
@@ -110,6 +139,7 @@ export default defineOutput({
           ctx.log.error(`${rows.length} rows could not be written to ${file} before exit`);
         }
         db?.close();
+        reject.close();
       },
     };
   },
@@ -131,4 +161,15 @@ function readColumns(file: string, table: string): Column[] | null {
   } finally {
     db.close();
   }
+}
+
+interface Refused {
+  row: unknown[];
+  reason: string;
+}
+
+/** A constraint (NOT NULL, CHECK, UNIQUE), a value a STRICT table's type refuses, or one too big: the row, not the database. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test(code);
 }

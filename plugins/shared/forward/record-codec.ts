@@ -1,0 +1,294 @@
+/**
+ * The forwarding encoding of one record (version 1), compact and
+ * self-contained so that any collector can read any message on its own:
+ *
+ *   0   'S' (0x53)            magic
+ *   1   1                     version
+ *   2   0                     flags (none yet)
+ *   3   L                     length of the sensor name (1..255)
+ *   4   seq      u64 LE       the sensor's sequence number (below 2^53)
+ *   12  group    u16 LE       the sensor's group
+ *   14  sensor   L bytes      the sensor's name
+ *   ..  count    u16 LE       number of keys that follow
+ *   ..  per key: code (1 byte below 128, else 2: low 7 bits | 0x80, then the rest);
+ *                code 0 is followed by the name (u8 length, bytes); then the type
+ *                (u8, TYPE_CODES) and the value:
+ *                u8 i8 bool: 1 byte; u16 i16: 2; u32 i32 ipv4: 4; u64 i64: 8; time: f64;
+ *                ipv6: 16 bytes; ipaddr: 4 or 6, then 4 or 16 bytes;
+ *                mac raw string: length (LEB128), bytes (a string as its original bytes).
+ *
+ * All integers little-endian. A decoder checks every length against the
+ * message, so garbage is refused with a reason and never read out of bounds.
+ */
+import { bytesToText, putByteText } from '../../../src/core/byte-text.js';
+import type { Key } from '../../../src/core/keys.js';
+import type { Record } from '../../../src/core/record.js';
+import { KEY_CODES, TYPE_CODES } from './key-codes.js';
+
+export const MAGIC = 0x53;
+export const VERSION = 1;
+/** Offset of the sequence number, read by the spool without decoding the record. */
+export const SEQ_OFFSET = 4;
+const HEADER = 14;
+
+const TYPE_CODE = new Map<string, number>(TYPE_CODES.map((t, i) => [t, i]));
+const CODE_OF = new Map<string, number>(KEY_CODES.map((n, i) => [n, i + 1]));
+
+/** A growing byte buffer written at `pos`; ensure() before writing. */
+export class ByteWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
+
+/** Encodes records of one group: the keys given (those the group's inputs produce), when present. */
+export class RecordEncoder {
+  /** Per slot: the key's code (or name) and type bytes, or undefined when the slot is not encoded. */
+  private readonly heads: (Uint8Array | undefined)[] = [];
+  private readonly types: Uint8Array;
+  private readonly sensor: Buffer;
+  private w: ByteWriter = new ByteWriter(16);
+  private count = 0;
+  private readonly onSlot = (slot: number, value: unknown) => this.put(slot, value);
+
+  constructor(keys: readonly Key[], slots: number, sensor: string, private readonly group: number) {
+    this.sensor = Buffer.from(sensor, 'utf8');
+    if (this.sensor.length < 1 || this.sensor.length > 255) throw new Error(`sensor name "${sensor}" must be 1 to 255 bytes`);
+    this.types = new Uint8Array(slots);
+    for (const k of keys) {
+      const code = CODE_OF.get(k.name) ?? 0;
+      const type = TYPE_CODE.get(k.type)!;
+      const name = code === 0 ? Buffer.from(k.name, 'utf8') : null;
+      if (name && name.length > 255) throw new Error(`key name "${k.name}" is longer than 255 bytes`);
+      const head = code === 0 ? Buffer.concat([Buffer.from([0, name!.length]), name!, Buffer.from([type])])
+        : code < 0x80 ? Buffer.from([code, type]) : Buffer.from([(code & 0x7f) | 0x80, code >> 7, type]);
+      this.heads[k.slot] = head;
+      this.types[k.slot] = type;
+    }
+  }
+
+  /** Appends the record at w.pos; returns the number of bytes written. */
+  encode(rec: Record, seq: number, w: ByteWriter): number {
+    const start = w.pos;
+    w.ensure(HEADER + this.sensor.length + 2);
+    const b = w.buf;
+    b[start] = MAGIC;
+    b[start + 1] = VERSION;
+    b[start + 2] = 0;
+    b[start + 3] = this.sensor.length;
+    b.writeUInt32LE(seq % 0x100000000, start + 4);
+    b.writeUInt32LE(Math.floor(seq / 0x100000000), start + 8);
+    b.writeUInt16LE(this.group, start + 12);
+    this.sensor.copy(b, start + HEADER);
+    const countAt = start + HEADER + this.sensor.length;
+    w.pos = countAt + 2;
+    this.w = w;
+    this.count = 0;
+    rec.forEachSet(this.onSlot);
+    w.buf.writeUInt16LE(this.count, countAt);
+    return w.pos - start;
+  }
+
+  private put(slot: number, v: unknown): void {
+    const head = this.heads[slot];
+    if (head === undefined || v === undefined) return;
+    const w = this.w;
+    const type = this.types[slot];
+    // The widest fixed value is 17 bytes (ipaddr); variable ones ensure again below.
+    w.ensure(head.length + 17);
+    let b = w.buf;
+    let o = w.pos;
+    for (let i = 0; i < head.length; i++) b[o++] = head[i];
+    switch (type) {
+      case 1: case 4: case 9: b[o++] = v === true ? 1 : v === false ? 0 : (v as number) & 0xff; break;
+      case 2: case 5: b[o++] = (v as number) & 0xff; b[o++] = ((v as number) >> 8) & 0xff; break;
+      case 3: case 10: b.writeUInt32LE((v as number) >>> 0, o); o += 4; break;
+      case 6: b.writeInt32LE(v as number, o); o += 4; break;
+      case 7: b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v as bigint)), o); o += 8; break;
+      case 8: b.writeBigInt64LE(BigInt.asIntN(64, BigInt(v as bigint)), o); o += 8; break;
+      case 16: b.writeDoubleLE(v as number, o); o += 8; break;
+      case 11: b.set(v as Uint8Array, o); o += 16; break;
+      case 12:
+        if (typeof v === 'number') { b[o++] = 4; b.writeUInt32LE(v >>> 0, o); o += 4; }
+        else { b[o++] = 6; b.set(v as Uint8Array, o); o += 16; }
+        break;
+      case 13: case 15: {
+        const bytes = v as Uint8Array;
+        w.pos = o;
+        w.ensure(5 + bytes.length);
+        b = w.buf;
+        o = putVarint(b, w.pos, bytes.length);
+        b.set(bytes, o);
+        o += bytes.length;
+        break;
+      }
+      case 14: {
+        const s = v as string;
+        // At most 3 bytes per UTF-16 unit; the length goes before the bytes, so leave room for 5.
+        w.pos = o;
+        w.ensure(5 + s.length * 3);
+        b = w.buf;
+        const end = putByteText(b, o + 5, s);
+        const n = end - o - 5;
+        const lenEnd = putVarint(b, o, n);
+        if (lenEnd !== o + 5) b.copyWithin(lenEnd, o + 5, end);
+        o = lenEnd + n;
+        break;
+      }
+    }
+    w.pos = o;
+    this.count++;
+  }
+}
+
+function putVarint(b: Uint8Array, o: number, n: number): number {
+  while (n >= 0x80) {
+    b[o++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  b[o++] = n;
+  return o;
+}
+
+/** A message that is no specter record of a version this decoder reads. */
+export class RecordFormatError extends Error {
+  override readonly name = 'RecordFormatError';
+}
+
+/** The sequence number of an encoded record (the spool reads it without decoding). */
+export function recordSeq(b: Buffer, o: number): number {
+  return b.readUInt32LE(o + SEQ_OFFSET) + b.readUInt32LE(o + SEQ_OFFSET + 4) * 0x100000000;
+}
+
+/**
+ * Decodes records into a (reused) record. `resolve(name)` gives the local key
+ * to set, null for a key known here but read by nobody (skipped), undefined
+ * for a key unknown here (skipped and counted). A key whose type differs from
+ * the local key of that name is skipped and counted too.
+ */
+export class RecordDecoder {
+  /** Header of the last record decoded. */
+  sensor = '';
+  seq = 0;
+  group = 0;
+  /** Keys skipped because the local key of that name has another type. */
+  typeMismatches = 0;
+  /** Keys skipped because no local key has that name (a third-party input's on the sensor). */
+  unknownKeys = 0;
+  private sensorBytes = Buffer.alloc(0);
+  /** Resolved keys by code and by name: false when no local key has the name, null when none is wanted. */
+  private readonly byCode: (Key | null | false | undefined)[] = [];
+  private readonly byName = new Map<string, Key | null | false>();
+
+  constructor(private readonly resolve: (name: string) => Key | null | undefined) {}
+
+  /** Decodes `b` (one whole message) into `rec` (cleared first). Throws RecordFormatError. */
+  decode(b: Buffer, rec: Record): void {
+    const end = b.length;
+    if (end < HEADER + 3 || b[0] !== MAGIC) throw new RecordFormatError('not a specter record');
+    if (b[1] !== VERSION) throw new RecordFormatError(`record version ${b[1]} is not one this collector reads (${VERSION})`);
+    const sl = b[3];
+    if (sl === 0 || HEADER + sl + 2 > end) throw new RecordFormatError('truncated record header');
+    this.seq = recordSeq(b, 0);
+    this.group = b[12] | (b[13] << 8);
+    if (this.sensorBytes.length !== sl || this.sensorBytes.compare(b, HEADER, HEADER + sl) !== 0) {
+      this.sensorBytes = Buffer.from(b.subarray(HEADER, HEADER + sl));
+      this.sensor = this.sensorBytes.toString('utf8');
+    }
+    let o = HEADER + sl;
+    const count = b[o] | (b[o + 1] << 8);
+    o += 2;
+    rec.clear();
+    for (let i = 0; i < count; i++) {
+      if (o + 2 > end) throw truncated();
+      let code = b[o++];
+      if (code & 0x80) code = (code & 0x7f) | (b[o++] << 7);
+      let key: Key | null | false | undefined;
+      if (code === 0) {
+        const nl = b[o++];
+        if (o + nl + 1 > end) throw truncated();
+        const name = b.toString('utf8', o, o + nl);
+        o += nl;
+        key = this.byName.get(name);
+        if (key === undefined) { key = this.lookup(name); this.byName.set(name, key); }
+      } else {
+        key = this.byCode[code];
+        if (key === undefined) {
+          const name = KEY_CODES[code - 1];
+          key = name === undefined ? false : this.lookup(name);
+          this.byCode[code] = key;
+        }
+      }
+      if (o >= end) throw truncated();
+      const type = b[o++];
+      const typeName = TYPE_CODES[type];
+      if (typeName === undefined || type === 0) throw new RecordFormatError(`unknown value type ${type}`);
+      o = this.value(b, o, end, type, key && key.type === typeName ? key : null, rec);
+      if (key === false) this.unknownKeys++;
+      else if (key && key.type !== typeName) this.typeMismatches++;
+    }
+    if (o !== end) throw new RecordFormatError(`${end - o} bytes after the last key`);
+  }
+
+  private lookup(name: string): Key | null | false {
+    const k = this.resolve(name);
+    return k === undefined ? false : k;
+  }
+
+  /** Reads one value at `o`, sets it when `key` is given; returns the offset after it. */
+  private value(b: Buffer, o: number, end: number, type: number, key: Key | null, rec: Record): number {
+    let v: unknown;
+    let n: number;
+    switch (type) {
+      case 1: n = 1; v = b[o]; break;
+      case 4: n = 1; v = (b[o] << 24) >> 24; break;
+      case 9: n = 1; v = b[o] !== 0; break;
+      case 2: n = 2; v = b[o] | (b[o + 1] << 8); break;
+      case 5: n = 2; v = ((b[o] | (b[o + 1] << 8)) << 16) >> 16; break;
+      case 3: case 10: n = 4; if (o + 4 <= end) v = b.readUInt32LE(o); break;
+      case 6: n = 4; if (o + 4 <= end) v = b.readInt32LE(o); break;
+      case 7: n = 8; if (o + 8 <= end && key) v = b.readBigUInt64LE(o); break;
+      case 8: n = 8; if (o + 8 <= end && key) v = b.readBigInt64LE(o); break;
+      case 16: n = 8; if (o + 8 <= end) v = b.readDoubleLE(o); break;
+      case 11: n = 16; if (o + 16 <= end && key) v = b.subarray(o, o + 16); break;
+      case 12: {
+        const fam = b[o++];
+        if (fam === 4) { n = 4; if (o + 4 <= end) v = b.readUInt32LE(o); }
+        else if (fam === 6) { n = 16; if (o + 16 <= end && key) v = b.subarray(o, o + 16); }
+        else throw new RecordFormatError(`ipaddr family byte ${fam}`);
+        break;
+      }
+      default: {
+        // mac, raw, string: LEB128 length, then bytes.
+        let len = 0;
+        let shift = 0;
+        for (;;) {
+          if (o >= end || shift > 28) throw truncated();
+          const c = b[o++];
+          len += (c & 0x7f) * 2 ** shift;
+          if (c < 0x80) break;
+          shift += 7;
+        }
+        n = len;
+        if (o + len <= end && key) v = type === 14 ? bytesToText(b, o, o + len) : b.subarray(o, o + len);
+      }
+    }
+    if (o + n > end) throw truncated();
+    if (key) rec.set(key, v);
+    return o + n;
+  }
+}
+
+function truncated(): RecordFormatError {
+  return new RecordFormatError('truncated record');
+}

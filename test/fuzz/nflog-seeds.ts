@@ -271,8 +271,42 @@ export function templates(): Template[] {
   return out;
 }
 
-/** The real datagrams captured from the kernel. */
+/** The real datagrams captured from the kernel (test/fixtures/nflog/README.md). */
 export function capturedDatagrams(): Buffer[] {
   const dir = path.join(ROOT, 'test', 'fixtures', 'nflog');
   return fs.readdirSync(dir).filter((f) => f.endsWith('.bin')).sort().map((f) => fs.readFileSync(path.join(dir, f)));
+}
+
+/** A captured datagram's first message as a template, so its packet gets the mutations of built ones. */
+export function capturedTemplate(name: string, b: Buffer): Template {
+  const attrs: Array<[number, Buffer]> = [];
+  let payload = -1;
+  for (let a = 20; a + 4 <= b.readUInt32LE(0);) {
+    const alen = b.readUInt16LE(a);
+    const type = b.readUInt16LE(a + 2) & 0x3fff;
+    if (type === NFULA.PAYLOAD) payload = attrs.length;
+    attrs.push([type, b.subarray(a + 4, a + alen)]);
+    a += (alen + 3) & ~3;
+  }
+  const bytes = attrs[payload][1];
+  return { name, family: b[16], attrs, payload, pkt: built(bytes, ipFields(bytes)) };
+}
+
+/** The length and protocol fields of a real IPv4 or IPv6 packet and of its TCP or UDP header. */
+function ipFields(b: Buffer): Field[] {
+  let l4: number;
+  let proto: number;
+  const f: Field[] = [];
+  if (b[0] >> 4 === 4) {
+    f.push({ off: 0, kind: 'lo4' }, { off: 2, kind: 'len16' }, { off: 9, kind: 'proto' });
+    l4 = (b[0] & 15) * 4;
+    proto = b[9];
+  } else {
+    f.push({ off: 4, kind: 'len16' }, { off: 6, kind: 'proto' });
+    l4 = 40;
+    proto = b[6];
+  }
+  if (proto === 6) f.push({ off: l4 + 12, kind: 'hi4' });
+  if (proto === 17) f.push({ off: l4 + 4, kind: 'len16' });
+  return f;
 }

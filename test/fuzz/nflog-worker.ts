@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CaseMaker } from './nflog-mutate.js';
-import { capturedDatagrams, templates } from './nflog-seeds.js';
+import { capturedDatagrams, capturedTemplate, templates } from './nflog-seeds.js';
 import { InvariantError, Stages } from './nflog-stages.js';
 
 export interface FuzzRequest {
@@ -44,7 +44,8 @@ const SLOW_KEPT = 16;
 
 export function fuzz(req: FuzzRequest): FuzzResult {
   const progress = new Int32Array(req.progress);
-  const maker = new CaseMaker(req.seed, templates(), capturedDatagrams());
+  const captured = capturedDatagrams();
+  const maker = new CaseMaker(req.seed, [...templates(), ...captured.map((c, i) => capturedTemplate(`captured ${i}`, c))], captured);
   const stages = new Stages();
   const first: FuzzFailure[] = [];
   const distinct = new Set<string>();

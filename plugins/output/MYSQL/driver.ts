@@ -1,6 +1,6 @@
 /** MySQL and MariaDB through `mysql2`: one connection, prepared multi-row INSERT, one transaction per batch. */
 import mysql from 'mysql2/promise';
-import type { Column } from '../../shared/sql/columns.js';
+import { integerRange, isValueDefault, type Column } from '../../shared/sql/columns.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
 
 const MAX_PARAMS = 65535;
@@ -34,7 +34,11 @@ export class MysqlDriver implements SqlDriver {
     return (rows as Array<{ name: string; type: string; extra: string; dflt: string | null }>).map((c) => ({
       name: c.name,
       type: c.type,
-      generated: /auto_increment/i.test(c.extra) || (c.dflt !== null && c.dflt !== 'NULL'),
+      // EXTRA says "VIRTUAL GENERATED"/"STORED GENERATED" for generated columns, "DEFAULT_GENERATED" (MySQL 8) for mere defaults.
+      generated: /auto_increment|(VIRTUAL|STORED) GENERATED/i.test(c.extra),
+      hasDefault: isValueDefault(c.dflt),
+      timeWithoutZone: true,
+      range: integerRange(c.type),
     }));
   }
 

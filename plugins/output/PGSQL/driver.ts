@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TextBuffer } from '../../../src/core/text-buffer.js';
-import type { Column } from '../../shared/sql/columns.js';
+import { integerRange, isValueDefault, type Column } from '../../shared/sql/columns.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
 
 export class PgDriver implements SqlDriver {
@@ -55,12 +55,16 @@ export class PgDriver implements SqlDriver {
 
   async columns(): Promise<Column[]> {
     const r = await this.client!.query(
-      `SELECT column_name, data_type, column_default, is_identity FROM information_schema.columns
+      `SELECT column_name, data_type, column_default, is_identity, is_generated FROM information_schema.columns
        WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, [this.schema, this.table]);
-    return r.rows.map((c: { column_name: string; data_type: string; column_default: string | null; is_identity: string }) => ({
+    type Row = { column_name: string; data_type: string; column_default: string | null; is_identity: string; is_generated: string };
+    return r.rows.map((c: Row) => ({
       name: c.column_name,
       type: c.data_type,
-      generated: c.is_identity === 'YES' || c.column_default !== null,
+      // serial and bigserial are a default of nextval() on their own sequence.
+      generated: c.is_identity === 'YES' || c.is_generated === 'ALWAYS' || /^nextval\(/i.test(c.column_default ?? ''),
+      hasDefault: isValueDefault(c.column_default),
+      range: integerRange(c.data_type),
     }));
   }
 

@@ -5,6 +5,12 @@
  * one (`raw_mac_len` → `raw.mac_len`). Values are converted by the column's
  * declared type, so a classic integer `ip_saddr` column gets 3232235530 for
  * 192.168.0.10 and a text or inet column gets "192.168.0.10".
+ *
+ * Which columns are written: every column a key maps to, whatever its
+ * default, except those the database always fills itself (identity, serial,
+ * auto-increment, generated). A column no key maps to is left to its default
+ * when it has one other than NULL, and is an error otherwise (a typo, or a key
+ * no input produces) unless the ignore option is set.
  */
 import { byteTextBuffer, textForm } from '../../../src/core/byte-text.js';
 import { closestKeys, type Key } from '../../../src/core/keys.js';
@@ -14,8 +20,45 @@ export interface Column {
   name: string;
   /** The declared type as the database reports it (INTEGER, varchar(40), inet, bytea, ...). */
   type: string;
-  /** Filled by the database itself (auto-increment id, default now()): left out of inserts. */
+  /** Always filled by the database (identity, serial, auto-increment, generated): never written. */
   generated: boolean;
+  /** Has a default other than NULL: left to the database when no key maps to it. */
+  hasDefault?: boolean;
+  /** Date-time text for this column must carry no UTC offset (MySQL and MariaDB refuse the `Z`). */
+  timeWithoutZone?: boolean;
+  /** The integers the server accepts here (it refuses others), when narrower than 64 bits. */
+  range?: readonly [number, number];
+}
+
+/**
+ * The range of a server-checked integer type (PostgreSQL `smallint`, MySQL
+ * `smallint(5) unsigned`, ...), or undefined for other types and 64 bits.
+ */
+export function integerRange(declared: string): [number, number] | undefined {
+  const m = /^(tiny|small|medium)?int(eger)?\b/i.exec(declared.trim());
+  if (!m) return undefined;
+  const bits = { tiny: 8, small: 16, medium: 24 }[(m[1] ?? '').toLowerCase()] ?? 32;
+  return /unsigned/i.test(declared) ? [0, 2 ** bits - 1] : [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1];
+}
+
+const KEY_RANGES: { readonly [t: string]: readonly [number, number] } = {
+  u8: [0, 255], u16: [0, 65535], u32: [0, 4294967295], ipv4: [0, 4294967295], ipaddr: [0, 4294967295],
+  i8: [-128, 127], i16: [-32768, 32767], i32: [-2147483648, 2147483647],
+};
+
+/**
+ * Whether a default as the database reports it (SQL text, or null for none) is
+ * a value. `DEFAULT NULL` does not count: PostgreSQL and MariaDB report it
+ * for some columns and not others (`NULL::character varying`, or `NULL` for
+ * any nullable column), so it says nothing about what the user meant.
+ */
+export function isValueDefault(dflt: string | null): boolean {
+  return dflt !== null && !/^\s*\(?\s*NULL\s*\)?\s*(::[\w\s."]+)?$/i.test(dflt);
+}
+
+/** The column name the mapping reads as `key`: every `.` written as `_`. */
+export function columnName(key: string): string {
+  return key.replace(/\./g, '_');
 }
 
 export type ColumnClass = 'int' | 'real' | 'text' | 'binary' | 'bool' | 'time';
@@ -56,9 +99,10 @@ export interface MapOptions {
  * Maps every column to a key of `produced` (by name). Returns the mapping and
  * the columns left out; an unknown column is an error unless ignoreUnknown.
  */
-export function mapColumns(columns: Column[], produced: Map<string, Key>, opts: MapOptions): { mapped: Mapped[]; ignored: string[] } {
+export function mapColumns(columns: Column[], produced: Map<string, Key>, opts: MapOptions): { mapped: Mapped[]; ignored: string[]; narrow: string[] } {
   const mapped: Mapped[] = [];
   const ignored: string[] = [];
+  const narrow: string[] = [];
   for (const col of columns) {
     if (col.generated) continue;
     const cls = columnClass(col.type);
@@ -74,6 +118,7 @@ export function mapColumns(columns: Column[], produced: Map<string, Key>, opts: 
       binAlias = name !== undefined;
     }
     if (!name) {
+      if (col.hasDefault) continue; // the database's default fills it
       if (opts.ignoreUnknown) {
         ignored.push(col.name);
         continue;
@@ -82,9 +127,22 @@ export function mapColumns(columns: Column[], produced: Map<string, Key>, opts: 
       throw new Error(`column "${col.name}" maps to no key${near.length ? ` (closest: ${near.join(', ')})` : ''}; drop the column or set the ignore option`);
     }
     const key = produced.get(name)!;
-    mapped.push({ column: col, key, convert: converter(key, binAlias ? 'binary' : cls) });
+    let convert = converter(key, binAlias ? 'binary' : cls, col.timeWithoutZone === true);
+    const kr = KEY_RANGES[key.type];
+    const range = col.range;
+    if (cls === 'int' && kr && range && (kr[0] < range[0] || kr[1] > range[1])) {
+      // A value the column cannot hold would make the server refuse the whole row: it is written as NULL instead.
+      narrow.push(`${col.name} (${col.type}) holds ${range[0]}..${range[1]}, ${key.name} up to ${kr[1]}`);
+      const [lo, hi] = range;
+      const inner = convert;
+      convert = (v) => {
+        const x = inner(v);
+        return typeof x === 'number' && (x < lo || x > hi) ? null : x;
+      };
+    }
+    mapped.push({ column: col, key, convert });
   }
-  return { mapped, ignored };
+  return { mapped, ignored, narrow };
 }
 
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
@@ -97,7 +155,13 @@ function ipv4Mapped(a: number): Buffer {
   return b;
 }
 
-function converter(key: Key, cls: ColumnClass): (v: unknown) => unknown {
+/** Date-time text in UTC: ISO 8601, without its `Z` where the server refuses one. */
+function timeText(ms: number, withoutZone: boolean): string {
+  const iso = new Date(ms).toISOString();
+  return withoutZone ? iso.slice(0, -1) : iso;
+}
+
+function converter(key: Key, cls: ColumnClass, withoutZone: boolean): (v: unknown) => unknown {
   switch (key.type) {
     case 'ipv4':
     case 'ipv6':
@@ -117,7 +181,7 @@ function converter(key: Key, cls: ColumnClass): (v: unknown) => unknown {
       return (v) => (v ? 1 : 0);
     case 'time':
       if (cls === 'int' || cls === 'real') return (v) => Math.floor((v as number) / 1000);
-      return (v) => new Date(v as number).toISOString();
+      return (v) => timeText(v as number, withoutZone);
     case 'string':
       if (cls === 'int' || cls === 'real') return (v) => (v === '' || Number.isNaN(Number(v)) ? null : Number(v));
       // Prefixes and logins keep every byte: binary columns get them as they came, text shows a non-UTF-8 byte as \xNN.
@@ -125,7 +189,7 @@ function converter(key: Key, cls: ColumnClass): (v: unknown) => unknown {
       return (v) => textForm(v as string);
     default: // numbers and bigints
       if (cls === 'text') return (v) => String(v);
-      if (cls === 'time') return (v) => new Date(Number(v) * 1000).toISOString(); // seconds, e.g. oob.time.sec
+      if (cls === 'time') return (v) => timeText(Number(v) * 1000, withoutZone); // seconds, e.g. oob.time.sec
       if (cls === 'bool') return (v) => v !== 0;
       return (v) => (isBytes(v) ? null : v);
   }

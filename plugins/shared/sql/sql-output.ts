@@ -96,6 +96,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   const buildMapping = (columns: Column[]) => {
     const m = mapColumns(columns, produced, mapOpts);
     if (m.ignored.length) ctx.log.warn(`${driver.describe}: columns ${m.ignored.join(', ')} map to no key and stay empty`);
+    if (m.narrow.length) ctx.log.warn(`${driver.describe}: values these columns cannot hold are written as NULL: ${m.narrow.join('; ')}`);
     mapping = {
       cols: m.mapped.map((x) => x.column),
       index: m.mapped.map((x) => (x.key ? read.findIndex((k) => k.name === x.key!.name) : -1)),

@@ -2,14 +2,17 @@
  * SQLITE3: packets into a SQLite table whose columns choose the keys (see
  * plugins/shared/sql/columns.ts). The embedded default: no server needed.
  * Rows are gathered per batch (up to 100 ms) and inserted with one prepared
- * statement inside one transaction.
+ * statement inside one transaction. A missing database or table is created at
+ * start (never under --check) with a column for every key the group produces.
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Key } from '../../../src/core/keys.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
 import { RejectFile } from '../../shared/sql/reject-file.js';
+import { createTableSql, keyColumns, readColumns } from './schema.js';
 
 const MAX_DELAY_MS = 100;
 
@@ -18,6 +21,7 @@ export default defineOutput({
   description: 'packets into a SQLite table, columns mapped to keys by name',
   options: {
     sqlite3db: { type: 'string', required: true, description: 'database file' },
+    sqlite3create: { type: 'bool', default: true, description: 'create the database file and the table when missing, with a column for every key the group produces' },
     sqlite3table: { type: 'string', default: 'ulog', description: 'table to insert into' },
     sqlite3ignore: { type: 'bool', default: false, description: 'leave out columns that map to no key instead of refusing to start' },
     sqlite3label: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
@@ -30,8 +34,24 @@ export default defineOutput({
     const file = String(o.sqlite3db);
     const table = String(o.sqlite3table);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) ctx.fail('expected a plain table name', 'sqlite3table');
-    if (!fs.existsSync(file)) ctx.fail(`database ${file} does not exist (create it with a table, e.g. from doc/sqlite3.table)`, 'sqlite3db');
-    const columns = readColumns(file, table) ?? ctx.fail(`database ${file} has no table "${table}"`, 'sqlite3table');
+    const create = o.sqlite3create as boolean;
+    let columns: Column[] | null = null;
+    if (fs.existsSync(file)) {
+      try {
+        columns = readColumns(file, table);
+      } catch (err) {
+        ctx.fail(`cannot read ${file}: ${(err as Error).message}`, 'sqlite3db');
+      }
+    } else if (!create) {
+      ctx.fail(`database ${file} does not exist and sqlite3create is off (create it with a table, e.g. from doc/sqlite3.table)`, 'sqlite3db');
+    }
+    if (!columns && !create) ctx.fail(`database ${file} has no table "${table}" and sqlite3create is off`, 'sqlite3table');
+    // A missing table is made at start(); under --check only its mapping is checked and nothing is created.
+    let makeTable: string | null = null;
+    if (!columns) {
+      columns = keyColumns(ctx.producedKeys());
+      makeTable = createTableSql(table, columns);
+    }
     const produced = new Map<string, Key>(ctx.producedKeys().map((k) => [k.name, k]));
     let mapped: Mapped[];
     try {
@@ -92,7 +112,15 @@ export default defineOutput({
 
     return {
       async start() {
-        db = new Database(file, { fileMustExist: true });
+        if (makeTable) {
+          const existed = fs.existsSync(file);
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          db = new Database(file);
+          db.exec(makeTable);
+          ctx.log.info(`created ${existed ? `table ${table} in ${file}` : `${file} with table ${table}`}: ${mapped.length} columns, one per key the group's inputs produce`);
+        } else {
+          db = new Database(file, { fileMustExist: true });
+        }
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.pragma('busy_timeout = 50');
@@ -144,24 +172,6 @@ export default defineOutput({
     };
   },
 });
-
-/** The table's columns, or null when there is no such table. Opened read-only: --check may call this. */
-function readColumns(file: string, table: string): Column[] | null {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const info = db.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string; type: string; pk: number; dflt_value: unknown }>;
-    if (info.length === 0) return null;
-    const pkCount = info.filter((c) => c.pk > 0).length;
-    return info.map((c) => ({
-      name: c.name,
-      type: c.type,
-      // An INTEGER PRIMARY KEY is the rowid: SQLite numbers it itself.
-      generated: (pkCount === 1 && c.pk === 1 && c.type.toUpperCase() === 'INTEGER') || c.dflt_value !== null,
-    }));
-  } finally {
-    db.close();
-  }
-}
 
 interface Refused {
   row: unknown[];

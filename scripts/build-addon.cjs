@@ -14,7 +14,8 @@ const dir = path.join(__dirname, '..', 'native');
 const TOOLS = [['python3', 'python3'], ['make', 'make'], ['g++', 'g++'], ['cc', 'gcc']];
 
 const missing = TOOLS.filter(([tool]) => !onPath(tool)).map(([, pkg]) => pkg);
-if (missing.length > 0) fail(`building the netlink addon needs ${missing.join(', ')}: apt-get install -y ${missing.join(' ')}`);
+const list = missing.length > 1 ? `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}` : missing[0];
+if (missing.length > 0) fail(`building the netlink addon needs ${list} (not found on the PATH): apt-get install -y ${missing.join(' ')}`);
 
 const gyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js', { paths: [path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm')] });
 // Build against the local Node headers when npm is configured with them (no download).

@@ -4,11 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadAddon } from '../../src/netlink/addon.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
+import { ROOT } from '../daemon.js';
 
 const oneLine = (fn: () => unknown, re: RegExp) => assert.throws(fn, (err: Error) => {
   assert.match(err.message, re);
@@ -40,6 +43,18 @@ describe('netlink addon', () => {
       const closed = new NetlinkSocket(12, h); closed.bind(); closed.close();`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10000 });
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('install step: without a toolchain, one line names the Debian packages and the command', () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-path-'));
+    try {
+      fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-addon.cjs')], { encoding: 'utf8', env: { ...process.env, PATH: bin } });
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr, 'specter: building the netlink addon needs python3, make, g++ and gcc (not found on the PATH): apt-get install -y python3 make g++ gcc\n');
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('names the protocol and the errno of a socket the kernel refuses', () => {

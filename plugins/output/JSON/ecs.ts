@@ -1,4 +1,10 @@
-/** Elastic Common Schema names for specter keys; other keys go under `specter.`. */
+/**
+ * Elastic Common Schema names for specter keys; other keys go under `specter.`.
+ * Field names and types follow ECS_VERSION's ecs_flat.yml (checked by a test).
+ */
+
+/** The ECS release followed, written as `ecs.version` in every event. */
+export const ECS_VERSION = '8.17.0';
 
 export const ECS_FIELDS: { readonly [key: string]: string } = {
   'ip.saddr': 'source.ip',
@@ -21,6 +27,9 @@ export const ECS_FIELDS: { readonly [key: string]: string } = {
   'local.hostname': 'observer.hostname',
   'raw.pktlen': 'network.bytes',
 };
+
+/** Numeric keys whose ECS field is a keyword: written as JSON strings ("1000"). */
+export const ECS_NUMBER_KEYWORDS = new Set(['oob.ifindex_in', 'oob.ifindex_out', 'oob.vlan', 'oob.uid', 'oob.gid']);
 
 /** Keys whose text form is replaced by a derived ECS field. */
 export const ECS_DERIVED = new Set(['oob.prefix', 'ip.protocol', 'oob.family', 'oob.time.sec', 'oob.time.usec', 'ip.saddr.str', 'ip.daddr.str', 'mac.saddr.str', 'mac.daddr.str']);

@@ -9,9 +9,9 @@ import { ipv6ToString } from '../../../src/core/format.js';
 import type { Key, KeyType } from '../../../src/core/keys.js';
 import type { Record } from '../../../src/core/record.js';
 import { putBytes, putFixed, putInt, putIpv4, putUint, type TextBuffer } from '../../../src/core/text-buffer.js';
-import { actionFromPrefix, ECS_DERIVED, ECS_FIELDS, transportName } from './ecs.js';
+import { actionFromPrefix, ECS_DERIVED, ECS_FIELDS, ECS_NUMBER_KEYWORDS, ECS_VERSION, transportName } from './ecs.js';
 
-const enum Kind { Uint, Int, Big, Bool, Ipv4, Ipv6, IpAddr, Mac, EcsMac, Raw, Time, Str }
+const enum Kind { Uint, UintText, Int, Big, Bool, Ipv4, Ipv6, IpAddr, Mac, EcsMac, Raw, Time, Str }
 
 function kindOf(type: KeyType, ecs: boolean): Kind {
   switch (type) {
@@ -53,6 +53,8 @@ interface Field {
   slots: number[];
   head: Buffer; // ,"name":
   kind: Kind;
+  /** ECS leaves a field out rather than writing "" (no output interface, no prefix). */
+  omitEmpty: boolean;
 }
 
 /** Fills the record's fields in: values, presence flags, the buffer, the timestamp in ms. */
@@ -62,6 +64,7 @@ type Run = (v: unknown[], p: Uint8Array, out: TextBuffer, ms: number) => void;
 function width(kind: Kind): number | undefined {
   switch (kind) {
     case Kind.Uint: return 16;
+    case Kind.UintText: return 18;
     case Kind.Int: return 17;
     case Kind.Ipv4: return 17;
     case Kind.IpAddr: return 17; // as IPv4; an IPv6 value reserves its own room
@@ -73,7 +76,7 @@ function width(kind: Kind): number | undefined {
 
 const TRUE = ascii('true');
 const FALSE = ascii('false');
-const ECS_EVENT = ascii(',"event.kind":"event","event.category":["network"]');
+const ECS_EVENT = ascii(`,"ecs.version":"${ECS_VERSION}","event.kind":"event","event.category":["network"],"event.type":["connection"]`);
 const ECS_ACTION = ascii(',"event.action":');
 const ECS_V4 = ascii(',"network.type":"ipv4"');
 const ECS_V6 = ascii(',"network.type":"ipv6"');
@@ -98,6 +101,7 @@ function compile(fields: readonly Field[], open: Buffer): Run {
     const write = (slot: number): string => {
       switch (f.kind) {
         case Kind.Uint: return `${stores(f.head)} o = putUint(b, o, v[${slot}]);`;
+        case Kind.UintText: return `${stores(f.head)} b[o++] = 34; o = putUint(b, o, v[${slot}]); b[o++] = 34;`;
         case Kind.Int: return `${stores(f.head)} o = putInt(b, o, v[${slot}]);`;
         case Kind.Ipv4: return `${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34;`;
         case Kind.Bool: return `${stores(f.head)} o = putBytes(b, o, v[${slot}] ? TRUE : FALSE);`;
@@ -156,7 +160,9 @@ function variableWriter(f: Field, fixed: number): (out: TextBuffer, value: unkno
     }
     default: {
       const quoted = new QuotedCache();
+      const omitEmpty = f.omitEmpty;
       return (out, v) => {
+        if (omitEmpty && v === '') return;
         const q = quoted.get(v);
         out.reserve(head.length + q.length + fixed);
         out.bytes(head);
@@ -174,6 +180,8 @@ export class JsonEncoder {
   private readonly proto?: Key;
   private readonly family?: Key;
   private readonly action = new QuotedCache();
+  private lastPrefix: string | undefined;
+  private lastAction: Buffer | null = null;
   private readonly transports = new Map<number, Buffer>();
 
   constructor(keys: readonly Key[], private readonly ecs: boolean, optional: (name: string) => Key | undefined) {
@@ -185,7 +193,10 @@ export class JsonEncoder {
       const name = ecs ? ECS_FIELDS[k.name] ?? `specter.${k.name}` : k.name;
       const f = byName.get(name);
       if (f) f.slots.push(k.slot);
-      else byName.set(name, { slots: [k.slot], head: Buffer.from(`,${JSON.stringify(name)}:`, 'utf8'), kind: kindOf(k.type, ecs) });
+      else {
+        const kind = ecs && ECS_NUMBER_KEYWORDS.has(k.name) ? Kind.UintText : kindOf(k.type, ecs);
+        byName.set(name, { slots: [k.slot], head: Buffer.from(`,${JSON.stringify(name)}:`, 'utf8'), kind, omitEmpty: ecs });
+      }
     }
     this.run = compile([...byName.values()], ascii(ecs ? '{"@timestamp":"' : '{"timestamp":"'));
     if (ecs) {
@@ -226,10 +237,18 @@ export class JsonEncoder {
       else if (fam === 10) out.bytes(ECS_V6);
     }
     if (this.prefix && p[this.prefix.slot]) {
-      const q = this.action.get(actionFromPrefix(v[this.prefix.slot] as string));
-      out.reserve(ECS_ACTION.length + q.length);
-      out.bytes(ECS_ACTION);
-      out.bytes(q);
+      const prefix = v[this.prefix.slot] as string;
+      if (prefix !== this.lastPrefix) {
+        const action = actionFromPrefix(prefix);
+        this.lastAction = action ? this.action.get(action) : null; // no prefix, no event.action
+        this.lastPrefix = prefix;
+      }
+      const q = this.lastAction;
+      if (q) {
+        out.reserve(ECS_ACTION.length + q.length);
+        out.bytes(ECS_ACTION);
+        out.bytes(q);
+      }
     }
     if (this.proto && p[this.proto.slot]) {
       const n = v[this.proto.slot] as number;

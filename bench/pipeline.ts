@@ -52,6 +52,8 @@ async function capture(group: number, packets: number): Promise<Buffer[]> {
       if (seen >= packets) done();
     },
     busy: () => false,
+    committed: () => 0,
+    onCommit() {},
   });
   console.log('bound');
   await enough;

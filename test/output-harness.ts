@@ -1,53 +1,67 @@
 /**
- * Test helper for output plugins: the BASE and LOCAL keys registered, the
- * plugin created with the given options, and records built from plain objects.
+ * Test helper for output plugins: a real group (BASE, LOCAL and the output)
+ * put together by assembleGroup, as the daemon does, with the output started.
+ * packet() hands the output a record made from plain field values through
+ * the group's pipeline, which counts and settles it as it would a kernel packet.
  */
+import path from 'node:path';
 import pino from 'pino';
-import BASE from '../plugins/input/BASE/index.js';
-import LOCAL from '../plugins/input/LOCAL/index.js';
-import { ConfigError } from '../src/config/model.js';
-import { Counters } from '../src/core/counters.js';
-import { KeyRegistry, type Key } from '../src/core/keys.js';
-import type { OptionValue, OutputDefinition, OutputInstance } from '../src/core/plugin.js';
-import { Record } from '../src/core/record.js';
+import type { GroupNode, OptionNode, Pos } from '../src/config/model.js';
+import { assembleGroup } from '../src/core/assemble.js';
+import { KeyRegistry } from '../src/core/keys.js';
+import { Pipeline } from '../src/core/pipeline.js';
+import type { OptionValue, PluginDefinition } from '../src/core/plugin.js';
+import { NFLOG_OPTIONS } from '../src/nflog/options.js';
 
-export async function outputHarness(def: OutputDefinition, options: { [name: string]: OptionValue }) {
-  const keys = new KeyRegistry();
-  for (const k of [...BASE.produces, ...LOCAL.produces]) keys.register(k);
-  const opts: { [k: string]: OptionValue | undefined } = {};
-  for (const [n, spec] of Object.entries(def.options)) opts[n] = spec.default;
-  Object.assign(opts, options);
-  const counters = new Counters();
-  const fail = (m: string, option?: string): never => {
-    throw new ConfigError(option ? `${def.name} option "${option}": ${m}` : `plugin ${def.name}: ${m}`);
-  };
-  for (const [n, spec] of Object.entries(def.options)) if (spec.required && opts[n] === undefined) fail(`needs option "${n}"`);
-  const inst: OutputInstance = await def.create({
-    name: def.name,
-    group: 1,
-    options: opts,
-    log: pino({ level: 'silent' }),
-    counters,
-    checkOnly: false,
-    fail,
-    key: (n: string): Key => keys.get(n) ?? fail(`reads key "${n}", which no input produces`),
-    optionalKey: (n: string) => keys.get(n),
-    allKeys: () => keys.all(),
-    producedKeys: () => keys.all(),
-  });
-  await inst.start?.();
-  const rec = new Record(keys.size);
+const CONFIG = path.join(process.cwd(), 'harness.conf');
+
+/** A group block: the given inputs, then the output with its options, as a parsed config would give it. */
+export function groupOf(inputs: readonly string[], output: string, options: { readonly [name: string]: OptionValue }, id = 1): GroupNode {
+  const pos = (line: number): Pos => ({ file: CONFIG, line, col: 1 });
+  const opts: OptionNode[] = Object.entries(options).map(([name, v], i) => ({
+    name,
+    value: v === true ? true : v === false ? 'no' : String(v),
+    pos: pos(inputs.length + 3 + i),
+    valuePos: pos(inputs.length + 3 + i),
+  }));
   return {
-    counters,
-    instance: inst,
+    id,
+    pos: pos(1),
+    options: [],
+    plugins: [...inputs.map((spec, i) => ({ spec, pos: pos(i + 2), options: [] })), { spec: output, pos: pos(inputs.length + 2), options: opts }],
+  };
+}
+
+/** Puts a group together from definitions (found by name first) and built-ins, as the daemon does. */
+export async function assembleTest(group: GroupNode, plugins: readonly PluginDefinition[] = []) {
+  const keys = new KeyRegistry();
+  const grp = await assembleGroup(group, keys, {
+    configFile: CONFIG,
+    log: pino({ level: 'silent' }),
+    checkOnly: false,
+    sourceOptions: NFLOG_OPTIONS,
+    plugins: Object.fromEntries(plugins.map((d) => [d.name, d])),
+  });
+  return { keys, grp, pipeline: new Pipeline(grp.inputs, grp.outputs, keys.size) };
+}
+
+export async function outputHarness(def: PluginDefinition, options: { [name: string]: OptionValue }) {
+  const { keys, grp, pipeline } = await assembleTest(groupOf(['BASE', 'LOCAL'], def.name, options), [def]);
+  const stage = grp.outputs[0];
+  await stage.instance.start?.();
+  const rec = pipeline.record;
+  return {
+    counters: stage.counters,
+    instance: stage.instance,
+    /** What the output settled of the records given to it (the durability signal). */
+    committed: () => stage.commits.settled,
     /** One packet from field values by key name; then the batch ends. */
     packet(fields: { [name: string]: unknown }) {
       rec.clear();
       for (const [n, v] of Object.entries(fields)) rec.set(keys.get(n)!, v);
-      counters.received++;
-      inst.write(rec);
-      inst.endBatch();
+      pipeline.deliver();
+      pipeline.endBatch();
     },
-    flush: () => inst.flush(),
+    flush: () => stage.instance.flush(),
   };
 }

@@ -12,7 +12,8 @@ import { resolveOptions } from '../config/options.js';
 import { Counters } from './counters.js';
 import type { Key, KeyRegistry } from './keys.js';
 import { loadPlugin } from './loader.js';
-import type { Stage } from './pipeline.js';
+import { OutputCommits } from './output-commits.js';
+import type { OutputStage, Stage } from './pipeline.js';
 import type {
   InputContext, InputDefinition, InputInstance, OptionSpecs, OptionValues, OutputContext, OutputDefinition,
   OutputInstance, PluginDefinition,
@@ -24,6 +25,8 @@ export interface AssembleOptions {
   checkOnly: boolean;
   /** Options of the group's source (NFLOG settings), which may also appear in the block. */
   sourceOptions: OptionSpecs;
+  /** Definitions by the name written in `plugin` lines, found before built-ins and module paths. */
+  plugins?: { readonly [spec: string]: PluginDefinition };
 }
 
 export interface StageInfo {
@@ -36,7 +39,7 @@ export interface StageInfo {
 export interface AssembledGroup {
   readonly id: number;
   readonly inputs: Stage<InputInstance>[];
-  readonly outputs: Stage<OutputInstance>[];
+  readonly outputs: OutputStage[];
   readonly sourceOptions: OptionValues;
   readonly info: StageInfo[];
 }
@@ -56,7 +59,10 @@ interface Loaded {
 export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: AssembleOptions): Promise<AssembledGroup> {
   const configDir = path.dirname(path.resolve(opts.configFile));
   const defs: PluginDefinition[] = [];
-  for (const node of group.plugins) defs.push(await loadPlugin(node.spec, node.pos, configDir));
+  for (const node of group.plugins) {
+    const given = opts.plugins && Object.hasOwn(opts.plugins, node.spec) ? opts.plugins[node.spec] : undefined;
+    defs.push(given ?? await loadPlugin(node.spec, node.pos, configDir));
+  }
   if (!defs.some((d) => d.kind === 'output')) {
     throw new ConfigError(`group ${group.id} has no output plugin: nothing would be logged`, group.pos);
   }
@@ -94,7 +100,7 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
   const read = new Set<string>();
   const inputNames = plugins.filter((p) => p.def.kind === 'input').map((p) => p.def.name);
 
-  const outputs: Stage<OutputInstance>[] = [];
+  const outputs: OutputStage[] = [];
   for (const p of plugins) {
     if (p.def.kind !== 'output') continue;
     const resolve = (name: string): Key | undefined => {
@@ -119,8 +125,10 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
         return [...produced.values()];
       },
       producedKeys: () => [...produced.values()],
+      commit: (n) => commits.commit(n),
     };
-    outputs.push(stage(p, await create(p, () => (p.def as OutputDefinition).create(ctx))));
+    const commits = new OutputCommits(p.counters, p.log);
+    outputs.push({ ...stage(p, await create(p, () => (p.def as OutputDefinition).create(ctx))), commits });
   }
 
   // Inputs are created last to first, so an input that reads an earlier input's keys marks them read in time.

@@ -12,7 +12,8 @@
  *  4. start() opens files, sockets and connections (never called by --check); after the
  *     privilege drop, ready() checks what the output writes as the final user;
  *  5. per packet: every input's process(), then every output's write(); after each batch
- *     of packets from the source, every output's endBatch();
+ *     of packets from the source, every output's endBatch(); as records become durable
+ *     (or are counted as dropped), the output calls ctx.commit(n), oldest first;
  *  6. SIGHUP: reopen(); SIGTERM: flush() then close(), for every output at once; close() comes
  *     when flush() ends or when the shutdown timeout passes, whichever is first.
  */
@@ -63,6 +64,14 @@ export interface OutputContext extends BaseContext {
   allKeys(): readonly Key[];
   /** Every key the group's inputs produce, without marking them read. */
   producedKeys(): readonly Key[];
+  /**
+   * The durability signal: the oldest n records this output accepted (in the order write()
+   * got them) and had not committed yet are settled: durably written (handed to the kernel,
+   * a transaction committed, spooled to an fsync'd file), sent, finished, or counted as
+   * dropped. Every accepted record is committed exactly once. CommitQueue turns settlements
+   * that happen out of order into these calls.
+   */
+  commit(n: number): void;
 }
 
 export interface InputContext extends BaseContext {

@@ -12,6 +12,14 @@ export interface PacketSink {
   endBatch(): void;
   /** True while some output asks the source to stop reading for a while. */
   busy(): boolean;
+  /**
+   * Packets delivered, oldest first, that every output has settled (durably
+   * written, sent, or counted as dropped). A source that can acknowledge what
+   * it delivered (a collector) acknowledges up to this count; NFLOG ignores it.
+   */
+  committed(): number;
+  /** Calls `fn` with committed() each time it grows. */
+  onCommit(fn: (committed: number) => void): void;
 }
 
 export interface Source {

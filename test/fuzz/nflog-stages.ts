@@ -63,6 +63,7 @@ export class Stages {
       optionalKey: (n: string) => k[n],
       allKeys: () => this.keys.all(),
       producedKeys: () => this.keys.all(),
+      commit() {},
     } satisfies OutputContext;
     this.line = new PacketLine(ctx);
     const optional = (n: string) => k[n];

@@ -3,45 +3,31 @@
  * machine in the same run. A namespace, an nft rule
  * `udp dport 9000 counter log group 7 drop`, a C load generator, and for each
  * consumer: packets logged by the kernel (the rule's counter), packets
- * written, loss, CPU seconds and µs per packet, peak RSS, start-up time.
+ * written, loss, CPU seconds and µs per packet, peak RSS, start-up time, and
+ * the receive buffer the kernel gave its socket.
  *
- *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000] [--profile]
+ *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000]
+ *                    [--rmem 8M] [--default-buffers] [--profile]
  *
+ * Every consumer gets the same effective receive buffer (--rmem, 8 MiB by
+ * default); --default-buffers adds a second table with each at its own default.
+ * --capacity [--steps 100000,150000,...] [--seconds 10]: the highest paced rate each output keeps with 0 loss.
+ * --idle [--seconds 60]: CPU and memory of a bound daemon without traffic.
  * --profile runs each specter under `node --cpu-prof` and prints its hottest functions.
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/daemon.js';
 import { NetNs, waitFor } from '../test/netns.js';
-import { consumers, type Consumer } from './consumers.js';
-import { cpuSeconds, peakRssMb } from './proc.js';
+import { capacity, capacityTables } from './capacity.js';
+import { consumers, type Buffers, type Consumer } from './consumers.js';
 import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
-
-const GROUP = 7;
-const PORT = 9000;
-const PAYLOAD = 64;
-
-interface Row {
-  consumer: string;
-  rate: string;
-  logged: number;
-  written: number;
-  loss: number;
-  cpu: number;
-  /** Share of the CPU time spent in the kernel (receiving, writing files). */
-  sysShare: number;
-  usPerPkt: number;
-  rssMb: number;
-  startMs: number;
-  offeredPps: number;
-  /** Records written per second, from the first packet sent to the last record written. */
-  writtenPerSec: number;
-}
+import { GROUP, idle, PAYLOAD, PORT, runOne, type IdleRow, type Row } from './run.js';
 
 /**
  * Debian's ulogd2 for the side-by-side rows. A temporary policy-rc.d keeps the
@@ -73,62 +59,6 @@ function buildGenerator(dir: string): string {
   const bin = path.join(dir, 'udpflood');
   execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'udpflood.c')]);
   return bin;
-}
-
-function counter(ns: NetNs): number {
-  const m = /packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 'bench', 'logged']));
-  return m ? Number(m[1]) : 0;
-}
-
-async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate: number): Promise<Row> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-bench-'));
-  try {
-    ns.exec('nft', ['reset', 'counter', 'ip', 'bench', 'logged']);
-    const [cmd, ...args] = c.command(dir, GROUP);
-    const t0 = performance.now();
-    const child: ChildProcess = ns.spawn(cmd, args);
-    child.on('error', () => undefined);
-    let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
-    if (typeof c.ready === 'number') await new Promise((r) => setTimeout(r, c.ready as number));
-    else await waitFor(() => out.includes(c.ready as string), 10000, `${c.name} to start`);
-    const startMs = performance.now() - t0;
-    // CPU from here on: the per-packet cost, without the runtime's own start-up.
-    const cpu0 = cpuSeconds(child.pid!);
-    const tSend = performance.now();
-    const sent = ns.exec(gen, ['127.0.0.1', String(PORT), String(packets), String(rate), String(PAYLOAD)]).trim().split(' ');
-    const offeredPps = Number(sent[0]) / Number(sent[1]);
-    // Let the consumer drain: wait until its output stops growing for a second.
-    let last = -1;
-    let stableSince = Date.now();
-    let lastGrowth = performance.now();
-    const deadline = Date.now() + 120000;
-    while (Date.now() < deadline) {
-      const n = c.written(dir);
-      if (n !== last) { last = n; stableSince = Date.now(); lastGrowth = performance.now(); }
-      if (Date.now() - stableSince > 1000) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${c.name} exited early: ${out.trim().split('\n').slice(-3).join(' / ')}`);
-    const cpu1 = cpuSeconds(child.pid!);
-    const cpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys;
-    const sysShare = cpu > 0 ? (cpu1.sys - cpu0.sys) / cpu : 0;
-    const rss = peakRssMb(child.pid!);
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill(c.name.startsWith('tcpdump') ? 'SIGINT' : 'SIGTERM');
-    await exited;
-    const logged = counter(ns);
-    const written = c.written(dir);
-    return {
-      consumer: c.name, rate: rate ? `${rate / 1000}k pps` : 'max', logged, written,
-      loss: logged ? Math.max(0, 1 - written / logged) : 0,
-      cpu, sysShare, usPerPkt: written ? (cpu * 1e6) / written : NaN, rssMb: rss, startMs, offeredPps,
-      writtenPerSec: written / ((lastGrowth - tSend) / 1000),
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**
@@ -163,10 +93,12 @@ function newestProfile(dir: string): string {
   return newest ? `${newest}\n${topFunctions(newest)}` : 'no profile was written';
 }
 
+const mib = (bytes: number) => (Number.isFinite(bytes) ? `${+(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 1)} MiB` : '?');
+
 function table(rows: Row[]): string {
-  const head = '| consumer | offered | offered pps | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
+  const head = '| consumer | offered | offered pps | receive buffer | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
+  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${mib(r.rcvbuf)} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
   return [head, sep, ...body].join('\n');
 }
 
@@ -181,6 +113,37 @@ function ratios(rows: Row[]): string {
   return out.join('\n');
 }
 
+function idleTable(rows: IdleRow[]): string {
+  return ['| consumer | CPU % | RSS MB | peak RSS MB |', '|---|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.consumer} | ${r.cpuPercent.toFixed(3)} | ${r.rssMb.toFixed(0)} | ${r.peakRssMb.toFixed(0)} |`)].join('\n');
+}
+
+/** A size as `rmem` takes it: bytes, or a number with K, M or G (binary). */
+function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (!m) throw new Error(`--rmem ${text}: expected a size such as 8M`);
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+}
+
+/** Each consumer at each rate, in turns (one consumer after the other per rate). */
+async function sideBySide(ns: NetNs, gen: string, list: Consumer[], packets: number, rates: number[], profiles: string | null): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const rate of rates) {
+    for (const c of list) {
+      process.stdout.write(`${c.name}, ${rate ? `${rate} pps` : 'max rate'}, ${packets} packets ... `);
+      try {
+        const row = await runOne(ns, gen, c, packets, rate);
+        rows.push(row);
+        console.log(`${(row.loss * 100).toFixed(1)} % loss, ${row.usPerPkt.toFixed(2)} µs/packet, receive buffer ${mib(row.rcvbuf)}`);
+        if (profiles && c.daemon === 'specter') console.log(newestProfile(profiles));
+      } catch (err) {
+        console.log(`failed: ${(err as Error).message}`);
+      }
+    }
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -188,6 +151,12 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' },
       only: { type: 'string' },
       rates: { type: 'string', default: 'max,100000' },
+      rmem: { type: 'string', default: '8M' },
+      'default-buffers': { type: 'boolean' },
+      capacity: { type: 'boolean' },
+      steps: { type: 'string', default: '100000,150000,200000,250000,300000,400000' },
+      seconds: { type: 'string' },
+      idle: { type: 'boolean' },
       profile: { type: 'boolean' },
       pipeline: { type: 'boolean' },
     },
@@ -195,21 +164,25 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
   const packets = Number(values.packets ?? (values.quick ? 100000 : 1000000));
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
-  if (!fs.existsSync('/usr/sbin/ulogd') && (!values.only || values.only.includes('ulogd'))) installUlogd();
-  const profiles = path.join(ROOT, 'bench', 'results', 'profiles');
-  let list = consumers(values.profile ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []);
-  if (values.only) {
-    const wanted = values.only.split(',');
-    list = list.filter((c) => wanted.some((w) => c.name.startsWith(w)));
-  }
-  if (!fs.existsSync('/usr/sbin/ulogd') && (!values.only || values.only.includes('ulogd'))) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
+  const equal: Buffers = { effective: parseSize(values.rmem!) };
+  const wantUlogd = !values.only || values.only.includes('ulogd');
+  if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) installUlogd();
+  if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
+  const profiles = values.profile ? path.join(ROOT, 'bench', 'results', 'profiles') : null;
+  const pick = (b: Buffers, only = values.only) => {
+    const list = consumers(b, profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []);
+    const wanted = only?.split(',');
+    return wanted ? list.filter((c) => wanted.some((w) => c.name.startsWith(w))) : list;
+  };
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-bench-gen-'));
   const gen = buildGenerator(work);
   const ns = new NetNs('specter-bench');
-  const rows: Row[] = [];
   const cleanup = () => { ns.delete(); fs.rmSync(work, { recursive: true, force: true }); };
   process.on('SIGINT', () => { cleanup(); process.exit(130); });
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
+  const sections: string[] = [];
+  let file = 'latest.md';
   try {
     if (values.pipeline) {
       ns.nft(`table ip bench {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} log group ${GROUP} drop\n  }\n}\n`);
@@ -217,25 +190,35 @@ async function main(): Promise<void> {
       return;
     }
     ns.nft(`table ip bench {\n  counter logged { }\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} counter name logged log group ${GROUP} drop\n  }\n}\n`);
-    for (const rate of rates) {
-      for (const c of list) {
-        process.stdout.write(`${c.name}, ${rate ? `${rate} pps` : 'max rate'}, ${packets} packets ... `);
-        try {
-          const row = await runOne(ns, gen, c, packets, rate);
-          rows.push(row);
-          console.log(`${(row.loss * 100).toFixed(1)} % loss, ${row.usPerPkt.toFixed(2)} µs/packet`);
-          if (values.profile && c.name.startsWith('specter')) console.log(newestProfile(profiles));
-        } catch (err) {
-          console.log(`failed: ${(err as Error).message}`);
-        }
+    if (values.capacity) {
+      file = 'capacity.md';
+      const seconds = Number(values.seconds ?? 10);
+      const steps = values.steps!.split(',').map(Number);
+      // The file outputs ulogd2 has too, unless --only names others.
+      const list = pick(equal, values.only ?? 'specter PCAP,specter LOGEMU,specter JSON,ulogd2 PCAP,ulogd2 LOGEMU,ulogd2 JSON');
+      const results = await capacity(ns, gen, list, steps, seconds, (line) => console.log(line));
+      sections.push(`## Sustained capacity, equal receive buffers (${mib(equal.effective!)} each)\n\nPaced steps of ${seconds} s each (${steps.map((x) => `${x / 1000}k`).join(', ')} pps), 0 loss = every packet the kernel logged is in the output.\n\n${capacityTables(results)}`);
+    } else if (values.idle) {
+      file = 'idle.md';
+      // CPU time comes in 10 ms ticks: 0.1 % needs a minute to show.
+      const seconds = Number(values.seconds ?? 60);
+      const rows: IdleRow[] = [];
+      for (const c of pick(equal, values.only ?? 'specter PCAP,ulogd2 PCAP')) rows.push(await idle(ns, c, seconds));
+      sections.push(`## Idle, one group bound, no traffic, ${seconds} s\n\n${idleTable(rows)}`);
+    } else {
+      const rows = await sideBySide(ns, gen, pick(equal), packets, rates, profiles);
+      sections.push(`## Equal receive buffers (${mib(equal.effective!)} each, as the kernel holds it)\n\n${table(rows)}\n\nRatios (specter's CPU per packet / ulogd2's, same run and rate):\n\n${ratios(rows)}`);
+      if (values['default-buffers']) {
+        const rows = await sideBySide(ns, gen, pick({ effective: null }), packets, rates, profiles);
+        sections.push(`## Each consumer at its default receive buffer\n\n${table(rows)}\n\nRatios:\n\n${ratios(rows)}`);
       }
     }
   } finally {
     cleanup();
   }
-  const md = `# Benchmark ${new Date().toISOString()}\n\n${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}; ${packets.toLocaleString('en')} UDP packets of ${PAYLOAD} bytes per run, one nft rule to NFLOG group ${GROUP}.\n\n${table(rows)}\n\n${ratios(rows)}\n`;
+  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}.\n\n${sections.join('\n\n')}\n`;
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.md'), md);
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results', file), md);
   console.log(`\n${md}`);
 }
 

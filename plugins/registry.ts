@@ -2,7 +2,7 @@
  * The built-in plugins, by name. The core finds built-ins only through this
  * file; each entry loads its module on first use.
  */
-import type { PluginDefinition } from '../src/core/plugin.js';
+import type { PluginDefinition, SourceDefinition } from '../src/core/plugin.js';
 
 type Loader = () => Promise<{ default: PluginDefinition }>;
 
@@ -19,4 +19,8 @@ export const builtins: { readonly [name: string]: Loader } = {
   SQLITE3: () => import('./output/SQLITE3/index.js'),
   PGSQL: () => import('./output/PGSQL/index.js'),
   MYSQL: () => import('./output/MYSQL/index.js'),
+};
+
+/** Built-in sources a block names with `source NAME` (the default, the kernel NFLOG group, is in src/nflog/). */
+export const builtinSources: { readonly [name: string]: () => Promise<{ default: SourceDefinition }> } = {
 };

@@ -46,7 +46,7 @@ export async function buildAll(configFile: string, log: Logger, checkOnly: boole
   const keys = new KeyRegistry();
   const groups: AssembledGroup[] = [];
   for (const g of model.groups) {
-    groups.push(await assembleGroup(g, keys, { configFile, log, checkOnly, sourceOptions: NFLOG_OPTIONS }));
+    groups.push(await assembleGroup(g, keys, { configFile, log, checkOnly, sourceOptions: NFLOG_OPTIONS, sensor: global.sensor, rmem: global.rmem }));
   }
   return { global, keys, groups };
 }
@@ -55,11 +55,14 @@ export async function buildAll(configFile: string, log: Logger, checkOnly: boole
 export function describe(groups: AssembledGroup[], global: GlobalConfig): string {
   const out: string[] = [];
   for (const g of groups) {
-    const s = nflogSettings(g.sourceOptions, global.bufsize);
-    out.push(`group ${g.id}: NFLOG ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (g.source) out.push(`group ${g.id}: ${g.source.line}`);
+    else {
+      const s = nflogSettings(g.sourceOptions, global.bufsize);
+      out.push(`group ${g.id}: NFLOG ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    }
     for (const st of g.info) {
-      const keys = st.kind === 'input' ? st.writes : st.reads;
-      const verb = st.kind === 'input' ? 'writes' : 'reads';
+      const keys = st.kind === 'output' ? st.reads : st.writes;
+      const verb = st.kind === 'output' ? 'reads' : 'writes';
       out.push(`  ${st.kind.padEnd(6)} ${st.name.padEnd(10)} ${verb} ${keys.length ? keys.join(' ') : '(nothing)'}`);
     }
   }
@@ -91,9 +94,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   for (const r of running) await startPlugins(r.group, global, log);
   for (const r of running) {
     const g = r.group;
-    const pipeline = new Pipeline(g.inputs, g.outputs, keys.size);
-    const settings = nflogSettings(g.sourceOptions, global.bufsize);
-    const source = new NflogSource(g.id, settings, { rmem: global.rmem }, log.child({ group: g.id, source: 'NFLOG' }));
+    const pipeline = new Pipeline(g.inputs, g.fanout, keys.size);
+    const source = g.source?.instance
+      ?? new NflogSource(g.id, nflogSettings(g.sourceOptions, global.bufsize), { rmem: global.rmem }, log.child({ group: g.id, source: 'NFLOG' }));
     await source.start(pipeline);
     r.source = source;
   }

@@ -6,9 +6,10 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtins } from '../../plugins/registry.js';
+import { builtins, builtinSources } from '../../plugins/registry.js';
 import { ConfigError, type Pos } from '../config/model.js';
-import type { PluginDefinition } from './plugin.js';
+import type { KeyDef } from './keys.js';
+import type { PluginDefinition, SourceDefinition } from './plugin.js';
 
 const CLASSIC_SO = /(?:^|\/)(?:specter|ulogd)_(?:inp|inpflow|output|raw2packet|filter)?_?([A-Za-z0-9]+)\.so$/;
 
@@ -45,6 +46,33 @@ export async function loadPlugin(spec: string, pos: Pos, configDir: string): Pro
   return p;
 }
 
+/**
+ * The source a block names with `source NAME`: a built-in source (NATS) or a
+ * path to a JavaScript module exporting a definition of kind "source".
+ * NFLOG, the kernel group, is the default and has no definition here.
+ */
+export async function loadSource(spec: string, pos: Pos, configDir: string): Promise<SourceDefinition | null> {
+  const name = spec.toUpperCase();
+  if (name === 'NFLOG') return null;
+  if (Object.hasOwn(builtinSources, name)) return (await builtinSources[name]()).default;
+  if (!isModulePath(spec)) {
+    throw new ConfigError(`unknown source "${spec}": expected NFLOG${Object.keys(builtinSources).map((n) => `, ${n}`).join('')} or a path to a JavaScript module`, pos);
+  }
+  const def = await importModule(path.resolve(configDir, spec), spec, pos) as unknown as SourceDefinition;
+  if (def.kind !== 'source') throw new ConfigError(`module "${spec}" is a plugin of kind "${def.kind}", not a source`, pos);
+  return def;
+}
+
+/** Every key the built-in input plugins produce: what records built on a sensor may carry. */
+export async function builtinInputKeys(): Promise<KeyDef[]> {
+  const out: KeyDef[] = [];
+  for (const load of Object.values(builtins)) {
+    const def = (await load()).default;
+    if (def.kind === 'input') out.push(...def.produces);
+  }
+  return out;
+}
+
 async function importModule(file: string, spec: string, pos: Pos): Promise<PluginDefinition> {
   let mod: { default?: unknown };
   try {
@@ -60,10 +88,11 @@ async function importModule(file: string, spec: string, pos: Pos): Promise<Plugi
 
 function shapeProblem(def: Partial<PluginDefinition>): string | null {
   if (typeof def !== 'object' || def === null) return 'exports no plugin definition';
-  if (def.kind !== 'input' && def.kind !== 'output') return 'must export kind "input" or "output"';
+  const kind = (def as { kind?: string }).kind;
+  if (kind !== 'input' && kind !== 'output' && kind !== 'source') return 'must export kind "input", "output" or "source"';
   if (typeof def.name !== 'string' || !def.name) return 'must export a name';
   if (typeof def.create !== 'function') return 'must export a create(ctx) function';
   if (def.options !== undefined && (typeof def.options !== 'object' || def.options === null)) return 'has an invalid options table';
-  if (def.kind === 'input' && !Array.isArray(def.produces)) return 'is an input but lists no produced keys ("produces")';
+  if ((kind === 'input' || kind === 'source') && !Array.isArray((def as { produces?: unknown }).produces)) return `is ${kind === 'input' ? 'an input' : 'a source'} but lists no produced keys ("produces")`;
   return null;
 }

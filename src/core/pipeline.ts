@@ -14,7 +14,7 @@ import type { Packet } from './packet.js';
 import type { OutputCommits } from './output-commits.js';
 import type { InputInstance, OutputInstance } from './plugin.js';
 import { Record } from './record.js';
-import type { PacketSink } from './source.js';
+import type { RecordSink } from './source.js';
 
 export interface Stage<T> {
   readonly name: string;
@@ -28,7 +28,7 @@ export interface OutputStage extends Stage<OutputInstance> {
   readonly commits: OutputCommits;
 }
 
-export class Pipeline implements PacketSink {
+export class Pipeline implements RecordSink {
   readonly record: Record;
   /** Records handed to the outputs so far. */
   delivered = 0;

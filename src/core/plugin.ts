@@ -22,6 +22,7 @@ import type { Counters } from './counters.js';
 import type { Key, KeyDef } from './keys.js';
 import type { Packet } from './packet.js';
 import type { Record } from './record.js';
+import type { RecordSink } from './source.js';
 
 export type OptionType = 'string' | 'int' | 'bool' | 'size' | 'enum';
 export type OptionValue = string | number | boolean;
@@ -56,6 +57,8 @@ interface BaseContext {
 }
 
 export interface OutputContext extends BaseContext {
+  /** This machine's name as a sensor (global `sensor`, default the host name). */
+  readonly sensor: string;
   /** Resolves a key this output reads; a key no input of the group produces is a start-up error. */
   key(name: string): Key;
   /** Like key(), but returns undefined instead of failing. Marks the key read only when found. */
@@ -72,6 +75,20 @@ export interface OutputContext extends BaseContext {
    * that happen out of order into these calls.
    */
   commit(n: number): void;
+  /**
+   * Another output of the group, by the name --check shows (LOGEMU, LOGEMU#2), that then
+   * gets only the records this output hands it and none of the group's: where an output
+   * diverts what it cannot take (a forwarder's `dropto`). Naming this output, an unknown
+   * one, or one already diverted to is a start-up error naming `option`.
+   */
+  divertTo(name: string, option: string): DivertTarget;
+}
+
+/** An output fed by another output of its group (see OutputContext.divertTo). */
+export interface DivertTarget {
+  /** One record, counted as received by the target. */
+  write(rec: Record): void;
+  endBatch(): void;
 }
 
 export interface InputContext extends BaseContext {
@@ -135,6 +152,49 @@ export interface OutputDefinition extends BaseDefinition {
   create(ctx: OutputContext): OutputInstance | Promise<OutputInstance>;
 }
 
+/**
+ * Where a group's records come from when it does not read a kernel NFLOG group
+ * (`source NAME` in the block): a collector reading forwarded records, later
+ * conntrack, accounting, a capture replayed. A source that rebuilds whole
+ * records fills `sink.record` and calls `sink.deliver()`; the group then has
+ * no input plugins.
+ */
+export interface SourceContext extends BaseContext {
+  /** This machine's name as a sensor (global `sensor`, default the host name). */
+  readonly sensor: string;
+  /** The netlink receive buffer a kernel source asks for (global `rmem`). */
+  readonly rmem: number;
+  /** The key if some output of the group reads it, else null: skip setting it. */
+  want(name: string): Key | null;
+  /** True when the group's records may carry the key (the source produces it), read or not. */
+  known(name: string): boolean;
+}
+
+export interface SourceInstance {
+  /** For logs and counters, e.g. "NATS SPECTER/central". */
+  readonly name: string;
+  readonly counters: Counters;
+  /** Connects and starts delivering records; rejects with a clear message when it cannot. */
+  start(sink: RecordSink): Promise<void>;
+  /** Stops delivering, after settling what is on its way for at most `maxMs`. */
+  stop(maxMs?: number): Promise<void>;
+}
+
+export interface SourceDefinition extends BaseDefinition {
+  readonly kind: 'source';
+  /** Keys the source sets itself. */
+  readonly produces: readonly KeyDef[];
+  /**
+   * The source's records were built by input plugins elsewhere (a sensor): the
+   * keys of every built-in input are produced too, with their types.
+   */
+  readonly inputKeys?: boolean;
+  /** What --check prints for the group's source, from its options. */
+  describe?(options: OptionValues): string;
+  /** Builds the source; opens nothing (start() does), since --check calls it too. */
+  create(ctx: SourceContext): SourceInstance | Promise<SourceInstance>;
+}
+
 export type PluginDefinition = InputDefinition | OutputDefinition;
 
 /** Identity helpers that give plugin authors type checking. */
@@ -143,4 +203,7 @@ export function defineInput(def: Omit<InputDefinition, 'kind'>): InputDefinition
 }
 export function defineOutput(def: Omit<OutputDefinition, 'kind'>): OutputDefinition {
   return { kind: 'output', ...def };
+}
+export function defineSource(def: Omit<SourceDefinition, 'kind'>): SourceDefinition {
+  return { kind: 'source', ...def };
 }

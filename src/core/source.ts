@@ -4,6 +4,7 @@
  */
 import type { Counters } from './counters.js';
 import type { Packet } from './packet.js';
+import type { Record } from './record.js';
 
 export interface PacketSink {
   /** One packet; the Packet object is reused after this returns. */
@@ -20,6 +21,14 @@ export interface PacketSink {
   committed(): number;
   /** Calls `fn` with committed() each time it grows. */
   onCommit(fn: (committed: number) => void): void;
+}
+
+/** What a source that rebuilds whole records (a collector) delivers to. */
+export interface RecordSink extends PacketSink {
+  /** The group's reused record: clear it, fill it, then deliver(). */
+  readonly record: Record;
+  /** Hands `record`, as filled, to every output (no input plugin runs). */
+  deliver(): void;
 }
 
 export interface Source {

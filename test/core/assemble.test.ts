@@ -105,7 +105,7 @@ describe('group assembly', () => {
   it('reports a module that is not a plugin', async () => {
     fs.writeFileSync(path.join(dir, 'not-a-plugin.mjs'), 'export default { hello: 1 };');
     const err = await assembleError('1 {\n plugin ./not-a-plugin.mjs\n}\n');
-    assert.match(err.message, /plugin module "\.\/not-a-plugin\.mjs" must export kind "input" or "output"/);
+    assert.match(err.message, /plugin module "\.\/not-a-plugin\.mjs" must export kind "input", "output" or "source"/);
   });
 
   it('keeps delivering to other outputs when one throws, and counts the error', async () => {

@@ -64,6 +64,8 @@ export class Stages {
       allKeys: () => this.keys.all(),
       producedKeys: () => this.keys.all(),
       commit() {},
+      sensor: 'fuzz',
+      divertTo: (): never => { throw new Error('no divert in the fuzz test'); },
     } satisfies OutputContext;
     this.line = new PacketLine(ctx);
     const optional = (n: string) => k[n];

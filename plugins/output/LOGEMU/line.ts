@@ -1,5 +1,4 @@
 /** One LOGEMU line: syslog-style time and host, then the kernel LOG line for the packet. */
-import os from 'node:os';
 import type { Key } from '../../../src/core/keys.js';
 import type { OutputContext } from '../../../src/core/plugin.js';
 import type { Record } from '../../../src/core/record.js';
@@ -16,7 +15,10 @@ export function syslogTime(sec: number): string {
 }
 
 export class LineBuilder {
-  private readonly host = os.hostname().split('.')[0];
+  /** The sensor's name (the host name unless the global `sensor` says otherwise), or at a collector the record's. */
+  private readonly host: string;
+  private readonly sensorName: Key | undefined;
+  private lastHost = '';
   private readonly packet: PacketLine;
   private readonly sec: Key;
   private lastSec = -1;
@@ -25,13 +27,17 @@ export class LineBuilder {
   constructor(ctx: OutputContext) {
     this.packet = new PacketLine(ctx);
     this.sec = ctx.key('oob.time.sec');
+    this.host = ctx.sensor;
+    this.sensorName = ctx.optionalKey('sensor.name');
   }
 
   line(rec: Record): string {
     const sec = rec.present[this.sec.slot] ? (rec.values[this.sec.slot] as number) : Math.floor(Date.now() / 1000);
-    if (sec !== this.lastSec) {
-      this.lastStamp = `${syslogTime(sec)} ${this.host} `;
+    const host = this.sensorName && rec.present[this.sensorName.slot] ? (rec.values[this.sensorName.slot] as string) : this.host;
+    if (sec !== this.lastSec || host !== this.lastHost) {
+      this.lastStamp = `${syslogTime(sec)} ${host} `;
       this.lastSec = sec;
+      this.lastHost = host;
     }
     return this.lastStamp + this.packet.line(rec);
   }

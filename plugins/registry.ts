@@ -23,4 +23,5 @@ export const builtins: { readonly [name: string]: Loader } = {
 
 /** Built-in sources a block names with `source NAME` (the default, the kernel NFLOG group, is in src/nflog/). */
 export const builtinSources: { readonly [name: string]: () => Promise<{ default: SourceDefinition }> } = {
+  NFCT: () => import('./source/NFCT/index.js'),
 };

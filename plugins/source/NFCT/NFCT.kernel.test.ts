@@ -1,0 +1,212 @@
+/**
+ * source NFCT against the kernel: hundreds of NATed TCP, UDP and ICMP flows
+ * over IPv4 and IPv6 through a router namespace, ended by timeout and by
+ * `conntrack -D`, each logged exactly once with both tuples, the NAT, the
+ * counters and the times right, into JSON and into ulogd2's own `ulog2_ct`
+ * table (loaded unchanged into PostgreSQL); and a burst of thousands of
+ * flows ending at once with `ctreliable on`, none lost.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Daemon, tempDir, writeConfig } from '../../../test/daemon.js';
+import { NetNs, waitFor } from '../../../test/netns.js';
+import { ulogd2Schema } from '../../../test/ulogd2-schemas.js';
+import { NatLab, type CtEntry, type SentFlow } from './nat-lab.js';
+
+type Rec = { [k: string]: unknown };
+
+const SOCKET_DIR = '/var/run/postgresql';
+const psql = (db: string, sql: string, file = false) =>
+  execFileSync('psql', ['-h', SOCKET_DIR, '-U', 'postgres', '-d', db, '-qAtF', '\t', '-v', 'ON_ERROR_STOP=1', ...(file ? ['-f', '-'] : ['-c', sql])],
+    { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+
+const readJson = (file: string): Rec[] =>
+  (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+
+const KEYS = [
+  'orig.ip.saddr.str', 'orig.ip.daddr.str', 'orig.ip.protocol', 'orig.l4.sport', 'orig.l4.dport', 'orig.raw.pktlen', 'orig.raw.pktcount',
+  'reply.ip.saddr.str', 'reply.ip.daddr.str', 'reply.ip.protocol', 'reply.l4.sport', 'reply.l4.dport', 'reply.raw.pktlen', 'reply.raw.pktcount',
+  'icmp.type', 'icmp.code', 'icmp.id', 'ct.mark', 'ct.id', 'ct.event', 'flow.start.sec', 'flow.start.usec', 'flow.end.sec', 'flow.end.usec', 'oob.family',
+];
+
+describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () => {
+  let lab: NatLab;
+  let dir: string;
+  let daemon: Daemon | undefined;
+  const db = `specter_ct${process.pid}_${Date.now() % 100000}`;
+  let sent: SentFlow[] = [];
+  let table: CtEntry[] = [];
+  let records: Rec[] = [];
+  let startedAt = 0;
+  let endedAt = 0;
+
+  before(async () => {
+    dir = tempDir();
+    lab = new NatLab();
+    await lab.startServer();
+    psql('postgres', `CREATE DATABASE ${db}`);
+    psql(db, ulogd2Schema('pgsql-ulogd2-flat.sql'), true);
+    const json = path.join(dir, 'flows.json');
+    daemon = new Daemon(lab.router, writeConfig(dir, `global {
+ logfile stderr
+ loglevel 3
+}
+10 {
+ source NFCT
+ ctevents destroy
+ plugin JSON
+ jsonfile ${json}
+ jsonsync
+ jsonfields ${KEYS.join(',')}
+ plugin PGSQL
+ pgsqlhost ${SOCKET_DIR}
+ pgsqldb ${db}
+ pgsqluser postgres
+ pgsqltable ulog2_ct
+ pgsqlspooldir ${dir}/spool
+}
+`));
+    await daemon.started();
+    startedAt = Date.now();
+    sent = lab.traffic({ udp4: 150, tcp4: 80, icmp4: 60, udp6: 100, tcp6: 50, icmp6: 40 });
+    // TCP connections wait in TIME_WAIT: read their counters, then end them; UDP and ICMP end by their 2 s timeout.
+    table = lab.table();
+    lab.router.exec('conntrack', ['-D', '-f', 'ipv4', '-p', 'tcp']);
+    lab.router.exec('conntrack', ['-D', '-f', 'ipv6', '-p', 'tcp']);
+    await waitFor(() => readJson(json).length >= sent.length && lab.table().length === 0, 60_000,
+      `${sent.length} flow records (have ${readJson(json).length}, ${lab.table().length} flows still in the table)`);
+    // Anything more than one record per flow would come now.
+    await new Promise((r) => setTimeout(r, 500));
+    endedAt = Date.now();
+    records = readJson(json);
+  });
+
+  after(async () => {
+    if (daemon) await daemon.stop();
+    lab?.close();
+    try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* gone */ }
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const find = (f: SentFlow) => records.filter((r) =>
+    r['oob.family'] === (f.family === 4 ? 2 : 10)
+    && r['orig.ip.protocol'] === (f.proto === 'udp' ? 17 : f.proto === 'tcp' ? 6 : f.family === 4 ? 1 : 58)
+    && (f.proto === 'icmp' ? r['icmp.id'] === f.port : r['orig.l4.sport'] === f.port));
+
+  it('logs every flow exactly once, and nothing else', () => {
+    assert.equal(sent.length, 480);
+    for (const f of sent) assert.equal(find(f).length, 1, `${f.proto}${f.family} ${f.port}: ${find(f).length} records`);
+    assert.equal(records.length, sent.length);
+    assert.ok(records.every((r) => r['ct.event'] === 4));
+  });
+
+  it('has both tuples with the DNAT and the SNAT in the reply direction', () => {
+    for (const f of sent) {
+      const r = find(f)[0];
+      const [client, router, inside, server] = f.family === 4 ? ['10.10.0.2', '10.10.0.1', '10.20.0.1', '10.20.0.2'] : ['fd10::2', 'fd10::1', 'fd20::1', 'fd20::2'];
+      const what = `${f.proto}${f.family} ${f.port}`;
+      assert.equal(r['orig.ip.saddr.str'], client, what);
+      assert.equal(r['orig.ip.daddr.str'], f.proto === 'icmp' ? server : router, what);
+      assert.equal(r['reply.ip.saddr.str'], server, what);
+      assert.equal(r['reply.ip.daddr.str'], inside, `${what}: masqueraded`);
+      if (f.proto === 'icmp') {
+        assert.deepEqual([r['orig.l4.sport'], r['icmp.type'], r['icmp.code']], [undefined, f.family === 4 ? 8 : 128, 0], what);
+      } else {
+        assert.deepEqual([r['orig.l4.dport'], r['reply.l4.sport'], typeof r['reply.l4.dport'], r['icmp.type']], [8000, 9000, 'number', undefined], what);
+      }
+    }
+  });
+
+  it('counts packets and bytes as sent (UDP, ICMP) and as the kernel table had them (TCP)', () => {
+    for (const f of sent) {
+      const r = find(f)[0];
+      const what = `${f.proto}${f.family} ${f.port}`;
+      if (f.proto === 'tcp') {
+        const t = table.find((e) => e.id === r['ct.id']) ?? assert.fail(`${what}: ct.id ${r['ct.id']} not in conntrack -L`);
+        assert.equal(Number(t.orig.sport), f.port, what);
+        assert.deepEqual([r['orig.raw.pktcount'], r['orig.raw.pktlen'], r['reply.raw.pktcount'], r['reply.raw.pktlen']],
+          [t.orig.packets, t.orig.bytes, t.reply.packets, t.reply.bytes].map(Number), what);
+        assert.ok((r['orig.raw.pktcount'] as number) >= 5, `${what}: handshake, data, FIN`);
+      } else {
+        const bytes = (f.family === 4 ? 20 : 40) + 8 + f.payload;
+        assert.deepEqual([r['orig.raw.pktcount'], r['orig.raw.pktlen'], r['reply.raw.pktcount'], r['reply.raw.pktlen']], [1, bytes, 1, bytes], what);
+      }
+    }
+  });
+
+  it('has the kernel\'s start and end times, start before end, within the test', () => {
+    for (const r of records) {
+      const start = (r['flow.start.sec'] as number) * 1e6 + (r['flow.start.usec'] as number);
+      const end = (r['flow.end.sec'] as number) * 1e6 + (r['flow.end.usec'] as number);
+      assert.ok(start <= end, `${r['ct.id']}: ${start} > ${end}`);
+      assert.ok(start >= (startedAt - 1000) * 1000 && end <= endedAt * 1000, `${r['ct.id']}: ${start}..${end} outside the test`);
+    }
+    // UDP ended by its 2 s timeout: end - start is about 2 s (the kernel's garbage collector may come a little later).
+    const udp = records.filter((r) => r['orig.ip.protocol'] === 17).map((r) => (r['flow.end.sec'] as number) - (r['flow.start.sec'] as number));
+    assert.ok(udp.every((d) => d >= 1 && d <= 20), `UDP durations ${[...new Set(udp)].join(',')}`);
+  });
+
+  it("fills ulogd2's ulog2_ct table (pgsql-ulogd2-flat.sql, loaded unchanged) through the PGSQL column mapping", async () => {
+    await waitFor(() => Number(psql(db, 'SELECT count(*) FROM ulog2_ct').trim()) >= sent.length, 20_000, 'the rows');
+    const rows = psql(db, 'SELECT row_to_json(u) FROM ulog2_ct u').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+    assert.equal(rows.length, sent.length);
+    const columns = Object.keys(rows[0]).filter((c) => c !== '_ct_id');
+    assert.ok(columns.includes('orig_ip_saddr_str') && columns.includes('flow_end_usec'), columns.join(','));
+    // Every row is one record, column by column (the key a column holds is its name with dots).
+    const text = (o: Rec, get: (c: string) => unknown) => columns.map((c) => `${c}=${JSON.stringify(get(c) ?? null)}`).join(' ');
+    const fromRecords = records.map((r) => text(r, (c) => r[c.replace(/_/g, '.')])).sort();
+    const fromRows = rows.map((r) => text(r, (c) => r[c])).sort();
+    assert.deepEqual(fromRows, fromRecords);
+  });
+});
+
+describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, () => {
+  const FLOWS = 5000;
+
+  /** Opens FLOWS UDP flows in `ns` and ends them at once with conntrack -D; returns the records and the daemon's output. */
+  async function burst(reliable: boolean): Promise<{ records: Rec[]; stderr: string; counters: { [k: string]: number } | undefined }> {
+    const ns = new NetNs('spt-nfct-b');
+    const dir = tempDir();
+    let daemon: Daemon | undefined;
+    try {
+      ns.nft('table inet t {\n chain out {\n  type filter hook output priority 0;\n  ct state new counter\n }\n}\n');
+      ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
+      const json = path.join(dir, 'flows.json');
+      // A receive buffer far smaller than the burst (about 250 bytes an event).
+      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n rmem 64K\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`));
+      await daemon.started();
+      ns.exec('python3', ['-c', `import socket\nfor i in range(${FLOWS}):\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n s.bind(('127.0.0.1', 20000 + i))\n s.sendto(b'x', ('127.0.0.1', 9))\n s.close()\n`]);
+      assert.equal(Number(ns.exec('conntrack', ['-C']).trim()), FLOWS, 'the flows are in the table');
+      ns.exec('conntrack', ['-D', '-p', 'udp']);
+      await waitFor(() => readJson(json).length >= FLOWS || (!reliable && /resynchronised/.test(daemon!.stderr)), 60_000, `the records (have ${readJson(json).length})`);
+      await new Promise((r) => setTimeout(r, reliable ? 1000 : 300));
+      await daemon.stop();
+      return { records: readJson(json), stderr: daemon.stderr, counters: daemon.counters('NFCT') };
+    } finally {
+      if (daemon) await daemon.stop();
+      ns.delete();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it(`with ctreliable on, loses none of ${FLOWS} destroy events a 64K buffer cannot hold at once`, async () => {
+    const { records, counters } = await burst(true);
+    assert.equal(new Set(records.map((r) => r['orig.l4.sport'])).size, FLOWS);
+    assert.equal(records.length, FLOWS);
+    assert.equal(counters?.enobufs, 0);
+  });
+
+  it('without it, counts the loss, says so once and resynchronises with a table dump', async () => {
+    const { records, stderr, counters } = await burst(false);
+    assert.ok(records.length < FLOWS, `the burst overflowed the buffer (${records.length} records)`);
+    assert.ok((counters?.enobufs ?? 0) > 0, JSON.stringify(counters));
+    assert.ok((counters?.resyncs ?? 0) >= 1, JSON.stringify(counters));
+    // One warning per episode (each episode ends with a resync that lost nothing more), not one per ENOBUFS.
+    const warnings = stderr.split('\n').filter((l) => l.includes('the kernel dropped conntrack events')).length;
+    assert.ok(warnings >= 1 && warnings <= counters!.resyncs, `${warnings} warnings, ${counters!.resyncs} resyncs`);
+    assert.match(stderr, /resynchronised with the conntrack table/);
+  });
+});

@@ -19,9 +19,11 @@ export const builtins: { readonly [name: string]: Loader } = {
   SQLITE3: () => import('./output/SQLITE3/index.js'),
   PGSQL: () => import('./output/PGSQL/index.js'),
   MYSQL: () => import('./output/MYSQL/index.js'),
+  NATS: () => import('./output/NATS/index.js'),
 };
 
 /** Built-in sources a block names with `source NAME` (the default, the kernel NFLOG group, is in src/nflog/). */
 export const builtinSources: { readonly [name: string]: () => Promise<{ default: SourceDefinition }> } = {
+  NATS: () => import('./source/NATS/index.js'),
   NFCT: () => import('./source/NFCT/index.js'),
 };

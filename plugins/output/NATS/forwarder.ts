@@ -1,0 +1,322 @@
+/**
+ * The NATS output's running part. Every record is encoded (record-codec.ts)
+ * and appended to the spool at the end of its batch; a publisher reads the
+ * spool in order and publishes each record to JetStream with
+ * Nats-Msg-Id = sensor:seq, at most `natsinflight` at a time. A record leaves
+ * the spool when its PubAck came and every record before it was acknowledged.
+ * A failed publish (no server, no stream, a full stream, a timeout) rewinds
+ * the publisher to the first unacknowledged record and retries after a
+ * growing pause; what was sent twice is stored once (the stream's duplicate
+ * window).
+ *
+ * HighWater/LowWater: when the spool holds `highwater` bytes, records go to
+ * the `dropto` output (or are counted as dropped) until it is back under
+ * `lowwater`. Every record is in exactly one place: the stream, the spool,
+ * the drop output or the dropped counter.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { CommitQueue } from '../../../src/core/commit-queue.js';
+import type { Key } from '../../../src/core/keys.js';
+import type { OptionValues, OutputContext, OutputInstance } from '../../../src/core/plugin.js';
+import type { Record } from '../../../src/core/record.js';
+import { connectionOptions } from '../../shared/forward/nats-options.js';
+import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
+import type { Sequence } from './sequence.js';
+import { FRAME_HEADER, sealFrame, Spool } from './spool.js';
+
+export interface ForwarderSettings {
+  subject: string;
+  inflight: number;
+  timeoutMs: number;
+  syncMs: number;
+  highwater: number;
+  lowwater: number;
+}
+
+/** The output's context, its options seen as plain values. */
+export type ForwarderContext = Omit<OutputContext, 'options'> & { readonly options: OptionValues };
+
+/** Where diverted records go: another output of the group, fed only by this one. */
+export interface DropTarget {
+  write(rec: Record): void;
+  endBatch(): void;
+}
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5000;
+
+export class Forwarder implements OutputInstance {
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private readonly w = new ByteWriter(256 * 1024);
+  private readonly encoder: RecordEncoder;
+  private readonly commits: CommitQueue;
+  /** Records encoded into `w` this batch, and their spool tickets waiting for an fsync. */
+  private batched = 0;
+  private readonly unsynced: number[] = [];
+  private divertedThisBatch = 0;
+  private diverting = false;
+  private episodeCount = 0;
+  /** Publishing: a generation per rewind, so answers to older publishes are ignored. */
+  private gen = 0;
+  private outstanding = 0;
+  private readonly qSeg: number[] = [];
+  private readonly qEnd: number[] = [];
+  private readonly qDone: boolean[] = [];
+  private qHead = 0;
+  private backoff = MIN_BACKOFF_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
+  private closed = false;
+  /** Shutting down: no new publishes, the backlog waits in the spool for the next start. */
+  private flushing = false;
+  private failLogged = false;
+  private idle: (() => void) | null = null;
+
+  constructor(
+    private readonly ctx: ForwarderContext,
+    private readonly s: ForwarderSettings,
+    private readonly spool: Spool,
+    private readonly seq: Sequence,
+    keys: readonly Key[],
+    slots: number,
+    private readonly sensor: string,
+    private readonly drop: DropTarget | null,
+  ) {
+    this.encoder = new RecordEncoder(keys, slots, sensor, ctx.group);
+    this.commits = new CommitQueue((n) => ctx.commit(n));
+    const c = ctx.counters.extra;
+    for (const name of ['diverted', 'spool_bytes', 'torn', 'republished', 'duplicates']) c[name] = 0;
+    c.torn = spool.torn;
+    c.spool_bytes = spool.bytes;
+  }
+
+  async start(): Promise<void> {
+    const opts = connectionOptions(this.ctx.options, `specter ${this.sensor} group ${this.ctx.group}`, this.ctx.fail);
+    this.syncTimer = setInterval(() => void this.syncSpool(), this.s.syncMs);
+    const late = setTimeout(() => this.ctx.log.warn(`${this.ctx.name}: no connection to NATS at ${this.ctx.options.natsurl} yet; spooling in ${this.spool.dir}`), 3000);
+    // The server may be down at start: the spool takes records meanwhile, and connect() keeps trying.
+    connect(opts).then((nc) => {
+      clearTimeout(late);
+      if (this.closed) { void nc.close(); return; }
+      this.nc = nc;
+      this.js = jetstream(nc, { timeout: this.s.timeoutMs });
+      this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
+      void (async () => {
+        for await (const st of nc.status()) {
+          if (st.type === 'disconnect') this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
+          else if (st.type === 'reconnect') { this.ctx.log.info(`${this.ctx.name}: reconnected to NATS`); this.retryNow(); }
+        }
+      })();
+      this.pump();
+    }, (err: Error) => this.ctx.log.error(`${this.ctx.name}: cannot connect to NATS: ${err.message}`));
+  }
+
+  write(rec: Record): void {
+    if (this.overHighWater()) {
+      this.divert(rec);
+      return;
+    }
+    const w = this.w;
+    const start = w.pos;
+    w.ensure(FRAME_HEADER);
+    w.pos += FRAME_HEADER;
+    this.encoder.encode(rec, this.seq.take(), w);
+    sealFrame(w.buf, start, w.pos);
+    this.batched++;
+  }
+
+  endBatch(): void {
+    this.appendBatch();
+    if (this.divertedThisBatch) {
+      this.divertedThisBatch = 0;
+      try { this.drop?.endBatch(); } catch (err) { this.ctx.log.error({ err }, `${this.ctx.name}: the drop output failed`); }
+    }
+    this.pump();
+  }
+
+  /** True while records go to the drop output instead of the spool (from highwater down to lowwater). */
+  private overHighWater(): boolean {
+    const bytes = this.spool.bytes + this.w.pos;
+    if (!this.diverting && bytes >= this.s.highwater) {
+      // Records before this one go to the spool, in order, before any is diverted.
+      this.appendBatch();
+      this.diverting = true;
+      this.episodeCount = 0;
+      this.ctx.log.warn(`${this.ctx.name}: the spool reached highwater (${bytes} bytes); records go to ${this.drop ? 'the drop output' : 'the dropped counter'} until it is under lowwater (${this.s.lowwater} bytes)`);
+    } else {
+      this.underLowWater();
+    }
+    return this.diverting;
+  }
+
+  /** Ends a diverting episode once the spool is under lowwater (checked on writes and as acknowledgements empty it). */
+  private underLowWater(): void {
+    if (!this.diverting || this.spool.bytes + this.w.pos >= this.s.lowwater) return;
+    this.diverting = false;
+    this.ctx.log.warn(`${this.ctx.name}: the spool is under lowwater again; ${this.episodeCount} records were ${this.drop ? 'diverted to the drop output' : 'dropped'} meanwhile`);
+  }
+
+  private divert(rec: Record): void {
+    this.episodeCount++;
+    if (this.drop) {
+      try {
+        this.drop.write(rec);
+        this.ctx.counters.extra.diverted++;
+        this.divertedThisBatch++;
+      } catch (err) {
+        this.ctx.counters.dropped++;
+        this.ctx.log.error({ err }, `${this.ctx.name}: the drop output refused a record`);
+      }
+    } else {
+      this.ctx.counters.dropped++;
+    }
+    // Settled here: it is in the drop output's hands or counted.
+    this.commits.now(1);
+  }
+
+  /** Appends the records encoded so far to the spool; they are settled once an fsync covers them. */
+  private appendBatch(): void {
+    if (this.batched === 0) return;
+    const n = this.batched;
+    this.batched = 0;
+    try {
+      this.spool.append(this.w.buf, this.w.pos);
+      this.unsynced.push(this.commits.hold(n));
+    } catch (err) {
+      this.ctx.counters.dropped += n;
+      this.commits.now(n);
+      this.ctx.log.error(`${this.ctx.name}: cannot write to the spool in ${this.spool.dir}, ${n} records dropped: ${(err as Error).message}`);
+    }
+    this.w.pos = 0;
+    this.ctx.counters.extra.spool_bytes = this.spool.bytes;
+  }
+
+  private syncSpool(): Promise<void> {
+    if (this.syncing) return this.syncing;
+    const tickets = this.unsynced.splice(0);
+    this.spool.saveAcked();
+    const p = this.spool.sync().then(
+      () => { for (const t of tickets) this.commits.settle(t); },
+      (err: Error) => {
+        // The records stay in the spool's file; only their durability against power loss is in doubt.
+        for (const t of tickets) this.commits.settle(t);
+        this.ctx.counters.errors++;
+        this.ctx.log.error(`${this.ctx.name}: fsync of the spool failed: ${err.message}`);
+      },
+    ).finally(() => { this.syncing = null; });
+    this.syncing = p;
+    return p;
+  }
+
+  /** Publishes spooled records while there is room in flight. */
+  private pump(): void {
+    const js = this.js;
+    if (!js || this.retryTimer || this.closed || this.flushing) return;
+    while (this.outstanding < this.s.inflight && this.spool.hasUnread()) {
+      const batch = this.spool.readNext(this.s.inflight - this.outstanding);
+      if (!batch) break;
+      const gen = this.gen;
+      for (let i = 0; i < batch.starts.length; i++) {
+        const start = batch.starts[i];
+        const idx = this.qSeg.length;
+        this.qSeg.push(batch.seg);
+        this.qEnd.push(batch.ends[i]);
+        this.qDone.push(false);
+        const len = batch.buf.readUInt32LE(start - FRAME_HEADER);
+        const data = batch.buf.subarray(start, start + len);
+        this.outstanding++;
+        js.publish(this.s.subject, data, { msgID: `${this.sensor}:${recordSeq(batch.buf, start)}`, timeout: this.s.timeoutMs }).then(
+          (ack) => this.acked(gen, idx, ack.duplicate),
+          (err: Error) => this.failed(gen, err),
+        );
+      }
+    }
+  }
+
+  private acked(gen: number, idx: number, duplicate: boolean): void {
+    this.outstanding--;
+    if (gen === this.gen) {
+      this.qDone[idx] = true;
+      this.ctx.counters.sent++;
+      if (duplicate) this.ctx.counters.extra.duplicates++;
+      this.backoff = MIN_BACKOFF_MS;
+      if (this.failLogged) {
+        this.failLogged = false;
+        this.ctx.log.info(`${this.ctx.name}: JetStream acknowledges again`);
+      }
+      let h = this.qHead;
+      while (h < this.qDone.length && this.qDone[h]) h++;
+      if (h > this.qHead) {
+        this.spool.ack(this.qSeg[h - 1], this.qEnd[h - 1]);
+        this.qHead = h;
+        if (h === this.qDone.length) this.qSeg.length = this.qEnd.length = this.qDone.length = this.qHead = 0;
+        this.ctx.counters.extra.spool_bytes = this.spool.bytes;
+        this.underLowWater();
+      }
+    }
+    this.afterAnswer();
+  }
+
+  private failed(gen: number, err: Error): void {
+    this.outstanding--;
+    if (gen === this.gen) {
+      // Everything after the last acknowledged record is sent again, in order.
+      this.gen++;
+      this.ctx.counters.errors++;
+      this.ctx.counters.extra.republished += this.qDone.length - this.qHead;
+      this.qSeg.length = this.qEnd.length = this.qDone.length = this.qHead = 0;
+      this.spool.rewind();
+      if (!this.failLogged) {
+        this.failLogged = true;
+        this.ctx.log.warn(`${this.ctx.name}: JetStream did not acknowledge (${err.message}); spooling and retrying`);
+      }
+      if (!this.retryTimer && !this.closed) {
+        this.retryTimer = setTimeout(() => this.retryNow(), this.backoff);
+        this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+    this.afterAnswer();
+  }
+
+  private retryNow(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.pump();
+  }
+
+  private afterAnswer(): void {
+    if (this.outstanding === 0 && this.idle) this.idle();
+    this.pump();
+  }
+
+  /** Spools and fsyncs what was accepted, and waits for the publishes in flight (bounded by their timeout). */
+  async flush(): Promise<void> {
+    this.flushing = true;
+    this.appendBatch();
+    await this.syncSpool();
+    if (this.outstanding > 0) await new Promise<void>((r) => { this.idle = r; });
+    this.idle = null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.appendBatch();
+    try {
+      this.spool.close();
+    } catch (err) {
+      this.ctx.log.error(`${this.ctx.name}: closing the spool: ${(err as Error).message}`);
+    }
+    // What is spooled waits there for the next start: settled as far as this run goes.
+    this.commits.settleAll();
+    this.idle?.();
+    const nc = this.nc;
+    this.nc = this.js = null;
+    await nc?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The collector's reading side: a durable pull consumer on the stream,
+ * fetched in batches no larger than what the outputs have room for (the
+ * records delivered and not yet settled stay under `natsmaxpending`, and
+ * nothing is fetched while an output is busy), so a slow or absent database
+ * leaves the backlog in JetStream, not in memory.
+ *
+ * Each message is decoded into the group's record (record-codec.ts) and
+ * delivered to every output. It is acknowledged once every output has
+ * settled it (the pipeline's committed count); a message the collector
+ * already holds or acknowledged that comes again (ack_wait passed, an
+ * acknowledgement lost) is not delivered twice. A message that is no
+ * specter record is counted, logged once per subject and terminated.
+ */
+import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { Counters } from '../../../src/core/counters.js';
+import type { Key } from '../../../src/core/keys.js';
+import type { OptionValues, SourceContext, SourceInstance } from '../../../src/core/plugin.js';
+import type { RecordSink } from '../../../src/core/source.js';
+import { connectionOptions } from '../../shared/forward/nats-options.js';
+import { RecordDecoder, RecordFormatError } from '../../shared/forward/record-codec.js';
+import { ensureConsumer, ensureStream, type StreamSettings } from './stream.js';
+
+export interface CollectorSettings extends StreamSettings {
+  durable: string;
+  batch: number;
+  maxPending: number;
+  ackWaitS: number;
+}
+
+/** The source's context, its options seen as plain values. */
+export type CollectorContext = Omit<SourceContext, 'options'> & { readonly options: OptionValues };
+
+/** Stream sequences acknowledged lately, for spotting a message that comes again after its acknowledgement. */
+const RECENT = 1 << 16;
+
+export class Collector implements SourceInstance {
+  readonly name: string;
+  readonly counters = new Counters();
+  private nc: NatsConnection | null = null;
+  private sink: RecordSink | null = null;
+  private readonly decoder: RecordDecoder;
+  private readonly sensorName: Key | null;
+  private readonly sensorSeq: Key | null;
+  private readonly sensorGroup: Key | null;
+  /** Delivered messages not yet acknowledged, in delivery order, from `head`. */
+  private pending: JsMsg[] = [];
+  private head = 0;
+  /** The pipeline's committed count when this source started, records delivered and acknowledged by it. */
+  private base = 0;
+  private delivered = 0;
+  private acked = 0;
+  private readonly holding = new Set<number>();
+  private readonly recent = new Set<number>();
+  private readonly recentRing = new Float64Array(RECENT);
+  private recentAt = 0;
+  private readonly garbageSubjects = new Set<string>();
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private failLogged = false;
+
+  constructor(private readonly ctx: CollectorContext, private readonly s: CollectorSettings, private readonly log: Logger) {
+    this.name = `NATS ${s.stream}/${s.durable}`;
+    this.decoder = new RecordDecoder((name) => {
+      const produced = ctx.want(name);
+      return produced ?? (ctx.known(name) ? null : undefined);
+    });
+    this.sensorName = ctx.want('sensor.name');
+    this.sensorSeq = ctx.want('sensor.seq');
+    this.sensorGroup = ctx.want('sensor.group');
+    for (const c of ['garbage', 'redelivered', 'unknown_keys', 'type_mismatches']) this.counters.extra[c] = 0;
+  }
+
+  async start(sink: RecordSink): Promise<void> {
+    this.sink = sink;
+    this.base = sink.committed();
+    const opts = connectionOptions(this.ctx.options, `specter collector ${this.ctx.sensor} ${this.s.durable}`, this.ctx.fail);
+    // At start the server must answer: the stream and the consumer are created or checked now.
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ ...opts, waitOnFirstConnect: false, maxReconnectAttempts: -1 });
+    } catch (err) {
+      throw new Error(`cannot connect to NATS at ${this.ctx.options.natsurl}: ${(err as Error).message}`);
+    }
+    this.nc = nc;
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ensureStream(jsm, this.s);
+      await ensureConsumer(jsm, this.s, this.s.durable, this.s.ackWaitS, this.s.maxPending);
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+    const consumer = await jetstream(nc).consumers.get(this.s.stream, this.s.durable);
+    sink.onCommit((n) => this.committed(n));
+    this.loop = this.run(consumer);
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    const sink = this.sink!;
+    while (!this.stopping) {
+      const open = this.delivered - this.acked;
+      const room = this.s.maxPending - open;
+      if (room < Math.min(this.s.batch, this.s.maxPending / 2) || sink.busy()) {
+        await this.pause(50);
+        continue;
+      }
+      try {
+        const msgs = await consumer.fetch({ max_messages: Math.min(this.s.batch, room), expires: 1000 });
+        let inBatch = 0;
+        for await (const m of msgs) {
+          if (this.take(m)) inBatch++;
+          if (inBatch === 256) { sink.endBatch(); inBatch = 0; }
+        }
+        if (inBatch) sink.endBatch();
+        if (this.failLogged) {
+          this.failLogged = false;
+          this.log.info(`${this.name}: reading again`);
+        }
+      } catch (err) {
+        if (this.stopping) break;
+        this.counters.errors++;
+        if (!this.failLogged) {
+          this.failLogged = true;
+          this.log.warn(`${this.name}: cannot fetch (${(err as Error).message}); retrying`);
+        }
+        await this.pause(1000);
+      }
+    }
+  }
+
+  /** Decodes and delivers one message; false when it was not delivered. */
+  private take(m: JsMsg): boolean {
+    this.counters.received++;
+    const sseq = m.seq;
+    if (this.holding.has(sseq) || this.recent.has(sseq)) {
+      // Delivered before: it is acknowledged with the first copy (or was already).
+      this.counters.extra.redelivered++;
+      if (this.recent.has(sseq)) m.ack();
+      return false;
+    }
+    const sink = this.sink!;
+    const rec = sink.record;
+    const d = this.decoder;
+    const unknown = d.unknownKeys;
+    const mismatched = d.typeMismatches;
+    try {
+      d.decode(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), rec);
+    } catch (err) {
+      if (!(err instanceof RecordFormatError)) throw err;
+      this.counters.extra.garbage++;
+      if (!this.garbageSubjects.has(m.subject) && this.garbageSubjects.size < 1000) {
+        this.garbageSubjects.add(m.subject);
+        this.log.warn(`${this.name}: a message on ${m.subject} is not a specter record (${err.message}); terminated, not redelivered`);
+      }
+      m.term(err.message);
+      return false;
+    }
+    if (d.unknownKeys !== unknown) this.counters.extra.unknown_keys += d.unknownKeys - unknown;
+    if (d.typeMismatches !== mismatched) this.counters.extra.type_mismatches += d.typeMismatches - mismatched;
+    if (this.sensorName) rec.set(this.sensorName, d.sensor);
+    if (this.sensorSeq) rec.set(this.sensorSeq, BigInt(d.seq));
+    if (this.sensorGroup) rec.set(this.sensorGroup, d.group);
+    this.pending.push(m);
+    this.holding.add(sseq);
+    sink.deliver();
+    this.delivered++;
+    this.counters.sent++;
+    return true;
+  }
+
+  /** The outputs settled `n` records of the group in all: acknowledge that many. */
+  private committed(n: number): void {
+    const target = n - this.base;
+    while (this.acked < target && this.head < this.pending.length) {
+      const m = this.pending[this.head++];
+      m.ack();
+      this.acked++;
+      this.holding.delete(m.seq);
+      const old = this.recentRing[this.recentAt];
+      if (old) this.recent.delete(old);
+      this.recentRing[this.recentAt] = m.seq;
+      this.recentAt = (this.recentAt + 1) % RECENT;
+      this.recent.add(m.seq);
+    }
+    if (this.head > 4096 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    this.wake?.();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.wake = null; resolve(); }, ms);
+      this.wake = () => { clearTimeout(t); this.wake = null; resolve(); };
+    });
+  }
+
+  /** Stops fetching; acknowledges what the outputs settle within `maxMs` (at most 5 s); the rest is redelivered later. */
+  async stop(maxMs = 5000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake?.();
+    await this.loop?.catch(() => undefined);
+    const until = Date.now() + Math.min(maxMs, 5000);
+    while (this.head < this.pending.length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const nc = this.nc;
+    this.nc = null;
+    await nc?.drain().catch(() => undefined);
+  }
+}

@@ -7,12 +7,13 @@
  * the receive buffer the kernel gave its socket.
  *
  *   npm run bench -- [--packets N] [--quick] [--only specter,ulogd2 PCAP,...] [--rates max,100000]
- *                    [--rmem 8M] [--default-buffers] [--profile]
+ *                    [--rmem 8M] [--default-buffers] [--dir /dev/shm] [--profile]
  *
  * Every consumer gets the same effective receive buffer (--rmem, 8 MiB by
  * default); --default-buffers adds a second table with each at its own default.
  * --capacity [--steps 100000,150000,...] [--seconds 10]: the highest paced rate each output keeps with 0 loss.
  * --idle [--seconds 60]: CPU and memory of a bound daemon without traffic.
+ * --dir: where the output files go (default: the temporary directory); a tmpfs measures the daemons rather than the disk.
  * --profile runs each specter under `node --cpu-prof` and prints its hottest functions.
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
  */
@@ -27,7 +28,7 @@ import { capacity, capacityTables } from './capacity.js';
 import { consumers, type Buffers, type Consumer } from './consumers.js';
 import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
-import { GROUP, idle, PAYLOAD, PORT, runOne, type IdleRow, type Row } from './run.js';
+import { GROUP, idle, killAll, outputBase, PAYLOAD, PORT, runOne, type IdleRow, type Row } from './run.js';
 
 /**
  * Debian's ulogd2 for the side-by-side rows. A temporary policy-rc.d keeps the
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '100000,150000,200000,250000,300000,400000' },
       seconds: { type: 'string' },
       idle: { type: 'boolean' },
+      dir: { type: 'string' },
       profile: { type: 'boolean' },
       pipeline: { type: 'boolean' },
     },
@@ -165,6 +167,7 @@ async function main(): Promise<void> {
   const packets = Number(values.packets ?? (values.quick ? 100000 : 1000000));
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
   const equal: Buffers = { effective: parseSize(values.rmem!) };
+  if (values.dir) outputBase.dir = path.resolve(values.dir);
   const wantUlogd = !values.only || values.only.includes('ulogd');
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) installUlogd();
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
   const gen = buildGenerator(work);
   const ns = new NetNs('specter-bench');
   const cleanup = () => { ns.delete(); fs.rmSync(work, { recursive: true, force: true }); };
-  process.on('SIGINT', () => { cleanup(); process.exit(130); });
+  process.on('SIGINT', () => { killAll(); cleanup(); process.exit(130); });
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
   const sections: string[] = [];
   let file = 'latest.md';
@@ -216,7 +219,7 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
-  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}.\n\n${sections.join('\n\n')}\n`;
+  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}; output files in ${outputBase.dir}.\n\n${sections.join('\n\n')}\n`;
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results', file), md);
   console.log(`\n${md}`);

@@ -35,9 +35,19 @@ export interface Row {
   rcvbuf: number;
 }
 
+/** Where the consumers' output files go (--dir): the default temporary directory, or e.g. a tmpfs to take the disk out. */
+export const outputBase = { dir: os.tmpdir() };
+
 export function counter(ns: NetNs): number {
   const m = /packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 'bench', 'logged']));
   return m ? Number(m[1]) : 0;
+}
+
+/** Consumers running now, stopped by killAll when the bench is interrupted. */
+const live = new Set<ChildProcess>();
+
+export function killAll(): void {
+  for (const child of live) child.kill('SIGKILL');
 }
 
 interface Started {
@@ -50,15 +60,17 @@ interface Started {
 
 /** Starts a consumer with a fresh directory and waits until it is bound. */
 async function start(ns: NetNs, c: Consumer): Promise<Started> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-bench-'));
+  const dir = fs.mkdtempSync(path.join(outputBase.dir, 'specter-bench-'));
   const [cmd, ...args] = c.command(dir, GROUP);
   const t0 = performance.now();
   const child = ns.spawn(cmd, args);
+  live.add(child);
   child.on('error', () => undefined);
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });
   const exited = new Promise((r) => child.on('exit', r));
+  void exited.then(() => live.delete(child));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill(c.daemon === 'tcpdump' ? 'SIGINT' : 'SIGTERM');

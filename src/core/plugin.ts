@@ -41,13 +41,29 @@ export interface OptionSpec {
 export type OptionSpecs = { readonly [name: string]: OptionSpec };
 export type OptionValues = { readonly [name: string]: OptionValue | undefined };
 
-interface BaseContext {
+/** The value an option of this type converts to. */
+type TypeValue<T extends OptionType> = T extends 'bool' ? boolean : T extends 'int' | 'size' ? number : string;
+/** An enum's value is one of its `values`; other types by TypeValue. */
+type SpecValue<S extends OptionSpec> = S extends { type: 'enum'; values: readonly (infer V extends string)[] } ? V : TypeValue<S['type']>;
+/** Options that are always set: required ones and those with a default. */
+type AlwaysSet<S extends OptionSpec> = S extends { required: true } | { default: OptionValue } ? true : false;
+
+/**
+ * The typed values of an option table written inline in a definition
+ * (`defineOutput({ options: { f: { type: 'string', default: 'x' } } })`
+ * gives `ctx.options.f: string`); a wide `OptionSpecs` gives OptionValues.
+ */
+export type OptionValuesOf<O extends OptionSpecs> = {
+  readonly [K in keyof O]: AlwaysSet<O[K]> extends true ? SpecValue<O[K]> : SpecValue<O[K]> | undefined;
+};
+
+interface BaseContext<O extends OptionSpecs = OptionSpecs> {
   /** Instance name for logs and counters, e.g. "LOGEMU" or "LOGEMU#2". */
   readonly name: string;
   /** The group (NFLOG group id) this instance belongs to. */
   readonly group: number;
   /** Options after type conversion, with defaults applied. */
-  readonly options: OptionValues;
+  readonly options: OptionValuesOf<O>;
   readonly log: Logger;
   readonly counters: Counters;
   /** True under --check: build everything, open nothing. */
@@ -56,7 +72,7 @@ interface BaseContext {
   fail(message: string, option?: string): never;
 }
 
-export interface OutputContext extends BaseContext {
+export interface OutputContext<O extends OptionSpecs = OptionSpecs> extends BaseContext<O> {
   /** This machine's name as a sensor (global `sensor`, default the host name). */
   readonly sensor: string;
   /** Resolves a key this output reads; a key no input of the group produces is a start-up error. */
@@ -91,7 +107,7 @@ export interface DivertTarget {
   endBatch(): void;
 }
 
-export interface InputContext extends BaseContext {
+export interface InputContext<O extends OptionSpecs = OptionSpecs> extends BaseContext<O> {
   /** The key if some plugin of the group reads it, else null: skip computing it. */
   want(name: string): Key | null;
   /** Resolves a key produced by an earlier input of the group that this input reads. */
@@ -134,22 +150,22 @@ export interface OutputInstance {
   busy?(): boolean;
 }
 
-interface BaseDefinition {
+interface BaseDefinition<O extends OptionSpecs> {
   readonly name: string;
   readonly description: string;
-  readonly options: OptionSpecs;
+  readonly options: O;
 }
 
-export interface InputDefinition extends BaseDefinition {
+export interface InputDefinition<O extends OptionSpecs = OptionSpecs> extends BaseDefinition<O> {
   readonly kind: 'input';
   /** Every key this input can set. */
   readonly produces: readonly KeyDef[];
-  create(ctx: InputContext): InputInstance | Promise<InputInstance>;
+  create(ctx: InputContext<O>): InputInstance | Promise<InputInstance>;
 }
 
-export interface OutputDefinition extends BaseDefinition {
+export interface OutputDefinition<O extends OptionSpecs = OptionSpecs> extends BaseDefinition<O> {
   readonly kind: 'output';
-  create(ctx: OutputContext): OutputInstance | Promise<OutputInstance>;
+  create(ctx: OutputContext<O>): OutputInstance | Promise<OutputInstance>;
 }
 
 /**
@@ -159,7 +175,7 @@ export interface OutputDefinition extends BaseDefinition {
  * records fills `sink.record` and calls `sink.deliver()`; the group then has
  * no input plugins.
  */
-export interface SourceContext extends BaseContext {
+export interface SourceContext<O extends OptionSpecs = OptionSpecs> extends BaseContext<O> {
   /** This machine's name as a sensor (global `sensor`, default the host name). */
   readonly sensor: string;
   /** The netlink receive buffer a kernel source asks for (global `rmem`). */
@@ -180,7 +196,7 @@ export interface SourceInstance {
   stop(maxMs?: number): Promise<void>;
 }
 
-export interface SourceDefinition extends BaseDefinition {
+export interface SourceDefinition<O extends OptionSpecs = OptionSpecs> extends BaseDefinition<O> {
   readonly kind: 'source';
   /** Keys the source sets itself. */
   readonly produces: readonly KeyDef[];
@@ -190,20 +206,23 @@ export interface SourceDefinition extends BaseDefinition {
    */
   readonly inputKeys?: boolean;
   /** What --check prints for the group's source, from its options. */
-  describe?(options: OptionValues): string;
+  describe?(options: OptionValuesOf<O>): string;
   /** Builds the source; opens nothing (start() does), since --check calls it too. */
-  create(ctx: SourceContext): SourceInstance | Promise<SourceInstance>;
+  create(ctx: SourceContext<O>): SourceInstance | Promise<SourceInstance>;
 }
 
 export type PluginDefinition = InputDefinition | OutputDefinition;
 
-/** Identity helpers that give plugin authors type checking. */
-export function defineInput(def: Omit<InputDefinition, 'kind'>): InputDefinition {
+/**
+ * Identity helpers that give plugin authors type checking: the option table
+ * written inline types `ctx.options` (see OptionValuesOf).
+ */
+export function defineInput<const O extends OptionSpecs>(def: Omit<InputDefinition<O>, 'kind'>): InputDefinition<O> {
   return { kind: 'input', ...def };
 }
-export function defineOutput(def: Omit<OutputDefinition, 'kind'>): OutputDefinition {
+export function defineOutput<const O extends OptionSpecs>(def: Omit<OutputDefinition<O>, 'kind'>): OutputDefinition<O> {
   return { kind: 'output', ...def };
 }
-export function defineSource(def: Omit<SourceDefinition, 'kind'>): SourceDefinition {
+export function defineSource<const O extends OptionSpecs>(def: Omit<SourceDefinition<O>, 'kind'>): SourceDefinition<O> {
   return { kind: 'source', ...def };
 }

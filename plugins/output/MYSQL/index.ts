@@ -19,14 +19,14 @@ export default defineOutput({
   },
   create(ctx) {
     const o = ctx.options;
-    for (const opt of ['mysqltable', 'mysqldb']) if (!plainIdentifier(String(o[opt]))) ctx.fail('expected a plain SQL name', opt);
+    for (const opt of ['mysqltable', 'mysqldb'] as const) if (!plainIdentifier(o[opt])) ctx.fail('expected a plain SQL name', opt);
     const config = {
-      ...(o.mysqlsocket ? { socketPath: String(o.mysqlsocket) } : { host: String(o.mysqlhost), port: o.mysqlport as number }),
-      user: String(o.mysqluser),
-      password: String(o.mysqlpass),
-      database: String(o.mysqldb),
+      ...(o.mysqlsocket ? { socketPath: o.mysqlsocket } : { host: o.mysqlhost, port: o.mysqlport }),
+      user: o.mysqluser,
+      password: o.mysqlpass,
+      database: o.mysqldb,
       connectTimeout: 3000,
     };
-    return sqlOutput(ctx, () => new MysqlDriver(config, String(o.mysqltable)), { ...sqlOptions('mysql', o), table: String(o.mysqltable) });
+    return sqlOutput(ctx, () => new MysqlDriver(config, o.mysqltable), { ...sqlOptions('mysql', o), table: o.mysqltable });
   },
 });

@@ -22,12 +22,12 @@ export default defineOutput({
   },
   create(ctx) {
     const o = ctx.options;
-    for (const opt of ['pgsqltable', 'pgsqlschema']) if (!plainIdentifier(String(o[opt]))) ctx.fail('expected a plain SQL name', opt);
+    for (const opt of ['pgsqltable', 'pgsqlschema'] as const) if (!plainIdentifier(o[opt])) ctx.fail('expected a plain SQL name', opt);
     const config = o.pgsqlconninfo
-      ? { connectionString: String(o.pgsqlconninfo) }
-      : { host: String(o.pgsqlhost), port: o.pgsqlport as number, user: String(o.pgsqluser), password: String(o.pgsqlpass), database: String(o.pgsqldb) };
-    const timeout = (o.pgsqltimeout as number) * 1000;
-    const keepalive = (o.pgsqlkeepalive as number) * 1000;
+      ? { connectionString: o.pgsqlconninfo }
+      : { host: o.pgsqlhost, port: o.pgsqlport, user: o.pgsqluser, password: o.pgsqlpass, database: o.pgsqldb };
+    const timeout = o.pgsqltimeout * 1000;
+    const keepalive = o.pgsqlkeepalive * 1000;
     const link = {
       connectionTimeoutMillis: Math.min(3000, timeout),
       keepAlive: keepalive > 0,
@@ -35,6 +35,6 @@ export default defineOutput({
       // The server also stops a statement that runs longer (a lock held elsewhere): an error, and the batch is retried.
       statement_timeout: timeout,
     };
-    return sqlOutput(ctx, () => new PgDriver({ ...config, ...link }, String(o.pgsqlschema), String(o.pgsqltable), timeout), { ...sqlOptions('pgsql', o), table: String(o.pgsqltable) });
+    return sqlOutput(ctx, () => new PgDriver({ ...config, ...link }, o.pgsqlschema, o.pgsqltable, timeout), { ...sqlOptions('pgsql', o), table: o.pgsqltable });
   },
 });

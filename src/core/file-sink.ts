@@ -12,10 +12,12 @@
  * - A file deleted under us (st_nlink 0, checked before each write) is opened anew at its path.
  * - Files created while root with `-u USER` belong to USER, who can reopen them after the drop.
  * - `stdout` and `stderr` as path write to the daemon's own streams.
+ * - Records are committed (opts.commit), oldest first, once written or counted as dropped.
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { openAppend } from '../privileges.js';
+import { CommitQueue } from './commit-queue.js';
 import type { Counters } from './counters.js';
 
 export interface FileSinkOptions {
@@ -33,6 +35,8 @@ export interface FileSinkOptions {
    * may return bytes to write first (a file header).
    */
   onOpen?: (size: number, rotated: boolean) => Buffer | undefined;
+  /** The output's ctx.commit: told, in order, about records written or dropped. */
+  commit?: (n: number) => void;
 }
 
 const MAX_WRITE = 4 * 1024 * 1024;
@@ -53,6 +57,8 @@ export class FileSink {
   private fd = -1;
   private chunks: Buffer[] = [];
   private chunkEvents: number[] = [];
+  private chunkTickets: number[] = [];
+  private readonly commits: CommitQueue;
   private queuedBytes = 0;
   /** Chunks taken from the queue so far: the sequence number of the queue's first chunk. */
   private taken = 0;
@@ -68,6 +74,7 @@ export class FileSink {
 
   constructor(private readonly opts: FileSinkOptions) {
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+    this.commits = new CommitQueue(opts.commit ?? (() => {}));
   }
 
   get path(): string {
@@ -89,14 +96,21 @@ export class FileSink {
     // A chunk larger than the whole limit still goes when nothing waits before it.
     if (this.queuedBytes > 0 && this.queuedBytes + buf.length > this.maxBytes) {
       this.opts.counters.dropped += events;
+      this.commits.now(events);
       this.recycle?.(buf);
       return false;
     }
     this.chunks.push(buf);
     this.chunkEvents.push(events);
+    this.chunkTickets.push(this.commits.hold(events));
     this.queuedBytes += buf.length;
     if (!this.writing) this.pump();
     return true;
+  }
+
+  /** n records that have no bytes here (left out by the output) settle after what is queued now. */
+  settle(n: number): void {
+    this.commits.now(n);
   }
 
   /** More than half of the queue limit waits: the disk is slower than the traffic. */
@@ -236,6 +250,7 @@ export class FileSink {
     while (n < limit && (n === 0 || bytes + this.chunks[n].length <= MAX_WRITE)) bytes += this.chunks[n++].length;
     const chunks = this.chunks.splice(0, n);
     const events = this.chunkEvents.splice(0, n);
+    const tickets = this.chunkTickets.splice(0, n);
     this.queuedBytes -= bytes;
     this.taken += n;
     const fd = this.fd;
@@ -249,6 +264,7 @@ export class FileSink {
         }
         for (const e of events) this.opts.counters.sent += e;
       }
+      for (const t of tickets) this.commits.settle(t);
       if (this.recycle) for (const c of chunks) this.recycle(c);
       this.pump();
     });

@@ -8,6 +8,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { CommitQueue } from './commit-queue.js';
 import type { Counters } from './counters.js';
 
 export interface Endpoint {
@@ -36,6 +37,8 @@ const STALL_MS = 5000;
 interface Chunk {
   data: Buffer;
   events: number;
+  /** Settles its records (CommitQueue). */
+  ticket: number;
 }
 
 /** What one connection holds: handed to its socket but not yet to the kernel. */
@@ -44,6 +47,8 @@ interface Conn {
   events: number;
   /** Closed or abandoned: what it held is counted already, late callbacks change nothing. */
   dead: boolean;
+  /** Ticket of the last chunk handed to it: lost with it, everything up to there is settled. */
+  last: number;
 }
 
 /**
@@ -53,7 +58,8 @@ interface Conn {
  * (writableNeedDrain), chunks wait here until 'drain', and what does not fit
  * is counted as dropped. Chunks leave in order; `sent` counts records the
  * kernel took, `dropped` those that did not fit, died with a connection or
- * were still here at close().
+ * were still here at close(). Records are committed (`commit`), oldest
+ * first, once sent or dropped.
  */
 export class SocketSink {
   private queue: Chunk[] = [];
@@ -69,13 +75,17 @@ export class SocketSink {
   private reported = false;
   private waiters: Array<() => void> = [];
   private lastProgress = 0;
+  private readonly commits: CommitQueue;
 
   constructor(
     private readonly ep: Endpoint,
     private readonly maxBytes: number,
     private readonly counters: Counters,
     private readonly log: Logger,
-  ) {}
+    commit: (n: number) => void = () => {},
+  ) {
+    this.commits = new CommitQueue(commit);
+  }
 
   /** Bytes held in this process for the peer (waiting, or in the socket's own buffer). */
   get bufferedBytes(): number {
@@ -86,7 +96,7 @@ export class SocketSink {
     if (this.ep.kind === 'udp') {
       this.udp = dgram.createSocket(net.isIPv6(this.ep.host!) ? 'udp6' : 'udp4');
       this.udp.on('error', (err) => this.problem(err));
-      this.conn = { bytes: 0, events: 0, dead: false };
+      this.conn = { bytes: 0, events: 0, dead: false, last: -1 };
       this.connected = true;
       return;
     }
@@ -101,21 +111,28 @@ export class SocketSink {
       if (this.counters.dropped === events || this.counters.dropped % 10000 < events) {
         this.log.warn({ dropped: this.counters.dropped }, `buffer for ${this.describe()} is full: dropping records`);
       }
+      this.commits.now(events);
       return;
     }
-    this.queue.push({ data, events });
+    this.queue.push({ data, events, ticket: this.commits.hold(events) });
     this.waitingBytes += data.length;
     this.heldBytes += data.length;
     if (this.connected) this.drain();
   }
 
-  /** Resolves when the kernel has everything, or once the peer has taken nothing for 5 s. */
+  /**
+   * Resolves when the kernel has everything; once the peer has taken nothing for 5 s,
+   * what is still held is given up (counted as dropped, one line) and the connection
+   * dropped: flush() ends with every record sent or dropped, as the output contract says.
+   */
   flush(): Promise<void> {
     if (this.heldBytes === 0) return Promise.resolve();
     this.lastProgress = Date.now();
     return new Promise((resolve) => {
       const check = setInterval(() => {
-        if (Date.now() - this.lastProgress >= STALL_MS) done();
+        if (Date.now() - this.lastProgress < STALL_MS) return;
+        if (this.giveUp('within 5 s')) this.sock?.destroy();
+        done();
       }, 100);
       const done = () => {
         clearInterval(check);
@@ -129,19 +146,26 @@ export class SocketSink {
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.giveUp('before exit')) this.sock?.destroy();
+    else this.sock?.end();
+    this.udp?.close();
+  }
+
+  /** Counts every record held as dropped and settles it; returns how many there were. */
+  private giveUp(when: string): number {
     const left = this.queue.reduce((n, q) => n + q.events, 0) + (this.conn && !this.conn.dead ? this.conn.events : 0);
     if (this.conn) this.conn.dead = true;
+    // A datagram socket has no connection to lose: what it sends from now on is counted afresh.
+    if (this.udp) this.conn = { bytes: 0, events: 0, dead: false, last: -1 };
     this.queue = [];
     this.waitingBytes = this.heldBytes = 0;
-    this.settle();
     if (left) {
       this.counters.dropped += left;
-      this.log.warn(`${left} records for ${this.describe()} could not be delivered before exit`);
-      this.sock?.destroy();
-    } else {
-      this.sock?.end();
+      this.log.warn(`${left} records for ${this.describe()} could not be delivered ${when}`);
     }
-    this.udp?.close();
+    this.commits.settleAll();
+    this.settle();
+    return left;
   }
 
   private describe(): string {
@@ -150,7 +174,7 @@ export class SocketSink {
 
   private connect(): void {
     const sock = this.ep.kind === 'unix' ? net.createConnection(this.ep.path!) : net.createConnection(this.ep.port!, this.ep.host);
-    const conn: Conn = { bytes: 0, events: 0, dead: false };
+    const conn: Conn = { bytes: 0, events: 0, dead: false, last: -1 };
     this.sock = sock;
     this.conn = conn;
     sock.on('connect', () => {
@@ -168,6 +192,7 @@ export class SocketSink {
         conn.dead = true;
         this.counters.dropped += conn.events;
         this.heldBytes -= conn.bytes;
+        this.commits.settleThrough(conn.last);
       }
       this.connected = false;
       this.sock = null;
@@ -192,6 +217,7 @@ export class SocketSink {
       this.waitingBytes -= q.data.length;
       conn.bytes += q.data.length;
       conn.events += q.events;
+      conn.last = q.ticket;
       const done = (err?: Error | null) => this.written(conn, q, err);
       if (this.udp) this.udp.send(q.data, this.ep.port!, this.ep.host!, (err) => { if (err) this.problem(err); done(err); });
       else this.sock!.write(q.data, done);
@@ -209,6 +235,7 @@ export class SocketSink {
       this.counters.sent += q.events;
       this.lastProgress = Date.now();
     }
+    this.commits.settle(q.ticket);
     this.settle();
   }
 

@@ -32,7 +32,7 @@ export default defineOutput({
 
     if (o.jsonsocket) {
       const ep = parseEndpoint(String(o.jsonsocket)) ?? ctx.fail('expected unix:/path, tcp:host:port or udp:host:port', 'jsonsocket');
-      const sock = new SocketSink(ep, o.jsonbuffer as number, ctx.counters, ctx.log);
+      const sock = new SocketSink(ep, o.jsonbuffer as number, ctx.counters, ctx.log, ctx.commit);
       const out = new TextBuffer();
       let count = 0;
       return {
@@ -57,7 +57,7 @@ export default defineOutput({
       };
     }
 
-    const sink = new FileSink({ path: String(o.jsonfile), counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer as number });
+    const sink = new FileSink({ path: String(o.jsonfile), counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer as number, commit: ctx.commit });
     return textFileOutput(sink, o.jsonsync as boolean, (rec, out) => encoder.encode(rec, out));
   },
 });

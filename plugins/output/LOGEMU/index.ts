@@ -13,7 +13,7 @@ export default defineOutput({
   },
   create(ctx) {
     const lines = new LineBuilder(ctx);
-    const sink = new FileSink({ path: ctx.options.logemufile as string, counters: ctx.counters, log: ctx.log });
+    const sink = new FileSink({ path: ctx.options.logemufile as string, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
     // The line's bytes as the kernel writes its own: a prefix's bytes unchanged, UTF-8 or not.
     return textFileOutput(sink, ctx.options.logemusync as boolean, (rec, out) => {
       const s = lines.line(rec) + '\n';

@@ -13,7 +13,7 @@ export default defineOutput({
   create(ctx) {
     const keys = [...ctx.allKeys()].sort((a, b) => a.slot - b.slot);
     const labels = keys.map((k) => k.name + '=');
-    const sink = new FileSink({ path: ctx.options.dumpfile as string, counters: ctx.counters, log: ctx.log });
+    const sink = new FileSink({ path: ctx.options.dumpfile as string, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
     return textFileOutput(sink, true, fromText((rec) => {
       let s = '===>PACKET BOUNDARY\n';
       for (let i = 0; i < keys.length; i++) {

@@ -35,6 +35,7 @@ export default defineOutput({
       path,
       counters: ctx.counters,
       log: ctx.log,
+      commit: ctx.commit,
       beforeOpen: (p) => moveAsideIfForeign(p, header, (why, to) => ctx.log.warn(`${p}: ${why}; moved to ${to}, starting a new file`)),
       onOpen: (size, rotated) => {
         // A rotation's file was counted from when it was asked for; after SIGHUP, what is
@@ -59,12 +60,21 @@ export default defineOutput({
 
     const writeOut = () => {
       if (timer) { clearTimeout(timer); timer = null; }
-      if (writer.count === 0) return;
-      const n = writer.count;
-      const chunk = writer.take();
-      fileBytes += chunk.length;
-      sink.write(chunk, n);
-      if ((rotateSize > 0 && fileBytes >= rotateSize) || (rotateMs > 0 && Date.now() - openedAt >= rotateMs)) rotate();
+      // Records without packet bytes have nothing to write: dropped, settled with the rest of their batch.
+      const left = writer.leftOut;
+      if (writer.count > 0) {
+        const n = writer.count;
+        const chunk = writer.take();
+        fileBytes += chunk.length;
+        sink.write(chunk, n);
+        if ((rotateSize > 0 && fileBytes >= rotateSize) || (rotateMs > 0 && Date.now() - openedAt >= rotateMs)) rotate();
+      }
+      if (left > 0) {
+        writer.leftOut = 0;
+        ctx.counters.dropped += left;
+        ctx.counters.add('nopacket', left);
+        sink.settle(left);
+      }
     };
 
     return {
@@ -75,7 +85,10 @@ export default defineOutput({
         writer.add(rec);
       },
       endBatch() {
-        if (writer.count === 0) return;
+        if (writer.count === 0) {
+          if (writer.leftOut > 0) writeOut();
+          return;
+        }
         if (ctx.options.pcapsync || writer.bytes >= 256 * 1024) writeOut();
         else if (!timer) timer = setTimeout(writeOut, MAX_DELAY_MS);
       },

@@ -12,6 +12,8 @@ export class RecordWriter {
   private buf = Buffer.alloc(1 << 20);
   private len = 0;
   count = 0;
+  /** Records left out since the last take(): no packet bytes (raw.pkt) to write. */
+  leftOut = 0;
   private readonly pkt: Key;
   private readonly sec: Key;
   private readonly usec: Key;
@@ -40,7 +42,10 @@ export class RecordWriter {
   }
 
   add(rec: Record): void {
-    if (!rec.present[this.pkt.slot]) return;
+    if (!rec.present[this.pkt.slot]) {
+      this.leftOut++;
+      return;
+    }
     let pkt = rec.values[this.pkt.slot] as Uint8Array;
     if (pkt.length > SNAPLEN) pkt = pkt.subarray(0, SNAPLEN);
     const sec = rec.present[this.sec.slot] ? (rec.values[this.sec.slot] as number) : Math.floor(Date.now() / 1000);

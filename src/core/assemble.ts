@@ -177,6 +177,8 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
       rmem: opts.rmem ?? DEFAULT_RMEM,
     };
     const instance = await create(p, () => sourceDef.create(ctx));
+    // A source may ask for keys lazily (a collector, as records show them): it writes every key read that it produces.
+    for (const name of read) if (produced.has(name) && !p.writes.includes(name)) p.writes.push(name);
     source = { instance, line: sourceDef.describe?.(sourceOptions) ?? sourceDef.name };
     plugins.unshift(p);
   }

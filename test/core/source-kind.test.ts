@@ -94,6 +94,11 @@ describe('record sources', () => {
     assert.equal(p.committed(), 3);
   });
 
+  it('list as written, for --check, every key read that they produce, also those they resolve later', async () => {
+    const grp = await assemble('9 {\n source ./replay-source.mjs\n plugin ./collect.mjs\n plugin ./sink.mjs\n sinkfield oob.prefix\n}\n');
+    assert.deepEqual(grp.info[0].writes, ['replay.n', 'oob.prefix']);
+  });
+
   it('refuse input plugins, which would have no packet to read', async () => {
     const err = await assembleError('9 {\n source ./replay-source.mjs\n plugin BASE\n plugin ./collect.mjs\n}\n');
     assert.match(err.toString(), /specter\.conf:3:9: group 9: source REPLAY delivers whole records; input plugin BASE has no packet to read here/);

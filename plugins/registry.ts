@@ -19,6 +19,7 @@ export const builtins: { readonly [name: string]: Loader } = {
   SQLITE3: () => import('./output/SQLITE3/index.js'),
   PGSQL: () => import('./output/PGSQL/index.js'),
   MYSQL: () => import('./output/MYSQL/index.js'),
+  IPFIX: () => import('./output/IPFIX/index.js'),
   NATS: () => import('./output/NATS/index.js'),
 };
 

@@ -37,7 +37,7 @@ export default defineOutput({
 
     if (o.syslog_host) {
       const tcp = o.syslog_protocol === 'tcp';
-      const sink = new SocketSink({ kind: tcp ? 'tcp' : 'udp', host: String(o.syslog_host), port: o.syslog_port as number }, o.syslog_buffer as number, ctx.counters, ctx.log);
+      const sink = new SocketSink({ kind: tcp ? 'tcp' : 'udp', host: String(o.syslog_host), port: o.syslog_port as number }, o.syslog_buffer as number, ctx.counters, ctx.log, ctx.commit);
       let batch: Buffer[] = [];
       return {
         async start() { sink.start(); },
@@ -58,7 +58,7 @@ export default defineOutput({
       };
     }
 
-    const local = new LocalSyslog(String(o.syslog_socket), o.syslog_buffer as number, ctx.counters, ctx.log);
+    const local = new LocalSyslog(String(o.syslog_socket), o.syslog_buffer as number, ctx.counters, ctx.log, ctx.commit);
     return {
       async start() { local.start(); },
       write(rec) {

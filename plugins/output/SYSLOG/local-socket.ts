@@ -1,39 +1,48 @@
 /**
  * The local syslog socket (/dev/log): a Unix datagram socket. Messages wait
  * in a bounded queue while the socket is absent or full and are retried with
- * back-off; what does not fit is counted as dropped.
+ * back-off; what does not fit is counted as dropped. Messages are committed,
+ * oldest first, once the socket took them or they were dropped.
  */
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import type { Logger } from 'pino';
+import { CommitQueue } from '../../../src/core/commit-queue.js';
 import type { Counters } from '../../../src/core/counters.js';
 
 interface DgramSocket {
-  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error & { code?: number }) => void): void;
-  on(event: 'writable' | 'error', fn: (...args: unknown[]) => void): void;
+  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error & { errno?: number }) => void): void;
+  on(event: 'error', fn: (...args: unknown[]) => void): void;
   close(): void;
 }
 
 const require = createRequire(import.meta.url);
 const unixDgram = require('unix-dgram') as { createSocket(type: 'unix_dgram'): DgramSocket };
 
+/** The receiver's queue is full (EAGAIN, ENOBUFS): not a failure, the next try comes this soon. */
+const FULL_RETRY_MS = 5;
+const FULL = new Set([-os.constants.errno.EAGAIN, -os.constants.errno.ENOBUFS]);
 const MIN_BACKOFF = 100;
 const MAX_BACKOFF = 5000;
 
 export class LocalSyslog {
   private sock: DgramSocket | null = null;
   private queue: Buffer[] = [];
+  /** The commit ticket of each queued message. */
+  private tickets: number[] = [];
+  private readonly commits: CommitQueue;
   private queued = 0;
-  private blocked = false;
   private backoff = MIN_BACKOFF;
   private timer: NodeJS.Timeout | null = null;
   private failing: string | null = null;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly path: string, private readonly maxBytes: number, private readonly counters: Counters, private readonly log: Logger) {}
+  constructor(private readonly path: string, private readonly maxBytes: number, private readonly counters: Counters, private readonly log: Logger, commit: (n: number) => void) {
+    this.commits = new CommitQueue(commit);
+  }
 
   start(): void {
     this.sock = unixDgram.createSocket('unix_dgram');
-    this.sock.on('writable', () => { this.blocked = false; this.drain(); });
     this.sock.on('error', () => undefined); // send errors arrive through the callbacks
   }
 
@@ -41,24 +50,27 @@ export class LocalSyslog {
     if (this.queued + msg.length > this.maxBytes) {
       this.counters.dropped++;
       if (this.counters.dropped % 10000 === 1) this.log.warn({ dropped: this.counters.dropped }, `syslog buffer full (${this.path} unavailable): dropping messages`);
+      this.commits.now(1);
       return;
     }
     this.queue.push(msg);
+    this.tickets.push(this.commits.hold(1));
     this.queued += msg.length;
   }
 
   drain(): void {
-    while (this.queue.length && !this.blocked && !this.timer && this.sock) {
+    while (this.queue.length && !this.timer && this.sock) {
       const msg = this.queue[0];
-      let failure: (Error & { code?: number }) | undefined;
-      let congested = false;
+      let failure: (Error & { errno?: number }) | undefined;
+      let full = false;
+      // The callback runs before send() returns.
       this.sock.send(msg, 0, msg.length, this.path, (err) => {
-        if (err && err.message.includes('congestion')) congested = true;
+        if (err && FULL.has(err.errno ?? 0)) full = true;
         else failure = err;
       });
-      if (congested) {
-        // EAGAIN: the receiver is full; wait until the socket is writable.
-        this.blocked = true;
+      if (full) {
+        // The syslog daemon is behind: the message waits here, without an error or back-off.
+        this.timer = setTimeout(() => { this.timer = null; this.drain(); }, FULL_RETRY_MS);
         return;
       }
       if (failure) {
@@ -68,6 +80,7 @@ export class LocalSyslog {
       this.queue.shift();
       this.queued -= msg.length;
       this.counters.sent++;
+      this.commits.settle(this.tickets.shift()!);
       if (this.failing) {
         this.log.info(`syslog socket ${this.path} works again`);
         this.failing = null;
@@ -81,27 +94,44 @@ export class LocalSyslog {
     }
   }
 
+  /**
+   * Resolves once the socket took every message; after `ms` without that, what is still
+   * queued is given up (counted as dropped, one line): flush ends with every record settled.
+   */
   flush(ms = 3000): Promise<void> {
     this.drain();
     if (this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
+      const t = setTimeout(() => {
+        this.giveUp(`within ${ms / 1000} s`);
+        resolve();
+      }, ms);
       this.waiters.push(() => { clearTimeout(t); resolve(); });
     });
   }
 
+  /** Sends what the socket takes now and counts the rest as dropped: never waits (the shutdown deadline). */
   async close(): Promise<void> {
-    await this.flush();
     if (this.timer) clearTimeout(this.timer);
-    if (this.queue.length) {
-      this.counters.dropped += this.queue.length;
-      this.log.warn(`${this.queue.length} syslog messages could not be delivered to ${this.path} before exit`);
-    }
+    this.timer = null;
+    this.drain();
+    this.giveUp('before exit');
     this.sock?.close();
     this.sock = null;
   }
 
-  private retryLater(err: Error & { code?: number }): void {
+  private giveUp(when: string): void {
+    if (this.queue.length) {
+      this.counters.dropped += this.queue.length;
+      this.log.warn(`${this.queue.length} syslog messages could not be delivered to ${this.path} ${when}`);
+      this.queue = [];
+      this.tickets = [];
+      this.queued = 0;
+    }
+    this.commits.settleAll();
+  }
+
+  private retryLater(err: Error): void {
     this.counters.errors++;
     const what = err.message;
     if (this.failing !== what) {

@@ -14,6 +14,7 @@ const TAIL = 64 * 1024;
 
 export class RejectFile {
   private fd = -1;
+  private size = 0;
   private lastMarker: string | null = null;
 
   constructor(readonly file: string, private readonly table: string, private readonly keys: readonly string[]) {}
@@ -25,8 +26,16 @@ export class RejectFile {
     const named: { [k: string]: unknown } = {};
     for (let i = 0; i < this.keys.length; i++) if (row[i] !== undefined) named[this.keys[i]] = encode(row[i]);
     const line = JSON.stringify({ time: new Date().toISOString(), table: this.table, reason, marker, row: named }) + '\n';
-    fs.writeSync(this.fd, line);
-    fs.fsyncSync(this.fd);
+    const b = Buffer.from(line);
+    try {
+      for (let off = 0; off < b.length;) off += fs.writeSync(this.fd, b, off, b.length - off, this.size + off);
+      fs.fsyncSync(this.fd);
+    } catch (err) {
+      // No half line stays behind (a full disk takes part of it).
+      try { fs.ftruncateSync(this.fd, this.size); } catch { /* the next write starts at the same place anyway */ }
+      throw err;
+    }
+    this.size += b.length;
     this.lastMarker = marker;
     return true;
   }
@@ -38,12 +47,17 @@ export class RejectFile {
 
   private open(): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    this.fd = fs.openSync(this.file, 'a+', 0o600);
-    const size = fs.fstatSync(this.fd).size;
+    this.fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    const size = (this.size = fs.fstatSync(this.fd).size);
     if (!size) return;
     const buf = Buffer.alloc(Math.min(size, TAIL));
     fs.readSync(this.fd, buf, 0, buf.length, size - buf.length);
-    const lines = buf.toString('utf8').split('\n').filter(Boolean);
+    if (buf[buf.length - 1] !== 10) {
+      // A line torn by a crash: cut it off, the row is refused again on replay.
+      this.size = size - buf.length + buf.lastIndexOf(10) + 1;
+      fs.ftruncateSync(this.fd, this.size);
+    }
+    const lines = buf.subarray(0, this.size - (size - buf.length)).toString('utf8').split('\n').filter(Boolean);
     try {
       this.lastMarker = (JSON.parse(lines.at(-1) ?? '{}') as { marker?: string }).marker ?? null;
     } catch {

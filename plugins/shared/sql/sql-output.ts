@@ -247,14 +247,14 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       return;
     }
     const row = queue.first(1)[0];
+    ctx.counters.dropped++;
     try {
       reject.write(row, err.message, b.marker);
+      ctx.counters.extra.rejected++; // counted as dropped too; `rejected` says how many are in the reject file
     } catch (werr) {
       ctx.counters.errors++;
       ctx.log.error(`${driver.describe}: cannot write ${reject.file}: ${(werr as Error).message}; the refused row is dropped`);
     }
-    ctx.counters.extra.rejected++;
-    ctx.counters.dropped++;
     if (ctx.counters.extra.rejected % 1000 === 1) {
       ctx.log.warn({ rejected: ctx.counters.extra.rejected }, `${driver.describe}: the database refused a row (${err.message}); set aside in ${reject.file}`);
     }

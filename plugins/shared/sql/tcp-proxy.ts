@@ -1,24 +1,24 @@
 /**
- * A TCP proxy in front of a database server, for tests: it can stall the
- * connections it carries (stop forwarding, keep them open: a half-open link),
- * cut them, or call a hook on every chunk either way. (Test code.)
+ * A proxy in front of a database server (TCP or a Unix socket), for tests: it
+ * can stall the connections it carries (stop forwarding, keep them open: a
+ * half-open link), cut them, or call a hook on every chunk either way, which
+ * may keep the chunk from going on. (Test code.)
  */
 import net from 'node:net';
 
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly links = new Set<{ client: net.Socket; server: net.Socket; stalled: boolean }>();
-  /** Called with each chunk before it is forwarded. */
-  onData: ((from: 'client' | 'server', chunk: Buffer) => void) | null = null;
+  /** Called with each chunk before it is forwarded; false keeps it from going on. */
+  onData: ((from: 'client' | 'server', chunk: Buffer) => boolean | void) | null = null;
 
-  constructor(private readonly target: { host: string; port: number }) {
+  constructor(target: { host: string; port: number } | { path: string }) {
     this.server = net.createServer((client) => {
-      const server = net.connect(target.port, target.host);
+      const server = net.connect(target);
       const link = { client, server, stalled: false };
       this.links.add(link);
       const forward = (from: 'client' | 'server', to: net.Socket) => (chunk: Buffer) => {
-        if (link.stalled) return;
-        this.onData?.(from, chunk);
+        if (link.stalled || this.onData?.(from, chunk) === false) return;
         if (!to.destroyed) to.write(chunk);
       };
       client.on('data', forward('client', server));
@@ -33,9 +33,10 @@ export class TcpProxy {
     });
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as net.AddressInfo).port;
+  /** Listens on a Unix socket path, or on a free TCP port of 127.0.0.1 (returned). */
+  async listen(path?: string): Promise<number> {
+    await new Promise<void>((resolve) => (path ? this.server.listen(path, resolve) : this.server.listen(0, '127.0.0.1', resolve)));
+    return path ? 0 : (this.server.address() as net.AddressInfo).port;
   }
 
   get connections(): number {

@@ -47,6 +47,8 @@ describe('EXEC runs', () => {
     h.packet({ 'ip.protocol': 1 });
     await h.flush();
     assert.equal(h.counters.extra.skipped, 1);
+    assert.equal(h.counters.dropped, 1, 'no command ran for it');
+    assert.equal(h.committed(), 1);
     assert.equal(fs.existsSync(out), false);
     const forced = await outputHarness(EXEC, { execstr: `${script} %s`, execforce: true });
     forced.packet({ 'ip.protocol': 1 });
@@ -62,8 +64,11 @@ describe('EXEC runs', () => {
       for (let i = 0; i < 5; i++) h.packet({});
       await h.flush();
       // The first runs at once; two wait in the queue; the last two do not fit.
+      // A failed command is an error, and its record is dropped: what it asked for did not happen.
       assert.equal(h.counters.errors, 3);
-      assert.equal(h.counters.dropped, 2);
+      assert.equal(h.counters.dropped, 5);
+      assert.equal(h.counters.sent, 0);
+      assert.equal(h.committed(), 5);
     } finally {
       delete process.env.FAIL;
     }

@@ -39,7 +39,7 @@ export default defineOutput({
     const file = resolveProgram(words[0]) ?? ctx.fail(`"${words[0]}" is not an executable file (nor found in PATH)`, 'execstr');
     const sources = macroSources(ctx.key.bind(ctx), ctx.optionalKey.bind(ctx), new Set(templates.flatMap((t) => t.macros)));
     const force = o.execforce as boolean;
-    const runner = new Runner(file, o.execwait ? 1 : (o.execmaxchildren as number), o.execmaxrate as number, o.execqueue as number, ctx.counters, ctx.log);
+    const runner = new Runner(file, o.execwait ? 1 : (o.execmaxchildren as number), o.execmaxrate as number, o.execqueue as number, ctx.counters, ctx.log, ctx.commit);
 
     const value = (m: string, rec: Record): string | undefined => {
       for (const k of sources[m]) {
@@ -60,7 +60,10 @@ export default defineOutput({
             let v = value(t.macros[i], rec);
             if (v === undefined || v === '') {
               if (!force) {
+                // No command for this packet, by design: dropped, with the reason counted.
+                ctx.counters.dropped++;
                 ctx.counters.add('skipped');
+                runner.skip();
                 return;
               }
               v = 'invalid';

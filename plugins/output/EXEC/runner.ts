@@ -3,13 +3,20 @@
  * `maxChildren` at once (1 with execwait, keeping packet order), at most
  * `maxRate` spawns per second. What does not fit in the queue is dropped and counted.
  * drain() waits for every command; close() gives up on them (the shutdown deadline).
+ * A command that fails (cannot start, exits non-zero, is killed) counts as an error,
+ * and its record as dropped: what the record asked for did not happen. Records are
+ * committed, oldest first, once their command finished or they were dropped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
+import { CommitQueue } from '../../../src/core/commit-queue.js';
 import type { Counters } from '../../../src/core/counters.js';
 
 export class Runner {
   private queue: string[][] = [];
+  /** The commit ticket of each queued command. */
+  private tickets: number[] = [];
+  private readonly commits: CommitQueue;
   private running = 0;
   private tokens: number;
   private lastRefill = Date.now();
@@ -25,17 +32,26 @@ export class Runner {
     private readonly maxQueue: number,
     private readonly counters: Counters,
     private readonly log: Logger,
+    commit: (n: number) => void,
   ) {
     this.tokens = maxRate;
+    this.commits = new CommitQueue(commit);
   }
 
   enqueue(args: string[]): void {
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.counters.dropped++;
+      this.commits.now(1);
       if (this.counters.dropped % 1000 === 1) this.log.warn({ dropped: this.counters.dropped }, 'EXEC queue full: dropping commands (raise execmaxrate/execmaxchildren or narrow the rule)');
       return;
     }
     this.queue.push(args);
+    this.tickets.push(this.commits.hold(1));
+  }
+
+  /** A record that runs no command (left out by design), counted by the caller: settled in its place. */
+  skip(): void {
+    this.commits.now(1);
   }
 
   pump(): void {
@@ -43,7 +59,7 @@ export class Runner {
     this.refill();
     while (this.queue.length && this.running < this.maxChildren && this.tokens >= 1) {
       this.tokens--;
-      this.run(this.queue.shift()!);
+      this.run(this.queue.shift()!, this.tickets.shift()!);
     }
     if (this.queue.length && this.running < this.maxChildren && !this.timer) {
       this.timer = setTimeout(() => { this.timer = null; this.pump(); }, Math.ceil(1000 / this.maxRate));
@@ -69,9 +85,11 @@ export class Runner {
     if (this.timer) clearTimeout(this.timer);
     this.counters.dropped += this.queue.length + this.children.size;
     this.queue = [];
+    this.tickets = [];
     for (const child of this.children) child.kill('SIGKILL');
     this.children.clear();
     this.running = 0;
+    this.commits.settleAll();
     const w = this.waiters;
     this.waiters = [];
     for (const fn of w) fn();
@@ -83,7 +101,7 @@ export class Runner {
     this.lastRefill = now;
   }
 
-  private run(args: string[]): void {
+  private run(args: string[], ticket: number): void {
     this.running++;
     const child = spawn(this.file, args, { shell: false, stdio: 'ignore' });
     this.children.add(child);
@@ -93,9 +111,11 @@ export class Runner {
       this.running--;
       if (ok) this.counters.sent++;
       else {
+        this.counters.dropped++;
         this.counters.errors++;
         if (this.counters.errors % 100 === 1) this.log.warn({ command: [this.file, ...args], failures: this.counters.errors }, `command ${why}`);
       }
+      this.commits.settle(ticket);
       this.pump();
     };
     child.on('error', (err) => done(false, `could not run: ${err.message}`));

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Key } from '../../../src/core/keys.js';
+import { CommitQueue } from '../../../src/core/commit-queue.js';
 import { defineOutput } from '../../../src/core/plugin.js';
 import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
 import { RejectFile } from '../../shared/sql/reject-file.js';
@@ -70,6 +71,10 @@ export default defineOutput({
     const reject = new RejectFile(o.sqlite3rejectfile === undefined ? `${file}.rejected` : String(o.sqlite3rejectfile), table, mapped.map((m) => m.column.name));
     let rejectSeq = 0;
     let rows: unknown[][] = [];
+    /** The commit ticket of each waiting row: settled once its transaction committed (or it was dropped). */
+    let tickets: number[] = [];
+    const commits = new CommitQueue(ctx.commit);
+    let closed = false;
     let timer: NodeJS.Timeout | null = null;
     let failing: string | null = null;
 
@@ -93,7 +98,10 @@ export default defineOutput({
         if (failing) { ctx.log.info(`SQLite ${file} works again`); failing = null; }
         ctx.counters.sent += chunk.length - refused.length;
         if (refused.length) setAside(refused);
-        rows = chunk === rows ? [] : rows.slice(chunk.length);
+        commits.settleThrough(tickets[chunk.length - 1]);
+        const all = chunk === rows;
+        rows = all ? [] : rows.slice(chunk.length);
+        tickets = all ? [] : tickets.slice(chunk.length);
       }
     };
 
@@ -143,6 +151,7 @@ export default defineOutput({
       write(rec) {
         if (rows.length >= bufferMax) {
           ctx.counters.dropped++;
+          commits.now(1);
           return;
         }
         const row = new Array(slots.length);
@@ -151,21 +160,29 @@ export default defineOutput({
           row[i] = s < 0 ? convert[i](undefined) : rec.present[s] ? convert[i](rec.values[s]) : null;
         }
         rows.push(row);
+        tickets.push(commits.hold(1));
       },
       endBatch() {
         if (rows.length >= batchMax) writeOut();
         else if (!timer && rows.length) timer = setTimeout(writeOut, MAX_DELAY_MS);
       },
       async flush() {
+        // A database locked or failing for now is tried again until it works or close() comes.
         writeOut();
+        while (rows.length && !closed) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          if (!timer) writeOut();
+        }
       },
       async close() {
         writeOut();
+        closed = true;
         if (timer) clearTimeout(timer);
         if (rows.length) {
           ctx.counters.dropped += rows.length;
           ctx.log.error(`${rows.length} rows could not be written to ${file} before exit`);
         }
+        commits.settleAll();
         db?.close();
         reject.close();
       },

@@ -20,8 +20,8 @@ const server: FaultServer = {
     const sock = path.join(dir, 'my.sock');
     return { sock, conf: ` mysqlsocket ${sock}\n mysqldb ${db}\n mysqluser root\n mysqltable ulog` };
   },
-  // COM_STMT_EXECUTE: the prepared INSERT of a batch's rows.
-  rowsMark: (chunk) => chunk.length > 4 && chunk[4] === 0x17,
+  // The batch's rows: COM_QUERY with LOAD DATA, or COM_STMT_EXECUTE (the prepared INSERT a refused batch goes again as).
+  rowsMark: (chunk) => chunk.length > 4 && (chunk[4] === 0x17 || (chunk[4] === 0x03 && chunk.includes('LOAD DATA'))),
   killSessions(db) {
     const ids = mysql('', `SELECT id FROM information_schema.PROCESSLIST WHERE db = '${db}' AND id <> CONNECTION_ID()`).split('\n').filter(Boolean);
     for (const id of ids) try { mysql('', `KILL CONNECTION ${id}`); } catch { /* gone already */ }

@@ -27,6 +27,6 @@ export default defineOutput({
       database: o.mysqldb,
       connectTimeout: 3000,
     };
-    return sqlOutput(ctx, () => new MysqlDriver(config, o.mysqltable), { ...sqlOptions('mysql', o), table: o.mysqltable });
+    return sqlOutput(ctx, () => new MysqlDriver(config, o.mysqltable, (msg) => ctx.log.warn(msg)), { ...sqlOptions('mysql', o), table: o.mysqltable });
   },
 });

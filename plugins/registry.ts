@@ -27,4 +27,5 @@ export const builtins: { readonly [name: string]: Loader } = {
 export const builtinSources: { readonly [name: string]: () => Promise<{ default: SourceDefinition }> } = {
   NATS: () => import('./source/NATS/index.js'),
   NFCT: () => import('./source/NFCT/index.js'),
+  NFACCT: () => import('./source/NFACCT/index.js'),
 };

@@ -1,0 +1,133 @@
+/**
+ * source NFACCT against the kernel, in a namespace of its own: accounting
+ * objects made with `nfacct add`, counted by iptables `-m nfacct` rules
+ * while pings and UDP datagrams of known sizes go out, read every second
+ * into JSON. Without zerocounter the last record of each object equals what
+ * `nfacct list` shows; with it, the records add up to exactly the traffic
+ * (the last poll at exit included) and `nfacct list` is left at zero.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Daemon, tempDir, writeConfig } from '../../../test/daemon.js';
+import { NetNs, waitFor } from '../../../test/netns.js';
+
+type Rec = { [k: string]: unknown };
+
+const readJson = (file: string): Rec[] =>
+  (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+
+/** `nfacct list` as name → [packets, bytes]. */
+function nfacctList(ns: NetNs): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  for (const m of ns.exec('nfacct', ['list']).matchAll(/\{ pkts = (\d+), bytes = (\d+) \} = ([^;]+);/g)) out.set(m[3], [Number(m[1]), Number(m[2])]);
+  return out;
+}
+
+describe('source NFACCT', { timeout: 120_000 }, () => {
+  let ns: NetNs;
+  let dir: string;
+
+  before(() => {
+    dir = tempDir();
+    ns = new NetNs('spt-nfacct');
+    for (const name of ['icmp-out', 'udp-out', 'idle']) ns.exec('nfacct', ['add', name]);
+    ns.exec('iptables', ['-A', 'OUTPUT', '-o', 'lo', '-p', 'icmp', '-m', 'nfacct', '--nfacct-name', 'icmp-out']);
+    ns.exec('iptables', ['-A', 'OUTPUT', '-o', 'lo', '-p', 'udp', '-m', 'nfacct', '--nfacct-name', 'udp-out']);
+  });
+  after(() => {
+    ns.delete();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Pings (84-byte echo request and reply, both leaving through lo) and UDP datagrams of `size` payload bytes. */
+  function traffic(pings: number, udp: number, size: number): { icmp: [number, number]; udp: [number, number] } {
+    ns.exec('ping', ['-c', String(pings), '-i', '0.2', '-q', '127.0.0.1']);
+    // To its own bound socket: a closed port would answer with ICMP errors, which the icmp object would count.
+    ns.exec('python3', ['-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\nfor i in range(${udp}): s.sendto(b'x' * ${size}, s.getsockname())\n`]);
+    return { icmp: [2 * pings, 2 * pings * 84], udp: [udp, udp * (20 + 8 + size)] };
+  }
+
+  async function run(zerocounter: boolean, body: (json: string) => Promise<void>): Promise<{ records: Rec[]; daemon: Daemon }> {
+    const json = path.join(dir, `nfacct-${zerocounter}.json`);
+    const daemon = new Daemon(ns, writeConfig(dir, `global {
+ logfile stderr
+ loglevel 3
+}
+1 {
+ source NFACCT
+ pollinterval 1
+ zerocounter ${zerocounter ? 'on' : 'off'}
+ plugin JSON
+ jsonfile ${json}
+ jsonsync
+}
+`));
+    try {
+      await daemon.started();
+      await body(json);
+    } finally {
+      assert.equal(await daemon.stop(), 0, daemon.stderr);
+    }
+    return { records: readJson(json), daemon };
+  }
+
+  it('without zerocounter, the last reading of each object is what nfacct list shows', async () => {
+    const t0 = Math.floor(Date.now() / 1000);
+    let listed = new Map<string, [number, number]>();
+    const { records } = await run(false, async (json) => {
+      traffic(5, 7, 100);
+      listed = nfacctList(ns);
+      // A reading made after the traffic: the one after the next whole second.
+      const polls = new Set(readJson(json).map((r) => r['oob.time.sec'])).size;
+      await waitFor(() => new Set(readJson(json).map((r) => r['oob.time.sec'])).size >= polls + 2, 10_000, 'two more readings');
+    });
+    assert.deepEqual([...listed.keys()].sort(), ['icmp-out', 'idle', 'udp-out']);
+    assert.deepEqual(listed.get('icmp-out'), [10, 840]);
+    assert.deepEqual(listed.get('udp-out'), [7, 7 * 128]);
+    assert.deepEqual(listed.get('idle'), [0, 0]);
+    for (const [name, [pkts, bytes]] of listed) {
+      const last = records.filter((r) => r['sum.name'] === name).at(-1);
+      assert.ok(last, `a record for ${name}`);
+      assert.deepEqual([last['sum.pkts'], last['sum.bytes']], [pkts, bytes], name);
+    }
+    // One record per object per reading, all of a reading with its time, within the test.
+    const byTime = new Map<string, string[]>();
+    for (const r of records) {
+      const at = `${r['oob.time.sec']}.${r['oob.time.usec']}`;
+      byTime.set(at, [...(byTime.get(at) ?? []), r['sum.name'] as string]);
+    }
+    assert.ok(byTime.size >= 3, `${byTime.size} readings`);
+    for (const [at, names] of byTime) {
+      assert.deepEqual(names.sort(), ['icmp-out', 'idle', 'udp-out'], `reading at ${at}`);
+      assert.ok(Number(at) >= t0 && Number(at) <= Date.now() / 1000, `reading at ${at}`);
+    }
+    assert.ok(records.every((r) => typeof r['oob.time.usec'] === 'number' && (r['oob.time.usec'] as number) < 1e6));
+    // Nothing was zeroed: the kernel still has it all.
+    assert.deepEqual(nfacctList(ns).get('udp-out'), [7, 7 * 128]);
+  });
+
+  it('with zerocounter, the readings add up to exactly the traffic, and the kernel is left at zero', async () => {
+    // Start from zero: the previous test's counts stay in the kernel.
+    ns.exec('nfacct', ['list', 'reset']);
+    let sent = { icmp: [0, 0], udp: [0, 0] };
+    const { records, daemon } = await run(true, async () => {
+      // Traffic spread over several readings: each count must land in exactly one.
+      const a = traffic(8, 20, 50);
+      const b = traffic(6, 11, 300);
+      sent = { icmp: [a.icmp[0] + b.icmp[0], a.icmp[1] + b.icmp[1]], udp: [a.udp[0] + b.udp[0], a.udp[1] + b.udp[1]] };
+    });
+    const sum = (name: string) => records.filter((r) => r['sum.name'] === name)
+      .reduce(([p, b], r) => [p + (r['sum.pkts'] as number), b + (r['sum.bytes'] as number)], [0, 0]);
+    assert.deepEqual(sum('icmp-out'), sent.icmp);
+    assert.deepEqual(sum('udp-out'), sent.udp);
+    assert.deepEqual(sum('idle'), [0, 0]);
+    assert.ok(records.filter((r) => r['sum.name'] === 'icmp-out' && (r['sum.pkts'] as number) > 0).length >= 2, 'the pings span several readings');
+    // The last reading at exit took the rest: nothing is left counted in the kernel.
+    for (const [name, v] of nfacctList(ns)) assert.deepEqual(v, [0, 0], name);
+    const c = daemon.counters('NFACCT');
+    assert.equal(c?.sent, records.length, JSON.stringify(c));
+    assert.equal(c?.errors, 0);
+  });
+});

@@ -22,12 +22,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Key } from '../../../src/core/keys.js';
+import { CommitQueue } from '../../../src/core/commit-queue.js';
 import type { OutputContext, OutputInstance } from '../../../src/core/plugin.js';
 import { mapColumns, type Column } from './columns.js';
 import { DiskQueue } from './disk-queue.js';
 import { RejectFile } from './reject-file.js';
 import { rowBytes } from './row-codec.js';
-import { RowQueue } from './row-queue.js';
+import { RowQueue, type Origin } from './row-queue.js';
 import type { Segment } from './segment.js';
 
 export interface SqlDriver {
@@ -144,6 +145,31 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     if (disk.segments.length) ctx.log.info(`${driver.describe}: rows from ${disk.segments.length} file(s) in ${o.spoolDir} will be written first`);
   }
 
+  // The durability signal: a ticket per row this run accepted, oldest first, settled when the row
+  // leaves the queue (committed, or refused), is dropped, or is spooled at close. Rows of files
+  // earlier runs left have none: this run never received them.
+  const commits = new CommitQueue(ctx.commit);
+  let tickets: number[] = [];
+  let tHead = 0;
+  const earlier = new Set(disk.segments);
+  const ours = (f: Origin | null) => !f || !earlier.has(f.seg);
+  /** This run's rows among the first n of the queue. */
+  const oursAhead = (n: number) => {
+    let k = 0;
+    for (let i = 0; i < n; i++) if (ours(queue.origin(i))) k++;
+    return k;
+  };
+  /** The oldest k rows of this run are settled. */
+  const settleOldest = (k: number) => {
+    if (k <= 0) return;
+    commits.settleThrough(tickets[tHead + k - 1]);
+    tHead += k;
+    if (tHead >= 4096 && tHead * 2 >= tickets.length) {
+      tickets = tickets.slice(tHead);
+      tHead = 0;
+    }
+  };
+
   const queue = new RowQueue();
   let connected = columns !== null;
   let writing = false;
@@ -184,6 +210,10 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   const countLost = () => {
     if (!disk.lost) return;
     ctx.counters.dropped += disk.lost;
+    // The rows lost are the newest: everything after the first row gathered for the disk went there too.
+    const from = Math.max(tHead, tickets.length - disk.lost);
+    for (let i = from; i < tickets.length; i++) commits.settle(tickets[i]);
+    tickets.length = from;
     ctx.counters.errors++;
     lostAt = Date.now();
     ctx.log.error(`${driver.describe}: cannot write to ${o.spoolDir}: ${disk.lastError}; ${disk.lost} rows dropped`);
@@ -233,6 +263,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       obsolete = [b.marker];
     }
     suspect = Math.max(0, suspect - b.n);
+    settleOldest(oursAhead(b.n));
     let fromSeg = 0;
     queue.shift(b.n, () => fromSeg++);
     full = false;
@@ -264,6 +295,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       return;
     }
     suspect = Math.max(0, suspect - 1);
+    settleOldest(oursAhead(1));
     queue.shift(1, () => undefined);
   };
 
@@ -409,19 +441,29 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
             ctx.log.warn(`${driver.describe}: ${queue.length} rows wait in memory; further rows wait in ${o.spoolDir}`);
           }
           full = false;
+          tickets.push(commits.hold(1));
           return;
         }
         full = true;
         ctx.counters.dropped++;
         if (ctx.counters.dropped % 10000 === 1) ctx.log.warn({ dropped: ctx.counters.dropped }, `${driver.describe}: buffer and ${o.spoolDir} full, dropping the ${o.dropOldest ? 'oldest' : 'newest'} rows`);
         const at = inflight ? inflight.n : 0; // never a row of the batch in flight
-        if (!o.dropOldest || queue.length <= at) return;
+        if (!o.dropOldest || queue.length <= at) {
+          commits.now(1);
+          return;
+        }
+        const mine = ours(queue.origin(at)) ? tHead + oursAhead(at) : -1;
         const f = queue.dropAt(at);
         if (f) release(f.seg, 1);
+        if (mine >= 0) {
+          commits.settle(tickets[mine]);
+          tickets.splice(mine, 1);
+        }
       } else if (onDisk && !disk.segments.length) {
         onDisk = false;
       }
       queue.push(raw, size);
+      tickets.push(commits.hold(1));
     },
     endBatch() {
       disk.writeOut();
@@ -461,6 +503,12 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
         ctx.log.error(`${driver.describe}: cannot write to ${o.spoolDir}: ${(err as Error).message}`);
       }
       ctx.counters.dropped += fresh.length - kept;
+      // Saved now, or in the files written meanwhile: written at the next start (fresh rows are all this run's).
+      // A refused row whose marker-only commit was still due is counted as dropped already.
+      const refusedDue = inflight && !inflight.send && ours(queue.origin(0)) ? 1 : 0;
+      const spooled = tickets.length - tHead - fresh.length + kept - refusedDue;
+      if (spooled > 0) ctx.counters.add('spooled', spooled);
+      commits.settleAll();
       const onDiskBefore = disk.segments.length - (kept ? 1 : 0);
       try { disk.close(); } catch { /* flushed what it could; the next start reads what is there */ }
       reject.close();

@@ -12,6 +12,8 @@ import type { EventName } from './socket.js';
 import { NfctSource } from './source.js';
 
 const EVENTS: readonly EventName[] = ['new', 'update', 'destroy'];
+/** Each filter's field in FlowFilterSpec and its option. */
+const FILTERS = [['src', 'ctsrcfilter'], ['dst', 'ctdstfilter'], ['proto', 'ctprotofilter'], ['mark', 'ctmarkfilter']] as const;
 
 /** "new,destroy" → the set; throws naming the bad word. */
 export function parseEvents(text: string): Set<EventName> {
@@ -38,7 +40,7 @@ export default defineSource({
   },
   produces: NFCT_KEYS,
   describe: (o) => `NFCT ${o.ctpollinterval ? `poll every ${o.ctpollinterval} s` : `events=${o.ctevents} reliable=${o.ctreliable ? 'on' : 'off'}`}`
-    + ['ctsrcfilter', 'ctdstfilter', 'ctprotofilter', 'ctmarkfilter'].filter((k) => o[k] !== undefined).map((k) => ` ${k}=${o[k]}`).join(''),
+    + FILTERS.filter(([, k]) => o[k] !== undefined).map(([, k]) => ` ${k}=${o[k]}`).join(''),
   create(ctx) {
     const o = ctx.options;
     let events: Set<EventName> = new Set();
@@ -48,8 +50,7 @@ export default defineSource({
       ctx.fail((err as Error).message, 'ctevents');
     }
     // Each filter is parsed alone first, so an error names its own option.
-    const spec = { src: 'ctsrcfilter', dst: 'ctdstfilter', proto: 'ctprotofilter', mark: 'ctmarkfilter' } as const;
-    for (const [field, option] of Object.entries(spec)) {
+    for (const [field, option] of FILTERS) {
       try {
         new FlowFilter({ [field]: o[option] as string | undefined });
       } catch (err) {

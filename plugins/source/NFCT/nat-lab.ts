@@ -65,8 +65,11 @@ def csum(b):
     return ~s & 0xffff
 for fam, dst, ping_dst in ((4, '10.10.0.1', '10.20.0.2'), (6, 'fd10::1', 'fd20::2')):
     af = socket.AF_INET if fam == 4 else socket.AF_INET6
+    # Each flow from a port of its own: a port used again would join the earlier flow's conntrack entry.
+    base = 20000 if fam == 4 else 30000
     for i in range(n['udp%d' % fam]):
         s = socket.socket(af, socket.SOCK_DGRAM)
+        s.bind(('', base + i))
         s.settimeout(2)
         payload = 10 + i % 50
         s.sendto(b'u' * payload, (dst, 8000))
@@ -74,7 +77,7 @@ for fam, dst, ping_dst in ((4, '10.10.0.1', '10.20.0.2'), (6, 'fd10::1', 'fd20::
         out.append({'proto': 'udp', 'family': fam, 'port': s.getsockname()[1], 'payload': payload})
         s.close()
     for i in range(n['tcp%d' % fam]):
-        s = socket.create_connection((dst, 8000), timeout=2)
+        s = socket.create_connection((dst, 8000), timeout=2, source_address=('', base + 5000 + i))
         s.sendall(b't' * (20 + i % 30))
         while s.recv(65535): pass
         out.append({'proto': 'tcp', 'family': fam, 'port': s.getsockname()[1], 'payload': 20 + i % 30})

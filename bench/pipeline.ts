@@ -23,6 +23,7 @@ import { Packet } from '../src/core/packet.js';
 import { decodeDatagram } from '../src/nflog/codec.js';
 import { NFLOG_OPTIONS, nflogSettings } from '../src/nflog/options.js';
 import { NflogSource } from '../src/nflog/source.js';
+import '../test/builtins.js';
 
 export const OUTPUTS: Array<[string, string]> = [
   ['PCAP', 'pcapfile DIR/out.pcap'],

@@ -13,7 +13,7 @@ import { waitFor } from './netns.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
 /** The CLI entry and the node arguments to run it, from the compiled tree or (under tsx) the sources. */
-export const CLI = fromSource ? path.join(here, '..', 'src', 'cli.ts') : path.join(here, '..', 'src', 'cli.js');
+export const CLI = fromSource ? path.join(here, '..', 'bin', 'specter.ts') : path.join(here, '..', 'bin', 'specter.js');
 export const NODE_ARGS = fromSource ? ['--import', 'tsx'] : [];
 /** The repository root (fixtures live in its test/fixtures/). */
 export const ROOT = fromSource ? path.join(here, '..') : path.join(here, '..', '..');

@@ -12,6 +12,7 @@ import { KeyRegistry } from '../src/core/keys.js';
 import { Pipeline } from '../src/core/pipeline.js';
 import type { OptionValue, PluginDefinition } from '../src/core/plugin.js';
 import { NFLOG_OPTIONS } from '../src/nflog/options.js';
+import './builtins.js';
 
 const CONFIG = path.join(process.cwd(), 'harness.conf');
 

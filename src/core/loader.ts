@@ -6,10 +6,25 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtins, builtinSources } from '../../plugins/registry.js';
 import { ConfigError, type Pos } from '../config/model.js';
 import type { KeyDef } from './keys.js';
 import type { PluginDefinition, SourceDefinition } from './plugin.js';
+
+/** The built-in plugins and sources by name; each entry loads its module on first use. */
+export interface Builtins {
+  readonly plugins: { readonly [name: string]: () => Promise<{ default: PluginDefinition }> };
+  readonly sources: { readonly [name: string]: () => Promise<{ default: SourceDefinition }> };
+}
+
+// The core imports no plugin: the entry point (bin/specter.ts) hands the built-ins over.
+let builtins: Builtins['plugins'] = {};
+let builtinSources: Builtins['sources'] = {};
+
+/** Makes the built-ins known by name; called once by the entry point, before any configuration is read. */
+export function registerBuiltins(b: Builtins): void {
+  builtins = b.plugins;
+  builtinSources = b.sources;
+}
 
 const CLASSIC_SO = /(?:^|\/)(?:specter|ulogd)_(?:inp|inpflow|output|raw2packet|filter)?_?([A-Za-z0-9]+)\.so$/;
 

@@ -10,6 +10,7 @@ import { KeyRegistry } from '../../src/core/keys.js';
 import { Packet } from '../../src/core/packet.js';
 import { Pipeline } from '../../src/core/pipeline.js';
 import { NFLOG_OPTIONS } from '../../src/nflog/options.js';
+import '../builtins.js';
 import { tempDir } from '../daemon.js';
 
 const log = pino({ level: 'silent' });

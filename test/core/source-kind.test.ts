@@ -11,6 +11,7 @@ import { KeyRegistry } from '../../src/core/keys.js';
 import { Pipeline } from '../../src/core/pipeline.js';
 import type { SourceInstance } from '../../src/core/plugin.js';
 import { NFLOG_OPTIONS } from '../../src/nflog/options.js';
+import '../builtins.js';
 import { tempDir } from '../daemon.js';
 
 const log = pino({ level: 'silent' });

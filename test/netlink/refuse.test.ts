@@ -14,14 +14,14 @@ describe('the daemon without a usable netlink addon', () => {
   let dir: string;
   before(() => {
     dir = tempDir();
-    for (const d of ['src', 'plugins']) fs.cpSync(path.join(ROOT, 'dist', d), path.join(dir, 'dist', d), { recursive: true });
+    for (const d of ['bin', 'src', 'plugins']) fs.cpSync(path.join(ROOT, 'dist', d), path.join(dir, 'dist', d), { recursive: true });
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
     fs.writeFileSync(path.join(dir, 'specter.conf'), `1 {\n plugin BASE\n plugin LOGEMU\n logemufile ${path.join(dir, 'out.log')}\n}\n`);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const run = () => spawnSync(process.execPath, [path.join(dir, 'dist', 'src', 'cli.js'), '-c', path.join(dir, 'specter.conf')], { encoding: 'utf8', timeout: 20000 });
+  const run = () => spawnSync(process.execPath, [path.join(dir, 'dist', 'bin', 'specter.js'), '-c', path.join(dir, 'specter.conf')], { encoding: 'utf8', timeout: 20000 });
 
   it('refuses with one line when the addon was never built', () => {
     const r = run();

@@ -49,8 +49,9 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
     return { icmp: [2 * pings, 2 * pings * 84], udp: [udp, udp * (20 + 8 + size)] };
   }
 
-  async function run(zerocounter: boolean, body: (json: string) => Promise<void>): Promise<{ records: Rec[]; daemon: Daemon }> {
-    const json = path.join(dir, `nfacct-${zerocounter}.json`);
+  /** Runs specter reading the objects every second into JSON (or into `output`, block lines of its own). */
+  async function run(zerocounter: boolean, body: (json: string) => Promise<void>, output?: string): Promise<{ records: Rec[]; daemon: Daemon }> {
+    const json = path.join(dir, `nfacct-${zerocounter}-${output ? 'own' : 'json'}.json`);
     const daemon = new Daemon(ns, writeConfig(dir, `global {
  logfile stderr
  loglevel 3
@@ -59,9 +60,7 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
  source NFACCT
  pollinterval 1
  zerocounter ${zerocounter ? 'on' : 'off'}
- plugin JSON
- jsonfile ${json}
- jsonsync
+${output ?? ` plugin JSON\n jsonfile ${json}\n jsonsync`}
 }
 `));
     try {
@@ -129,5 +128,44 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
     const c = daemon.counters('NFACCT');
     assert.equal(c?.sent, records.length, JSON.stringify(c));
     assert.equal(c?.errors, 0);
+  });
+
+  it('with zerocounter, leaves out readings while an output is busy and loses nothing: the next reading has it', async () => {
+    ns.exec('nfacct', ['list', 'reset']);
+    const out = path.join(dir, 'busy.json');
+    // An output that is busy for its first 3 seconds and writes each record as a JSON line.
+    const module = path.join(dir, 'busyout.mjs');
+    fs.writeFileSync(module, `import fs from 'node:fs';
+export default {
+  kind: 'output', name: 'BUSYOUT', description: 'busy at first',
+  options: { busyfile: { type: 'string', required: true, description: 'where' } },
+  create(ctx) {
+    const keys = ['sum.name', 'sum.pkts', 'sum.bytes'].map((n) => ctx.key(n));
+    const until = Date.now() + 3000;
+    let lines = '';
+    let n = 0;
+    return {
+      write(rec) { lines += JSON.stringify(Object.fromEntries(keys.map((k) => [k.name, k.type === 'u64' ? Number(rec.get(k)) : rec.get(k)]))) + '\\n'; n++; },
+      endBatch() { fs.appendFileSync(ctx.options.busyfile, lines); lines = ''; ctx.counters.sent += n; ctx.commit(n); n = 0; },
+      busy: () => Date.now() < until,
+      async flush() {},
+      async close() {},
+    };
+  },
+};
+`);
+    let sent: { icmp: [number, number]; udp: [number, number] } = { icmp: [0, 0], udp: [0, 0] };
+    const { daemon } = await run(true, async () => {
+      sent = traffic(5, 9, 70);
+      // Past the busy time, and a reading after it.
+      await new Promise((r) => setTimeout(r, 4500));
+    }, ` plugin ${module}\n busyfile ${out}`);
+    const records = readJson(out);
+    const sum = (name: string) => records.filter((r) => r['sum.name'] === name)
+      .reduce(([p, b], r) => [p + (r['sum.pkts'] as number), b + (r['sum.bytes'] as number)], [0, 0]);
+    assert.deepEqual(sum('icmp-out'), sent.icmp);
+    assert.deepEqual(sum('udp-out'), sent.udp);
+    const c = daemon.counters('NFACCT');
+    assert.ok((c?.busy ?? 0) >= 2, `readings left out while busy: ${JSON.stringify(c)}`);
   });
 });

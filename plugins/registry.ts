@@ -2,7 +2,7 @@
  * The built-in plugins, by name. The core finds built-ins only through this
  * file; each entry loads its module on first use.
  */
-import type { PluginDefinition, SourceDefinition } from '../src/core/plugin.js';
+import type { PluginDefinition, SourceDefinition } from 'specter/plugin';
 
 type Loader = () => Promise<{ default: PluginDefinition }>;
 

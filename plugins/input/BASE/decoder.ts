@@ -4,12 +4,9 @@
  * their keys is read. Reads are bounds-checked against the captured bytes:
  * a truncated or garbage packet sets what it can and never throws.
  */
-import { u16be, u32be } from '../../../src/core/bytes.js';
-import type { Key } from '../../../src/core/keys.js';
-import { ipv4ToString, ipv6ToString, macToString } from '../../../src/core/format.js';
-import type { Packet } from '../../../src/core/packet.js';
-import type { Record } from '../../../src/core/record.js';
-import { copyBytes, LastBytes } from '../../../src/core/last-bytes.js';
+import {
+  u16be, u32be, type Key, ipv4ToString, ipv6ToString, macToString, type Packet, type Record, copyBytes, LastBytes,
+} from 'specter/plugin';
 import { IfNames } from './ifnames.js';
 import { K } from './keys.js';
 import { WallClock } from './wall-clock.js';

@@ -1,4 +1,4 @@
-import { defineInput } from '../../../src/core/plugin.js';
+import { defineInput } from 'specter/plugin';
 import { BaseDecoder } from './decoder.js';
 import { BASE_KEYS } from './keys.js';
 

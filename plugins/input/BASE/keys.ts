@@ -1,5 +1,5 @@
 /** Every key BASE can produce. */
-import type { KeyDef, KeyType } from '../../../src/core/keys.js';
+import type { KeyDef, KeyType } from 'specter/plugin';
 
 const k = (name: string, type: KeyType, description: string): KeyDef => ({ name, type, description });
 

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { defineInput } from '../../../src/core/plugin.js';
+import { defineInput } from 'specter/plugin';
 
 export default defineInput({
   name: 'LOCAL',

@@ -3,7 +3,7 @@
  * USER/PASS, IMAP LOGIN) seen in TCP payloads. Packets without a login
  * command pass through untouched.
  */
-import { defineInput } from '../../../src/core/plugin.js';
+import { defineInput } from 'specter/plugin';
 import { parseLogin } from './login.js';
 import { tcpPayload } from './tcp-payload.js';
 

@@ -2,7 +2,7 @@
  * Login commands: `USER name`, `PASS secret` (FTP, POP3) and `tag LOGIN user pass` (IMAP).
  * Names and secrets keep every byte: UTF-8 as text, other bytes as byte-text.ts holds them.
  */
-import { bytesToText } from '../../../src/core/byte-text.js';
+import { bytesToText } from 'specter/plugin';
 
 export interface Login {
   user?: string;

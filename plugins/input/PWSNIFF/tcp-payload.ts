@@ -1,5 +1,5 @@
 /** Finds the TCP payload of an IPv4 or IPv6 packet (first fragments only), bounds-checked. */
-import type { Packet } from '../../../src/core/packet.js';
+import type { Packet } from 'specter/plugin';
 
 export interface Segment {
   dport: number;

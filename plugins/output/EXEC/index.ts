@@ -5,10 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ipToString } from '../../../src/core/format.js';
-import type { Key } from '../../../src/core/keys.js';
-import { defineOutput } from '../../../src/core/plugin.js';
-import type { Record } from '../../../src/core/record.js';
+import { ipToString, type Key, defineOutput, type Record } from 'specter/plugin';
 import { parseArg, splitCommand } from './command.js';
 import { Runner } from './runner.js';
 

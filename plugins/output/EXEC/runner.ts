@@ -9,8 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { CommitQueue } from '../../../src/core/commit-queue.js';
-import type { Counters } from '../../../src/core/counters.js';
+import { CommitQueue, type Counters } from 'specter/plugin';
 
 export class Runner {
   private queue: string[][] = [];

@@ -8,8 +8,7 @@
  * destination after NAT the reply's source (ports likewise). Without NAT the
  * post-NAT fields repeat the original tuple, as the kernel's reply tuple does.
  */
-import type { Key } from '../../../src/core/keys.js';
-import type { Record } from '../../../src/core/record.js';
+import type { Key, Record } from 'specter/plugin';
 import type { MessageBuilder } from './message.js';
 import { FIELDS_IPV4, FIELDS_IPV6, recordLength, TEMPLATE_IPV4, TEMPLATE_IPV6 } from './template.js';
 

@@ -6,8 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Packet } from '../../../src/core/packet.js';
-import type { OptionValue } from '../../../src/core/plugin.js';
+import { Packet, type OptionValue } from 'specter/plugin';
 import { assembleTest, groupOf } from '../../../test/output-harness.js';
 import { type Flow, queued } from './flow-input.js';
 import IPFIX from './index.js';

@@ -3,8 +3,7 @@
  * the conntrack keys (named as ulogd2 names them) from the flows a test
  * queues, one flow per packet the pipeline hands it.
  */
-import type { KeyDef } from '../../../src/core/keys.js';
-import { defineInput } from '../../../src/core/plugin.js';
+import { type KeyDef, defineInput } from 'specter/plugin';
 
 export interface Flow {
   family: 4 | 6;

@@ -3,8 +3,7 @@
  * as RFC 7011 messages over UDP or TCP, packed to the path MTU.
  */
 import net from 'node:net';
-import { CommitQueue } from '../../../src/core/commit-queue.js';
-import { defineOutput } from '../../../src/core/plugin.js';
+import { CommitQueue, defineOutput } from 'specter/plugin';
 import { FlowEncoder } from './encoder.js';
 import { MessageBuilder } from './message.js';
 import { IpfixTransport } from './transport.js';

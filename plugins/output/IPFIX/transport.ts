@@ -16,7 +16,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { Counters } from '../../../src/core/counters.js';
+import type { Counters } from 'specter/plugin';
 import { type Message, stamp, templateMessage } from './message.js';
 
 export interface TransportOptions {

@@ -6,9 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ECS, ECS_RELEASE, ecsViolations } from '../../../test/ecs-schema.js';
-import { KeyRegistry, type Key, type KeyType } from '../../../src/core/keys.js';
-import { Record } from '../../../src/core/record.js';
-import { TextBuffer } from '../../../src/core/text-buffer.js';
+import { KeyRegistry, type Key, type KeyType, Record, TextBuffer } from 'specter/plugin';
 import BASE from '../../input/BASE/index.js';
 import LOCAL from '../../input/LOCAL/index.js';
 import PWSNIFF from '../../input/PWSNIFF/index.js';

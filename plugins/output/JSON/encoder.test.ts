@@ -1,9 +1,7 @@
 /** The compiled JSON encoder: every key type, ECS names, and lines intact across buffer renewals. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KeyRegistry, type Key, type KeyType } from '../../../src/core/keys.js';
-import { Record } from '../../../src/core/record.js';
-import { TextBuffer } from '../../../src/core/text-buffer.js';
+import { KeyRegistry, type Key, type KeyType, Record, TextBuffer } from 'specter/plugin';
 import { JsonEncoder } from './encoder.js';
 
 function setup(defs: Array<[string, KeyType]>) {

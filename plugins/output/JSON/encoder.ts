@@ -4,11 +4,9 @@
  * `ecs` uses Elastic Common Schema names (flat dotted field names, which
  * Elasticsearch expands).
  */
-import { textForm } from '../../../src/core/byte-text.js';
-import { ipv6ToString } from '../../../src/core/format.js';
-import type { Key, KeyType } from '../../../src/core/keys.js';
-import type { Record } from '../../../src/core/record.js';
-import { putBytes, putFixed, putInt, putIpv4, putUint, type TextBuffer } from '../../../src/core/text-buffer.js';
+import {
+  textForm, ipv6ToString, type Key, type KeyType, type Record, putBytes, putFixed, putInt, putIpv4, putUint, type TextBuffer,
+} from 'specter/plugin';
 import { actionFromPrefix, ECS_DERIVED, ECS_FIELDS, ECS_NUMBER_KEYWORDS, ECS_VERSION, transportName } from './ecs.js';
 
 const enum Kind { Uint, UintText, Int, Big, Bool, Ipv4, Ipv6, IpAddr, Mac, EcsMac, Raw, Time, Str }

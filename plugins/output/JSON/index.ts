@@ -2,12 +2,7 @@
  * JSON: one object per packet, newline-delimited, to a file or to a Unix,
  * TCP or UDP peer. Records wait in a bounded buffer while a peer is away.
  */
-import { textFileOutput } from '../../../src/core/batched-text.js';
-import { FileSink } from '../../../src/core/file-sink.js';
-import type { Key } from '../../../src/core/keys.js';
-import { TextBuffer } from '../../../src/core/text-buffer.js';
-import { defineOutput } from '../../../src/core/plugin.js';
-import { parseEndpoint, SocketSink } from '../../../src/core/socket-sink.js';
+import { textFileOutput, FileSink, type Key, TextBuffer, defineOutput, parseEndpoint, SocketSink } from 'specter/plugin';
 import { JsonEncoder } from './encoder.js';
 
 export default defineOutput({

@@ -1,8 +1,5 @@
-import { FileSink } from '../../../src/core/file-sink.js';
-import { defineOutput } from '../../../src/core/plugin.js';
+import { FileSink, defineOutput, textFileOutput, putByteText } from 'specter/plugin';
 import { LineBuilder } from './line.js';
-import { textFileOutput } from '../../../src/core/batched-text.js';
-import { putByteText } from '../../../src/core/byte-text.js';
 
 export default defineOutput({
   name: 'LOGEMU',

@@ -1,7 +1,5 @@
 /** One LOGEMU line: syslog-style time and host, then the kernel LOG line for the packet. */
-import type { Key } from '../../../src/core/keys.js';
-import type { OutputContext } from '../../../src/core/plugin.js';
-import type { Record } from '../../../src/core/record.js';
+import type { Key, OutputContext, Record } from 'specter/plugin';
 import { PacketLine } from '../../shared/kernel-log/packet-line.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

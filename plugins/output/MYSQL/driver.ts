@@ -5,7 +5,7 @@
  * table refuses a value, as a prepared multi-row INSERT.
  */
 import mysql from 'mysql2/promise';
-import { TextBuffer } from '../../../src/core/text-buffer.js';
+import { TextBuffer } from 'specter/plugin';
 import { integerRange, isValueDefault, type Column } from '../../shared/sql/columns.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
 import { chunks, LoadData } from './load-data.js';

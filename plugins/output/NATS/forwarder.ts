@@ -17,10 +17,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { CommitQueue } from '../../../src/core/commit-queue.js';
-import type { Key } from '../../../src/core/keys.js';
-import type { OptionValues, OutputContext, OutputInstance } from '../../../src/core/plugin.js';
-import type { Record } from '../../../src/core/record.js';
+import { CommitQueue, type Key, type OptionValues, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
 import { connectionOptions } from '../../shared/forward/nats-options.js';
 import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
 import type { Sequence } from './sequence.js';

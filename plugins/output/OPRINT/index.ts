@@ -1,8 +1,4 @@
-import { fromText, textFileOutput } from '../../../src/core/batched-text.js';
-import { FileSink } from '../../../src/core/file-sink.js';
-import { printableForm } from '../../../src/core/byte-text.js';
-import { valueToString } from '../../../src/core/format.js';
-import { defineOutput } from '../../../src/core/plugin.js';
+import { fromText, textFileOutput, FileSink, printableForm, valueToString, defineOutput } from 'specter/plugin';
 
 export default defineOutput({
   name: 'OPRINT',

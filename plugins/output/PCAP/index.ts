@@ -3,8 +3,7 @@
  * One write per batch; optional rotation by size and/or time.
  */
 import fs from 'node:fs';
-import { FileSink } from '../../../src/core/file-sink.js';
-import { defineOutput } from '../../../src/core/plugin.js';
+import { FileSink, defineOutput } from 'specter/plugin';
 import { globalHeader, LINKTYPE_NFLOG, LINKTYPE_RAW } from './pcap-format.js';
 import { RecordWriter } from './writer.js';
 

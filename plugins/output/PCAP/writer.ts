@@ -1,7 +1,5 @@
 /** Builds the pcap records of one batch into a single buffer. */
-import type { Key } from '../../../src/core/keys.js';
-import type { OutputContext } from '../../../src/core/plugin.js';
-import type { Record } from '../../../src/core/record.js';
+import type { Key, OutputContext, Record } from 'specter/plugin';
 import { LINKTYPE_NFLOG, NFLOG_TLV, originalLength, SNAPLEN } from './pcap-format.js';
 
 interface NflogKeys {

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { TextBuffer } from '../../../src/core/text-buffer.js';
+import { TextBuffer } from 'specter/plugin';
 import { integerRange, isValueDefault, type Column } from '../../shared/sql/columns.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
 

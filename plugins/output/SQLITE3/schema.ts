@@ -3,7 +3,7 @@
  * table SQLITE3 creates when the database or the table is missing.
  */
 import Database from 'better-sqlite3';
-import type { Key, KeyType } from '../../../src/core/keys.js';
+import type { Key, KeyType } from 'specter/plugin';
 import { columnName, isValueDefault, type Column } from '../../shared/sql/columns.js';
 
 /**

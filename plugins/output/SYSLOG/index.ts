@@ -4,9 +4,7 @@
  * TCP (octet-counting framing, RFC 6587).
  */
 import os from 'node:os';
-import { byteTextBuffer, textForm } from '../../../src/core/byte-text.js';
-import { defineOutput } from '../../../src/core/plugin.js';
-import { SocketSink } from '../../../src/core/socket-sink.js';
+import { byteTextBuffer, textForm, defineOutput, SocketSink } from 'specter/plugin';
 import { PacketLine } from '../../shared/kernel-log/packet-line.js';
 import { LocalSyslog } from './local-socket.js';
 

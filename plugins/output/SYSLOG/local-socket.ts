@@ -7,8 +7,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { CommitQueue } from '../../../src/core/commit-queue.js';
-import type { Counters } from '../../../src/core/counters.js';
+import { CommitQueue, type Counters } from 'specter/plugin';
 
 interface DgramSocket {
   send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error & { errno?: number }) => void): void;

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
-import type { OptionSpecs, OptionValues } from '../../../src/core/plugin.js';
+import type { OptionSpecs, OptionValues } from 'specter/plugin';
 
 export const NATS_CONNECTION_OPTIONS = {
   natsurl: { type: 'string', default: 'nats://127.0.0.1:4222', description: 'NATS server URL, or a comma-separated list for a cluster' },

@@ -4,8 +4,7 @@ import { describe, it } from 'node:test';
 import BASE from '../../input/BASE/index.js';
 import LOCAL from '../../input/LOCAL/index.js';
 import PWSNIFF from '../../input/PWSNIFF/index.js';
-import { KeyRegistry, type Key, type KeyType } from '../../../src/core/keys.js';
-import { Record } from '../../../src/core/record.js';
+import { KeyRegistry, type Key, type KeyType, Record } from 'specter/plugin';
 import { KEY_CODES } from './key-codes.js';
 import { ByteWriter, RecordDecoder, RecordEncoder, RecordFormatError, recordSeq } from './record-codec.js';
 

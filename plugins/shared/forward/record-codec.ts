@@ -20,9 +20,7 @@
  * All integers little-endian. A decoder checks every length against the
  * message, so garbage is refused with a reason and never read out of bounds.
  */
-import { bytesToText, putByteText } from '../../../src/core/byte-text.js';
-import type { Key } from '../../../src/core/keys.js';
-import type { Record } from '../../../src/core/record.js';
+import { bytesToText, putByteText, type Key, type Record } from 'specter/plugin';
 import { KEY_CODES, TYPE_CODES } from './key-codes.js';
 
 export const MAGIC = 0x53;

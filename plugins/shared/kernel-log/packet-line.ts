@@ -3,9 +3,7 @@
  * "<prefix>IN=lo OUT= MAC=... SRC=... ". Shared by LOGEMU (which puts time and
  * host before it) and SYSLOG (which sends it as the message).
  */
-import type { Key } from '../../../src/core/keys.js';
-import type { OutputContext } from '../../../src/core/plugin.js';
-import type { Record } from '../../../src/core/record.js';
+import type { Key, OutputContext, Record } from 'specter/plugin';
 import { ipv4Line, ipv6Line } from './kernel-line.js';
 
 export class PacketLine {

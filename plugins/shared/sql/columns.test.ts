@@ -1,7 +1,7 @@
 /** The column rule: which columns are written, left to the database, or refused. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KeyRegistry, type Key } from '../../../src/core/keys.js';
+import { KeyRegistry, type Key } from 'specter/plugin';
 import { columnName, integerRange, isValueDefault, mapColumns, type Column } from './columns.js';
 
 const reg = new KeyRegistry();

@@ -12,9 +12,7 @@
  * when it has one other than NULL, and is an error otherwise (a typo, or a key
  * no input produces) unless the ignore option is set.
  */
-import { byteTextBuffer, textForm } from '../../../src/core/byte-text.js';
-import { closestKeys, type Key } from '../../../src/core/keys.js';
-import { ipToString, macToString, hexString } from '../../../src/core/format.js';
+import { byteTextBuffer, textForm, closestKeys, type Key, ipToString, macToString, hexString } from 'specter/plugin';
 
 export interface Column {
   name: string;

@@ -1,5 +1,5 @@
 /** Options every SQL output has, with its own prefix (pgsql, mysql). */
-import type { OptionSpecs, OptionValues } from '../../../src/core/plugin.js';
+import type { OptionSpecs, OptionValues } from 'specter/plugin';
 import type { SqlOptions } from './sql-output.js';
 
 export function sqlOptionSpecs(p: string): OptionSpecs {

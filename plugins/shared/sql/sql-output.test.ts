@@ -11,7 +11,7 @@ import { afterEach, describe, it } from 'node:test';
 import { tempDir } from '../../../test/daemon.js';
 import { outputHarness } from '../../../test/output-harness.js';
 import { waitFor } from '../../../test/netns.js';
-import { defineOutput, type OptionValue } from '../../../src/core/plugin.js';
+import { defineOutput, type OptionValue } from 'specter/plugin';
 import { FakeDb } from './fake-db.js';
 import { sqlOptions, sqlOptionSpecs } from './options.js';
 import { sqlOutput } from './sql-output.js';

@@ -21,9 +21,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Key } from '../../../src/core/keys.js';
-import { CommitQueue } from '../../../src/core/commit-queue.js';
-import type { OutputContext, OutputInstance } from '../../../src/core/plugin.js';
+import { type Key, CommitQueue, type OutputContext, type OutputInstance } from 'specter/plugin';
 import { mapColumns, type Column } from './columns.js';
 import { DiskQueue } from './disk-queue.js';
 import { RejectFile } from './reject-file.js';

@@ -15,10 +15,7 @@
 import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { Counters } from '../../../src/core/counters.js';
-import type { Key } from '../../../src/core/keys.js';
-import type { OptionValues, SourceContext, SourceInstance } from '../../../src/core/plugin.js';
-import type { RecordSink } from '../../../src/core/source.js';
+import { Counters, type Key, type OptionValues, type SourceContext, type SourceInstance, type RecordSink } from 'specter/plugin';
 import { connectionOptions } from '../../shared/forward/nats-options.js';
 import { RecordDecoder, RecordFormatError } from '../../shared/forward/record-codec.js';
 import { ensureConsumer, ensureStream, type StreamSettings } from './stream.js';

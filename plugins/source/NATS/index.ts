@@ -3,7 +3,7 @@
  * NATS output) from a JetStream durable consumer instead of a kernel NFLOG
  * group. See README.md and doc/forwarding.md; the running part is collector.ts.
  */
-import { defineSource } from '../../../src/core/plugin.js';
+import { defineSource } from 'specter/plugin';
 import { checkConnectionOptions, NATS_CONNECTION_OPTIONS } from '../../shared/forward/nats-options.js';
 import { Collector } from './collector.js';
 

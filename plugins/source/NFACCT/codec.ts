@@ -6,7 +6,7 @@
  * byte order (little endian here); the counters are big endian. Decoding
  * never throws on bad input: a malformed message is counted and skipped.
  */
-import { i32le, u16le, u32le } from '../../../src/core/bytes.js';
+import { i32le, u16le, u32le } from 'specter/plugin';
 
 export const NFNL_SUBSYS_ACCT = 7;
 export const NFNL_MSG_ACCT_NEW = 0;

@@ -4,7 +4,7 @@
  * pollinterval seconds, as ulogd2's NFACCT input does. See README.md; the
  * running part is source.ts.
  */
-import { defineSource } from '../../../src/core/plugin.js';
+import { defineSource } from 'specter/plugin';
 import { NfacctSource } from './source.js';
 
 export default defineSource({

@@ -9,11 +9,7 @@
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import type { Counters } from '../../../src/core/counters.js';
-import type { Key } from '../../../src/core/keys.js';
-import type { SourceInstance } from '../../../src/core/plugin.js';
-import type { RecordSink } from '../../../src/core/source.js';
-import { NetlinkSocket } from '../../../src/netlink/socket.js';
+import { type Counters, type Key, type SourceInstance, type RecordSink, NetlinkSocket } from 'specter/plugin';
 import { type AcctHandlers, type AcctObject, type AcctStats, decodeDatagram, encodeDump } from './codec.js';
 
 const NETLINK_NETFILTER = 12;

@@ -4,7 +4,7 @@
  * ctpollinterval seconds) instead of reading an NFLOG group. See README.md
  * and doc/flows.md; the running part is source.ts.
  */
-import { defineSource } from '../../../src/core/plugin.js';
+import { defineSource } from 'specter/plugin';
 import { FlowFiller } from './fill.js';
 import { FlowFilter } from './filter.js';
 import { NFCT_KEYS } from './keys.js';

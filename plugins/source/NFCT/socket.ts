@@ -5,7 +5,7 @@
  * in-tree netlink addon; the receive buffer is `rmem`, with SO_RCVBUFFORCE
  * where the process may.
  */
-import { NetlinkSocket, NETLINK_BROADCAST_ERROR, NETLINK_NO_ENOBUFS, type NetlinkHandlers } from '../../../src/netlink/socket.js';
+import { NetlinkSocket, NETLINK_BROADCAST_ERROR, NETLINK_NO_ENOBUFS, type NetlinkHandlers } from 'specter/plugin';
 import { encodeDump } from './codec.js';
 import { NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE } from './constants.js';
 

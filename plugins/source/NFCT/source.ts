@@ -10,10 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import type { Counters } from '../../../src/core/counters.js';
-import type { SourceInstance } from '../../../src/core/plugin.js';
-import type { RecordSink } from '../../../src/core/source.js';
-import type { NetlinkHandlers, NetlinkSocket } from '../../../src/netlink/socket.js';
+import type { Counters, SourceInstance, RecordSink, NetlinkHandlers, NetlinkSocket } from 'specter/plugin';
 import { decodeDatagram, type DecodeHandlers, type DecodeStats } from './codec.js';
 import { EVENT } from './constants.js';
 import type { FlowFiller } from './fill.js';

@@ -131,6 +131,31 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     assert.equal(got6.reduce((n, d) => n + dataRecords(d), 0), 30);
   });
 
+  it('goes on sending to a UDP collector that comes back: what it refused meanwhile is dropped, the rest arrives', async () => {
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+    const away = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const back = dgram.createSocket('udp4');
+    const received: Buffer[] = [];
+    back.on('message', (m) => received.push(m));
+    let batches = 0;
+    const res = await exportFlows(makeFlows(200), { ipfixhost: '127.0.0.1', ipfixport: away, ipfixtemplatepackets: 1 }, {
+      batch: 10,
+      between: async () => {
+        await sleep(30);
+        if (++batches === 10) await new Promise<void>((r) => back.bind(away, '127.0.0.1', r));
+      },
+    });
+    await sleep(200);
+    back.close();
+    const arrived = received.reduce((n, d) => n + dataRecords(d), 0);
+    assert.equal(res.counters.sent + res.counters.dropped, 200, JSON.stringify(res.counters));
+    assert.ok(res.counters.dropped > 0 && res.counters.errors > 0, `refused while away: ${JSON.stringify(res.counters)}`);
+    assert.ok(arrived >= 90, `${arrived} records arrived once the collector was back`);
+    assert.equal(res.committed, 200);
+  });
+
   it('leaves out a record that is no IP flow: dropped, counted as skipped, committed in its place', async () => {
     got = [];
     const flows = makeFlows(10);

@@ -220,6 +220,10 @@ export class IpfixTransport {
       this.counters.dropped += q.msg.records;
     } else {
       this.counters.sent += q.msg.records;
+      if (this.reported && this.udp) {
+        this.reported = false;
+        this.log.info(`sending to ${this.describe()} again`);
+      }
     }
     q.done();
     this.wake();

@@ -4,7 +4,7 @@
  * doc/forwarding.md; the running part is forwarder.ts.
  */
 import path from 'node:path';
-import { defineOutput } from '../../../src/core/plugin.js';
+import { defineOutput } from 'specter/plugin';
 import { checkConnectionOptions, NATS_CONNECTION_OPTIONS } from '../../shared/forward/nats-options.js';
 import { recordSeq } from '../../shared/forward/record-codec.js';
 import { Forwarder } from './forwarder.js';

@@ -1,5 +1,5 @@
 /** PGSQL: packets into a PostgreSQL table whose columns choose the keys. */
-import { defineOutput } from '../../../src/core/plugin.js';
+import { defineOutput } from 'specter/plugin';
 import { plainIdentifier, sqlOptions, sqlOptionSpecs } from '../../shared/sql/options.js';
 import { sqlOutput } from '../../shared/sql/sql-output.js';
 import { PgDriver } from './driver.js';

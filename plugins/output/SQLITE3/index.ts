@@ -8,9 +8,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Key } from '../../../src/core/keys.js';
-import { CommitQueue } from '../../../src/core/commit-queue.js';
-import { defineOutput } from '../../../src/core/plugin.js';
+import { type Key, CommitQueue, defineOutput } from 'specter/plugin';
 import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
 import { RejectFile } from '../../shared/sql/reject-file.js';
 import { createTableSql, keyColumns, readColumns } from './schema.js';

@@ -5,7 +5,7 @@
  * Decoding fills a reused Flow and never throws on bad input: a malformed
  * message is counted and skipped.
  */
-import { i32le, u16be, u16le, u32be, u32le } from '../../../src/core/bytes.js';
+import { i32le, u16be, u16le, u32be, u32le } from 'specter/plugin';
 import {
   CTA, CTA_COUNTERS, CTA_IP, CTA_PROTO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_TIMESTAMP, CTA_TUPLE, EVENT,
   MSG_CT_DELETE, MSG_CT_GET, MSG_CT_NEW, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI,

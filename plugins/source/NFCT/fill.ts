@@ -4,10 +4,7 @@
  * The flow's times are given by the source, which knows where they come from
  * (the kernel's timestamps, a remembered NEW event, or the arrival time).
  */
-import { ipv4ToString, ipv6ToString } from '../../../src/core/format.js';
-import type { Key } from '../../../src/core/keys.js';
-import { copyBytes, LastBytes } from '../../../src/core/last-bytes.js';
-import type { Record } from '../../../src/core/record.js';
+import { ipv4ToString, ipv6ToString, type Key, copyBytes, LastBytes, type Record } from 'specter/plugin';
 import { IPPROTO } from './constants.js';
 import type { Flow, FlowTuple } from './flow.js';
 import { NFCT_KEYS } from './keys.js';

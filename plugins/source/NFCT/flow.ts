@@ -4,7 +4,7 @@
  * fields (-1 when absent), addresses and labels stay (offset, length) pairs
  * into `buf`, so nothing is copied or formatted unless an output asks.
  */
-import { u32be } from '../../../src/core/bytes.js';
+import { u32be } from 'specter/plugin';
 
 export class FlowTuple {
   /** 4 (IPv4), 16 (IPv6) or 0 (no address attribute). */

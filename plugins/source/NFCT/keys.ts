@@ -3,7 +3,7 @@
  * kept exactly (its `ulog2_ct` table maps them by name), with the `.str`
  * forms ulogd2's IP2STR filter adds, and a few more at the end.
  */
-import type { KeyDef, KeyType } from '../../../src/core/keys.js';
+import type { KeyDef, KeyType } from 'specter/plugin';
 
 const k = (name: string, type: KeyType, description: string): KeyDef => ({ name, type, description });
 

@@ -4,7 +4,7 @@
  * built-in plugins to the core, which imports no plugin itself, and then
  * runs the command line.
  */
-import { builtins, builtinSources } from '../plugins/registry.js';
+import { builtins, builtinSources } from '../plugins/builtins.js';
 import { registerBuiltins } from '../src/core/loader.js';
 
 registerBuiltins({ plugins: builtins, sources: builtinSources });

@@ -1,6 +1,7 @@
 /**
- * The built-in plugins, by name. The core finds built-ins only through this
- * file; each entry loads its module on first use.
+ * The built-in plugins, by name; each entry loads its module on first use.
+ * The core imports no plugin: bin/specter.ts hands these to the loader.
+ * A new plugin is one folder and one line here.
  */
 import type { PluginDefinition, SourceDefinition } from 'specter/plugin';
 

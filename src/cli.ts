@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * specter command line: specter [-c FILE] [--check] [-d] [-p PIDFILE] [-u USER]
+ * specter command line: specter [-c FILE] [--check] [-d] [-p PIDFILE] [-u USER] [COMMAND ARGS...]
  * Exit codes: 0 ok, 1 configuration or start-up error, 2 usage error.
  */
 import { spawn } from 'node:child_process';
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { ConfigError } from './config/model.js';
 import { runDaemon } from './daemon.js';
+import { runPluginCommand, splitCommand } from './plugin-commands.js';
 
 // Rows waiting for a database live long enough to reach the old generation
 // and die there. By default V8 lets that space grow to several times what is
@@ -32,6 +33,10 @@ const USAGE = `Usage: specter [options]
   -u, --user USER        drop root privileges after sockets and files are open
   -V, --version          print the version
   -h, --help             this help
+Commands, run on what the configuration's outputs wrote:
+  nat-lookup ADDR[:PORT] --at TIME [--window 60s] [--format table|csv|json]
+                         which inside address and port a NAT address and port stood for
+                         at TIME, from the flow table of the source NFCT group (doc/flows.md)
 Signals: TERM/INT flush and exit, HUP reopens files, USR1 logs counters.
 `;
 
@@ -47,9 +52,11 @@ function version(): string {
 }
 
 async function main(): Promise<number> {
+  const split = splitCommand(process.argv.slice(2));
   let args;
   try {
     args = parseArgs({
+      args: split.options,
       options: {
         configfile: { type: 'string', short: 'c', default: '/etc/specter.conf' },
         check: { type: 'boolean' },
@@ -75,6 +82,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const configFile = args.configfile!;
+  if (split.command !== undefined) return runPluginCommand(configFile, split.command, split.args);
   if (args.daemon && !process.env[DETACHED_CHILD] && !args.check) return detach(args.pidfile ?? '/run/specter.pid');
 
   const child = process.env[DETACHED_CHILD] !== undefined;

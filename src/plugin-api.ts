@@ -14,6 +14,7 @@ export {
   type OptionSpec, type OptionSpecs, type OptionType, type OptionValue, type OptionValues, type OptionValuesOf,
   type OutputContext, type OutputDefinition, type OutputInstance, type PluginDefinition,
   type SourceContext, type SourceDefinition, type SourceInstance,
+  CommandUsageError, type CommandContext, type PluginCommand,
 } from './core/plugin.js';
 export type { PacketSink, RecordSink } from './core/source.js';
 

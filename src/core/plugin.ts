@@ -166,6 +166,48 @@ export interface InputDefinition<O extends OptionSpecs = OptionSpecs> extends Ba
 export interface OutputDefinition<O extends OptionSpecs = OptionSpecs> extends BaseDefinition<O> {
   readonly kind: 'output';
   create(ctx: OutputContext<O>): OutputInstance | Promise<OutputInstance>;
+  /**
+   * Commands of the command line that read what this output wrote
+   * (`specter -c FILE nat-lookup ...`), by name: each makes the command from
+   * the output's options in the configuration, typed, with defaults applied.
+   */
+  readonly commands?: { readonly [name: string]: CommandMaker<O> };
+}
+
+/**
+ * A command an output offers on what it wrote, run as `specter -c FILE NAME
+ * ARGS...`, made from the options the configuration gives that output. The
+ * command line runs it for the first output in the order of the file that
+ * offers NAME in a group reading `source` (any group when absent).
+ */
+export interface PluginCommand {
+  /** Only in a group whose block reads this source (`NFCT` for `source NFCT`). */
+  readonly source?: string;
+  /** The arguments after the name, for the usage line: `ADDR[:PORT] --at TIME`. */
+  readonly usage: string;
+  readonly description: string;
+  /** Resolves to the exit code. A ctx.usage() error exits 2 with the usage line; any other error exits 2 with its message. */
+  run(args: readonly string[], ctx: CommandContext): Promise<number>;
+}
+
+export interface CommandContext {
+  /** The output it runs for, as --check names it (PGSQL, PGSQL#2), and its group. */
+  readonly name: string;
+  readonly group: number;
+  /** Where the answer goes (stdout). */
+  write(text: string): void;
+  /** A one-line note for the user (stderr): "no flow found ...". */
+  say(text: string): void;
+  /** Raises a usage error: one line with the command's usage; exit code 2. */
+  usage(message: string): never;
+}
+
+/** Makes a command from typed options; a method type, so that a definition still fits OutputDefinition<OptionSpecs>, as create() does. */
+type CommandMaker<O extends OptionSpecs> = { make(options: OptionValuesOf<O>): PluginCommand }['make'];
+
+/** The error ctx.usage() raises. */
+export class CommandUsageError extends Error {
+  override readonly name = 'CommandUsageError';
 }
 
 /**

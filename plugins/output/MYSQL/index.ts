@@ -1,5 +1,7 @@
 /** MYSQL: packets into a MySQL or MariaDB table whose columns choose the keys. */
 import { defineOutput } from 'specter/plugin';
+import { natLookupCommand } from '../../shared/sql/nat-lookup.js';
+import { mysqlFlowTable } from '../../shared/sql/nat-lookup-tables.js';
 import { plainIdentifier, sqlOptions, sqlOptionSpecs } from '../../shared/sql/options.js';
 import { sqlOutput } from '../../shared/sql/sql-output.js';
 import { MysqlDriver } from './driver.js';
@@ -28,5 +30,10 @@ export default defineOutput({
       connectTimeout: 3000,
     };
     return sqlOutput(ctx, () => new MysqlDriver(config, o.mysqltable, (msg) => ctx.log.warn(msg)), { ...sqlOptions('mysql', o), table: o.mysqltable });
+  },
+  commands: {
+    'nat-lookup': (o) => natLookupCommand(() => mysqlFlowTable(
+      { ...(o.mysqlsocket ? { socketPath: o.mysqlsocket } : { host: o.mysqlhost, port: o.mysqlport }), user: o.mysqluser, password: o.mysqlpass, database: o.mysqldb },
+      o.mysqltable, `database ${o.mysqldb} at ${o.mysqlsocket ?? `${o.mysqlhost}:${o.mysqlport}`}`)),
   },
 });

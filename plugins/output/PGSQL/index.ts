@@ -1,5 +1,7 @@
 /** PGSQL: packets into a PostgreSQL table whose columns choose the keys. */
 import { defineOutput } from 'specter/plugin';
+import { natLookupCommand } from '../../shared/sql/nat-lookup.js';
+import { pgFlowTable } from '../../shared/sql/nat-lookup-tables.js';
 import { plainIdentifier, sqlOptions, sqlOptionSpecs } from '../../shared/sql/options.js';
 import { sqlOutput } from '../../shared/sql/sql-output.js';
 import { PgDriver } from './driver.js';
@@ -36,5 +38,10 @@ export default defineOutput({
       statement_timeout: timeout,
     };
     return sqlOutput(ctx, () => new PgDriver({ ...config, ...link }, o.pgsqlschema, o.pgsqltable, timeout), { ...sqlOptions('pgsql', o), table: o.pgsqltable });
+  },
+  commands: {
+    'nat-lookup': (o) => natLookupCommand(() => pgFlowTable(
+      o.pgsqlconninfo ? { connectionString: o.pgsqlconninfo } : { host: o.pgsqlhost, port: o.pgsqlport, user: o.pgsqluser, password: o.pgsqlpass, database: o.pgsqldb },
+      o.pgsqlschema, o.pgsqltable, o.pgsqltimeout * 1000, o.pgsqlconninfo ? 'pgsqlconninfo' : `database ${o.pgsqldb} at ${o.pgsqlhost}`)),
   },
 });

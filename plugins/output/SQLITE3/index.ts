@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Key, CommitQueue, defineOutput } from 'specter/plugin';
 import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
+import { natLookupCommand } from '../../shared/sql/nat-lookup.js';
+import { sqliteFlowTable } from '../../shared/sql/nat-lookup-tables.js';
 import { RejectFile } from '../../shared/sql/reject-file.js';
 import { createTableSql, keyColumns, readColumns } from './schema.js';
 
@@ -185,6 +187,9 @@ export default defineOutput({
         reject.close();
       },
     };
+  },
+  commands: {
+    'nat-lookup': (o) => natLookupCommand(() => sqliteFlowTable(o.sqlite3db, o.sqlite3table)),
   },
 });
 

@@ -86,6 +86,7 @@ function decodeFlow(buf: Buffer, start: number, end: number, f: Flow): boolean {
   let off = start + NLMSG_HDRLEN;
   if (off + NFGENMSG_LEN > end) return false;
   f.reset(buf);
+  f.portid = u32le(buf, start + 12);
   f.family = buf[off];
   off += NFGENMSG_LEN;
   while (off + NLA_HDRLEN <= end) {

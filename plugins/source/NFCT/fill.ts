@@ -4,7 +4,7 @@
  * The flow's times are given by the source, which knows where they come from
  * (the kernel's timestamps, a remembered NEW event, or the arrival time).
  */
-import { ipv4ToString, ipv6ToString, type Key, copyBytes, LastBytes, type Record } from 'specter/plugin';
+import { copyBytes, ipv4ToString, ipv6ToString, LastBytes, type Key, type Record } from 'specter/plugin';
 import { IPPROTO } from './constants.js';
 import type { Flow, FlowTuple } from './flow.js';
 import { NFCT_KEYS } from './keys.js';
@@ -39,6 +39,7 @@ export class FlowFiller {
   private readonly status: number;
   private readonly timeout: number;
   private readonly tcpState: number;
+  private readonly portid: number;
   // IPv6 addresses and their text repeat from flow to flow (one server, one NAT address): made once while they do.
   private readonly v6 = [0, 1, 2, 3].map(() => new LastBytes(copyBytes));
   private readonly v6Str = [0, 1, 2, 3].map(() => new LastBytes((b, s, e) => ipv6ToString(b.subarray(s, e))));
@@ -75,6 +76,7 @@ export class FlowFiller {
     this.status = s('ct.status');
     this.timeout = s('ct.timeout');
     this.tcpState = s('ct.tcp.state');
+    this.portid = s('ct.portid');
   }
 
   /** True when some output reads a key. */
@@ -102,6 +104,7 @@ export class FlowFiller {
     if (this.status >= 0 && f.status >= 0) rec.setSlot(this.status, f.status);
     if (this.timeout >= 0 && f.timeout >= 0) rec.setSlot(this.timeout, f.timeout);
     if (this.tcpState >= 0 && f.tcpState >= 0) rec.setSlot(this.tcpState, f.tcpState);
+    if (this.portid >= 0 && f.portid !== 0) rec.setSlot(this.portid, f.portid);
     if (startSec >= 0) {
       if (this.startSec >= 0) rec.setSlot(this.startSec, startSec);
       if (this.startUsec >= 0) rec.setSlot(this.startUsec, startUsec);

@@ -42,6 +42,8 @@ export class Flow {
   event = 0;
   /** Protocol family (nfgenmsg): 2 = IPv4, 10 = IPv6. */
   family = 0;
+  /** The netlink port of the process whose request caused the event (conntrack -D); 0 when the kernel's own. */
+  portid = 0;
   readonly orig = new FlowTuple();
   readonly reply = new FlowTuple();
   status = -1;
@@ -69,7 +71,7 @@ export class Flow {
 
   reset(buf: Buffer): void {
     this.buf = buf;
-    this.event = this.family = 0;
+    this.event = this.family = this.portid = 0;
     this.orig.reset();
     this.reply.reset();
     this.status = this.mark = this.id = this.zone = this.timeout = this.secmark = this.tcpState = -1;

@@ -38,6 +38,7 @@ export const NFCT_KEYS: readonly KeyDef[] = [
   k('ct.timeout', 'u32', 'seconds until the entry expires (new and update events, dumps)'),
   k('ct.tcp.state', 'u8', 'TCP state (enum tcp_conntrack: 1 SYN_SENT ... 3 ESTABLISHED ... 7 TIME_WAIT, 8 CLOSE)'),
   k('icmp.id', 'u16', 'ICMP or ICMPv6 echo identifier of the original direction'),
+  k('ct.portid', 'u32', 'netlink port of the process whose request caused the event (conntrack -D), absent when the kernel\'s own (a timeout)'),
 ];
 
 /** Index of each key in NFCT_KEYS, for the filler's slot table. */

@@ -155,6 +155,8 @@ export class NfctSource implements SourceInstance {
     const c = this.counters.extra;
     c.flows++;
     const event = this.fromDump ? 0 : f.event;
+    // A dump's answer carries our own port: it is no process's request.
+    if (this.fromDump) f.portid = 0;
     if (event === EVENT.NEW) c.new++;
     else if (event === EVENT.UPDATE) c.update++;
     else if (event === EVENT.DESTROY) c.destroy++;

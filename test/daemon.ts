@@ -28,8 +28,9 @@ export class Daemon {
   stdout = '';
   private exited: Promise<number | null>;
 
-  constructor(ns: NetNs, readonly configFile: string, extraArgs: string[] = []) {
-    this.proc = ns.spawn(process.execPath, [...NODE_ARGS, CLI, '-c', configFile, ...extraArgs]);
+  /** `entry`: the command to run, by default this tree's (an installed copy's, say). */
+  constructor(ns: NetNs, readonly configFile: string, extraArgs: string[] = [], entry = CLI) {
+    this.proc = ns.spawn(process.execPath, [...(entry === CLI ? NODE_ARGS : []), entry, '-c', configFile, ...extraArgs]);
     this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
     this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));

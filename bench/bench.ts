@@ -14,8 +14,11 @@
  * --capacity [--steps 100000,150000,...] [--seconds 10]: the highest paced rate each output keeps with 0 loss.
  * --idle [--seconds 60]: CPU and memory of a bound daemon without traffic.
  * --dir: where the output files go (default: the temporary directory); a tmpfs measures the daemons rather than the disk.
- * --profile runs each specter under `node --cpu-prof` and prints its hottest functions.
+ * --profile runs each specter under `node --cpu-prof` and prints its hottest functions;
+ * --node-args=--perf-basic-prof passes arguments to each specter's Node (for `perf record -p PID`).
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
+ * --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000]: sensors → NATS
+ *   JetStream → a collector, to a file and to PostgreSQL, and a NATS outage (bench/forward.ts).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +29,7 @@ import { ROOT } from '../test/daemon.js';
 import { NetNs, waitFor } from '../test/netns.js';
 import { capacity, capacityTables } from './capacity.js';
 import { consumers, type Buffers, type Consumer } from './consumers.js';
+import { forwardBench } from './forward.js';
 import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
 import { GROUP, idle, killAll, outputBase, PAYLOAD, PORT, runOne, type IdleRow, type Row } from './run.js';
@@ -159,8 +163,14 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       idle: { type: 'boolean' },
       dir: { type: 'string' },
+      'node-args': { type: 'string' },
       profile: { type: 'boolean' },
       pipeline: { type: 'boolean' },
+      forward: { type: 'boolean' },
+      sensors: { type: 'string', default: '4' },
+      rate: { type: 'string', default: '25000' },
+      outage: { type: 'string', default: '60' },
+      'outage-rate': { type: 'string', default: '20000' },
     },
   });
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
@@ -168,12 +178,13 @@ async function main(): Promise<void> {
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
   const equal: Buffers = { effective: parseSize(values.rmem!) };
   if (values.dir) outputBase.dir = path.resolve(values.dir);
-  const wantUlogd = !values.only || values.only.includes('ulogd');
+  const wantUlogd = !values.forward && (!values.only || values.only.includes('ulogd'));
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) installUlogd();
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
   const profiles = values.profile ? path.join(ROOT, 'bench', 'results', 'profiles') : null;
   const pick = (b: Buffers, only = values.only) => {
-    const list = consumers(b, profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []);
+    const nodeArgs = [...(profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []), ...(values['node-args']?.split(' ').filter(Boolean) ?? [])];
+    const list = consumers(b, nodeArgs);
     const wanted = only?.split(',');
     return wanted ? list.filter((c) => wanted.some((w) => c.name.startsWith(w))) : list;
   };
@@ -208,6 +219,10 @@ async function main(): Promise<void> {
       const rows: IdleRow[] = [];
       for (const c of pick(equal, values.only ?? 'specter PCAP,ulogd2 PCAP')) rows.push(await idle(ns, c, seconds));
       sections.push(`## Idle, one group bound, no traffic, ${seconds} s\n\n${idleTable(rows)}`);
+    } else if (values.forward) {
+      file = 'forward.md';
+      const o = { sensors: Number(values.sensors), rate: Number(values.rate), seconds: Number(values.seconds ?? 10), outage: Number(values.outage), outageRate: Number(values['outage-rate']) };
+      sections.push(await forwardBench(ns, gen, o, (line) => console.log(line)));
     } else {
       const rows = await sideBySide(ns, gen, pick(equal), packets, rates, profiles);
       sections.push(`## Equal receive buffers (${mib(equal.effective!)} each, as the kernel holds it)\n\n${table(rows)}\n\nRatios (specter's CPU per packet / ulogd2's, same run and rate):\n\n${ratios(rows)}`);

@@ -26,13 +26,27 @@ export const ECS_FIELDS: { readonly [key: string]: string } = {
   'oob.gid': 'group.id',
   'local.hostname': 'observer.hostname',
   'raw.pktlen': 'network.bytes',
+  // Flow records (source NFCT): the original direction is the connection's source and destination.
+  'orig.ip.saddr': 'source.ip',
+  'orig.ip.daddr': 'destination.ip',
+  'orig.l4.sport': 'source.port',
+  'orig.l4.dport': 'destination.port',
+  'orig.raw.pktcount': 'source.packets',
+  'orig.raw.pktlen': 'source.bytes',
+  'reply.raw.pktcount': 'destination.packets',
+  'reply.raw.pktlen': 'destination.bytes',
 };
 
 /** Numeric keys whose ECS field is a keyword: written as JSON strings ("1000"). */
 export const ECS_NUMBER_KEYWORDS = new Set(['oob.ifindex_in', 'oob.ifindex_out', 'oob.vlan', 'oob.uid', 'oob.gid']);
 
 /** Keys whose text form is replaced by a derived ECS field. */
-export const ECS_DERIVED = new Set(['oob.prefix', 'ip.protocol', 'oob.family', 'oob.time.sec', 'oob.time.usec', 'ip.saddr.str', 'ip.daddr.str', 'mac.saddr.str', 'mac.daddr.str']);
+export const ECS_DERIVED = new Set([
+  'oob.prefix', 'ip.protocol', 'oob.family', 'oob.time.sec', 'oob.time.usec', 'ip.saddr.str', 'ip.daddr.str', 'mac.saddr.str', 'mac.daddr.str',
+  // Flow records: network.transport, event.start, event.end and the NAT fields say these (ecs-flow.ts).
+  'orig.ip.protocol', 'reply.ip.protocol', 'orig.ip.saddr.str', 'orig.ip.daddr.str', 'reply.ip.saddr.str', 'reply.ip.daddr.str',
+  'flow.start.sec', 'flow.start.usec', 'flow.end.sec', 'flow.end.usec',
+]);
 
 const TRANSPORT: { [proto: number]: string } = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
 

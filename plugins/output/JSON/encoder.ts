@@ -8,6 +8,7 @@ import {
   textForm, ipv6ToString, type Key, type KeyType, type Record, putBytes, putFixed, putInt, putIpv4, putUint, type TextBuffer,
 } from 'specter/plugin';
 import { actionFromPrefix, ECS_DERIVED, ECS_FIELDS, ECS_NUMBER_KEYWORDS, ECS_VERSION, transportName } from './ecs.js';
+import { EcsFlow } from './ecs-flow.js';
 
 const enum Kind { Uint, UintText, Int, Big, Bool, Ipv4, Ipv6, IpAddr, Mac, EcsMac, Raw, Time, Str }
 
@@ -74,7 +75,8 @@ function width(kind: Kind): number | undefined {
 
 const TRUE = ascii('true');
 const FALSE = ascii('false');
-const ECS_EVENT = ascii(`,"ecs.version":"${ECS_VERSION}","event.kind":"event","event.category":["network"],"event.type":["connection"]`);
+const ECS_VERSION_FIELD = ascii(`,"ecs.version":"${ECS_VERSION}"`);
+const ECS_EVENT = ascii(',"event.kind":"event","event.category":["network"],"event.type":["connection"]');
 const ECS_ACTION = ascii(',"event.action":');
 const ECS_V4 = ascii(',"network.type":"ipv4"');
 const ECS_V6 = ascii(',"network.type":"ipv6"');
@@ -181,6 +183,8 @@ export class JsonEncoder {
   private lastPrefix: string | undefined;
   private lastAction: Buffer | null = null;
   private readonly transports = new Map<number, Buffer>();
+  /** Flow records (source NFCT): their time and ECS fields. */
+  private readonly flow: EcsFlow | null;
 
   constructor(keys: readonly Key[], private readonly ecs: boolean, optional: (name: string) => Key | undefined) {
     this.sec = optional('oob.time.sec');
@@ -197,9 +201,10 @@ export class JsonEncoder {
       }
     }
     this.run = compile([...byName.values()], ascii(ecs ? '{"@timestamp":"' : '{"timestamp":"'));
+    this.flow = EcsFlow.create(optional);
     if (ecs) {
       this.prefix = optional('oob.prefix');
-      this.proto = optional('ip.protocol');
+      this.proto = optional('ip.protocol') ?? optional('orig.ip.protocol');
       this.family = optional('oob.family');
     }
   }
@@ -210,7 +215,7 @@ export class JsonEncoder {
     const p = rec.present;
     let ms: number;
     if (this.sec && p[this.sec.slot]) ms = (v[this.sec.slot] as number) * 1000 + (this.usec && p[this.usec.slot] ? (v[this.usec.slot] as number) / 1000 : 0);
-    else ms = Date.now();
+    else ms = this.flow?.time(rec) ?? Date.now();
     const mark = out.mark();
     try {
       this.run(v, p, out, ms);
@@ -227,8 +232,10 @@ export class JsonEncoder {
   private ecsDerived(rec: Record, out: TextBuffer): void {
     const v = rec.values;
     const p = rec.present;
-    out.reserve(ECS_EVENT.length + ECS_V6.length);
-    out.bytes(ECS_EVENT);
+    const head = this.flow ? this.flow.eventHead(rec) : ECS_EVENT;
+    out.reserve(ECS_VERSION_FIELD.length + head.length + ECS_V6.length);
+    out.bytes(ECS_VERSION_FIELD);
+    out.bytes(head);
     if (this.family && p[this.family.slot]) {
       const fam = v[this.family.slot];
       if (fam === 2) out.bytes(ECS_V4);
@@ -258,6 +265,7 @@ export class JsonEncoder {
       out.reserve(t.length);
       out.bytes(t);
     }
+    this.flow?.write(rec, out, isoTime);
   }
 }
 

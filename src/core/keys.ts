@@ -17,10 +17,6 @@ export type KeyType =
   | 'raw'                                       // Uint8Array
   | 'time';                                     // number: milliseconds since the epoch (may have a fraction)
 
-export const KEY_TYPES: readonly KeyType[] = [
-  'u8', 'u16', 'u32', 'i8', 'i16', 'i32', 'u64', 'i64', 'bool', 'ipv4', 'ipv6', 'ipaddr', 'mac', 'string', 'raw', 'time',
-];
-
 export interface KeyDef {
   readonly name: string;
   readonly type: KeyType;

@@ -25,7 +25,6 @@ export const NFLOG_OPTIONS: OptionSpecs = {
   },
   seq: { type: 'bool', default: true, description: 'ask for per-group sequence numbers (counts packets the kernel dropped)' },
   seqglobal: { type: 'bool', default: false, description: 'ask for global sequence numbers across all groups' },
-  conntrack: { type: 'bool', default: false, description: 'ask for the conntrack entry of each packet (kept raw)' },
   pfbind: { type: 'bool', default: false, description: 'rebind the IPv4/IPv6 log handler to nfnetlink_log first (only very old kernels need it)' },
 };
 
@@ -37,7 +36,6 @@ export interface NflogSettings {
   copyrange: number;
   seq: boolean;
   seqglobal: boolean;
-  conntrack: boolean;
   pfbind: boolean;
 }
 
@@ -50,7 +48,6 @@ export function nflogSettings(v: OptionValues, globalBufsize: number): NflogSett
     copyrange: v.copyrange as number,
     seq: v.seq as boolean,
     seqglobal: v.seqglobal as boolean,
-    conntrack: v.conntrack as boolean,
     pfbind: v.pfbind as boolean,
   };
 }

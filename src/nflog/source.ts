@@ -68,7 +68,6 @@ export class NflogSource implements Source {
       let flags = 0;
       if (s.seq) flags |= CFG_FLAG.SEQ;
       if (s.seqglobal) flags |= CFG_FLAG.SEQ_GLOBAL;
-      if (s.conntrack) flags |= CFG_FLAG.CONNTRACK;
       await sock.request(AF_UNSPEC, [
         cfg.mode(COPY_MODE[s.copymode], s.copyrange === 0 ? 0xffff : s.copyrange),
         cfg.u32(NFULA_CFG.NLBUFSIZ, s.nlbufsiz),

@@ -53,7 +53,8 @@ export default defineOutput({
     });
     const host = String(o.ipfixhost);
     const proto = o.ipfixproto as 'udp' | 'tcp';
-    const ipHeader = net.isIPv6(host) ? 40 : 20;
+    // A host name goes over IPv4 with UDP (an IPv4 socket resolves it); over TCP it may resolve to IPv6.
+    const ipHeader = net.isIPv6(host) || (proto === 'tcp' && !net.isIPv4(host)) ? 40 : 20;
     const maxLen = Math.min(65535, (o.ipfixmtu as number) - ipHeader - HEADERS[proto]);
     const domain = o.ipfixdomain as number;
     const builder = new MessageBuilder(maxLen, domain);

@@ -232,6 +232,20 @@ describe('IPFIX over TCP', { timeout: 60000 }, () => {
     assert.deepEqual(t.sources.sort(), flows.map((f) => f.saddr).sort());
   });
 
+  it('leaves room for an IPv6 header when a host name may resolve to IPv6', async () => {
+    const chunks: Buffer[] = [];
+    const server = net.createServer((c) => c.on('data', (d) => chunks.push(d)));
+    await new Promise<void>((r) => server.listen(0, '::', r));
+    const port = (server.address() as net.AddressInfo).port;
+    // At this MTU the test flows pack into 563-byte messages when only an IPv4 header is allowed for.
+    const res = await exportFlows(makeFlows(200), { ipfixhost: 'localhost', ipfixport: port, ipfixproto: 'tcp', ipfixmtu: 603 });
+    await sleep(100);
+    server.close();
+    assert.equal(res.counters.sent, 200);
+    const msgs = parseMessages(Buffer.concat(chunks));
+    assert.ok(msgs.length > 20 && msgs.every((m) => m.length <= 603 - 40 - 20), `message lengths ${[...new Set(msgs.map((m) => m.length))]}`);
+  });
+
   it('with no collector listening, close() counts every record as dropped and commits it', async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));

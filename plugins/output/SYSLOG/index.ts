@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { byteTextBuffer, textForm, defineOutput, SocketSink } from 'specter/plugin';
 import { PacketLine } from '../../shared/kernel-log/packet-line.js';
+import { FlowLine, isFlowGroup } from '../../shared/flow-line/flow-line.js';
 import { LocalSyslog } from './local-socket.js';
 
 const FACILITIES: { [name: string]: number } = {
@@ -29,7 +30,9 @@ export default defineOutput({
   create(ctx) {
     const o = ctx.options;
     const pri = FACILITIES[o.syslog_facility as string] * 8 + LEVELS[o.syslog_level as string];
-    const packet = new PacketLine(ctx);
+    // Flow records (source NFCT) have no packet: their message is conntrack -E's line for the event.
+    const flow = isFlowGroup(ctx) ? new FlowLine(ctx) : null;
+    const packet = flow ? { line: (rec: Parameters<FlowLine['body']>[0]) => flow.body(rec) } : new PacketLine(ctx);
     const pid = process.pid;
     const host = os.hostname();
 

@@ -52,13 +52,13 @@ export class FlowLine {
     };
   }
 
+  /** The whole line: the event's time stamp, a tab, the body. */
   line(rec: Record): string {
     const k = this.k;
     const v = rec.values;
     const p = rec.present;
     const has = (key: Key | undefined): key is Key => key !== undefined && p[key.slot] === 1;
     const event = v[k.event.slot] as number;
-    const proto = p[k.proto.slot] ? (v[k.proto.slot] as number) : 0;
     // The event's time: its end for a destroy, its start for a new flow, else now.
     let sec: number;
     let usec: number;
@@ -73,7 +73,18 @@ export class FlowLine {
       sec = Math.floor(now / 1000);
       usec = (now % 1000) * 1000;
     }
-    let s = `[${sec}.${String(usec).padStart(6, '0')}]\t`;
+    return `[${sec}.${String(usec).padStart(6, '0')}]\t${this.body(rec)}`;
+  }
+
+  /** The line without its time stamp (what a syslog message carries). */
+  body(rec: Record): string {
+    const k = this.k;
+    const v = rec.values;
+    const p = rec.present;
+    const has = (key: Key | undefined): key is Key => key !== undefined && p[key.slot] === 1;
+    const event = v[k.event.slot] as number;
+    const proto = p[k.proto.slot] ? (v[k.proto.slot] as number) : 0;
+    let s = '';
     // A table dump (ctpollinterval) prints as conntrack -L does: no event name.
     if (EVENT_NAMES[event]) s += EVENT_NAMES[event] + ' ';
     s += `${(PROTO_NAMES[proto] ?? 'unknown').padEnd(8)} ${proto} `;

@@ -103,16 +103,18 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     };
   };
 
-  // Read the table now when the database is there: then only its columns' keys are decoded.
+  // The table's columns choose the keys, so they are read here, read-only, when the database is
+  // there: then only their keys are decoded. The connection is closed again before create()
+  // returns (the contract: create opens nothing that stays open); the writer connects on its own.
   let columns: Column[] | null = null;
   try {
     await driver.connect();
     columns = await driver.columns();
   } catch (err) {
     ctx.log.warn(`${driver.describe}: ${(err as Error).message}; starting anyway, rows wait until it is reachable`);
-    await driver.close().catch(() => undefined);
-    driver = makeDriver();
   }
+  await driver.close().catch(() => undefined);
+  driver = makeDriver();
   if (columns) {
     if (columns.length === 0) ctx.fail(`${driver.describe}: the table does not exist or has no columns`);
     try {
@@ -125,7 +127,6 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   } else {
     read = [...ctx.allKeys()];
   }
-  if (ctx.checkOnly) await driver.close().catch(() => undefined);
   const slots = read.map((k) => k.slot);
   const readNames = read.map((k) => k.name);
   const base = `${ctx.name.replace(/[^A-Za-z0-9_-]/g, '_')}-group${ctx.group}-${o.table}`;
@@ -169,7 +170,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   };
 
   const queue = new RowQueue();
-  let connected = columns !== null;
+  let connected = false;
   let writing = false;
   let stopped = false;
   let backoff = MIN_BACKOFF;
@@ -474,7 +475,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     },
     async flush() {
       // With the server away there is nothing to wait for: close() keeps the rows.
-      if ((!queue.length && !disk.unread) || !connected) return;
+      if ((!queue.length && !disk.unread) || (!connected && failing !== null)) return;
       void pump();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 5000);

@@ -24,7 +24,7 @@ export default defineOutput({
     const o = ctx.options;
     const parsed = (() => {
       try {
-        const words = splitCommand(String(o.execstr));
+        const words = splitCommand(o.execstr);
         if (words.length === 0) throw new Error('empty command');
         if (parseArg(words[0]).macros.length) throw new Error('the program itself cannot come from a packet');
         return { words, templates: words.slice(1).map(parseArg) };
@@ -35,8 +35,8 @@ export default defineOutput({
     const { words, templates } = parsed;
     const file = resolveProgram(words[0]) ?? ctx.fail(`"${words[0]}" is not an executable file (nor found in PATH)`, 'execstr');
     const sources = macroSources(ctx.key.bind(ctx), ctx.optionalKey.bind(ctx), new Set(templates.flatMap((t) => t.macros)));
-    const force = o.execforce as boolean;
-    const runner = new Runner(file, o.execwait ? 1 : (o.execmaxchildren as number), o.execmaxrate as number, o.execqueue as number, ctx.counters, ctx.log, ctx.commit);
+    const force = o.execforce;
+    const runner = new Runner(file, o.execwait ? 1 : o.execmaxchildren, o.execmaxrate, o.execqueue, ctx.counters, ctx.log, ctx.commit);
 
     const value = (m: string, rec: Record): string | undefined => {
       for (const k of sources[m]) {

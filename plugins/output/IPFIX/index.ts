@@ -51,20 +51,20 @@ export default defineOutput({
       ctId: opt('ct.id'),
       ctMark: opt('ct.mark'),
     });
-    const host = String(o.ipfixhost);
+    const host = o.ipfixhost;
     const proto = o.ipfixproto as 'udp' | 'tcp';
     // A host name goes over IPv4 with UDP (an IPv4 socket resolves it); over TCP it may resolve to IPv6.
     const ipHeader = net.isIPv6(host) || (proto === 'tcp' && !net.isIPv4(host)) ? 40 : 20;
-    const maxLen = Math.min(65535, (o.ipfixmtu as number) - ipHeader - HEADERS[proto]);
-    const domain = o.ipfixdomain as number;
+    const maxLen = Math.min(65535, o.ipfixmtu - ipHeader - HEADERS[proto]);
+    const domain = o.ipfixdomain;
     const builder = new MessageBuilder(maxLen, domain);
     const commits = new CommitQueue((n) => ctx.commit(n));
     const transport = new IpfixTransport({
-      host, port: o.ipfixport as number, proto, domain,
+      host, port: o.ipfixport, proto, domain,
       templates: templateSet(),
-      maxBytes: o.ipfixbuffer as number,
-      refreshMs: (o.ipfixtemplaterefresh as number) * 1000,
-      refreshMessages: o.ipfixtemplatepackets as number,
+      maxBytes: o.ipfixbuffer,
+      refreshMs: o.ipfixtemplaterefresh * 1000,
+      refreshMessages: o.ipfixtemplatepackets,
     }, ctx.counters, ctx.log);
 
     const sendFinished = () => {
@@ -89,7 +89,7 @@ export default defineOutput({
         builder.finish();
         sendFinished();
       },
-      busy: () => transport.waitingBytes > (o.ipfixbuffer as number) / 2,
+      busy: () => transport.waitingBytes > o.ipfixbuffer / 2,
       async flush() {
         builder.finish();
         sendFinished();

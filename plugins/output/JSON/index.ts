@@ -19,15 +19,15 @@ export default defineOutput({
   create(ctx) {
     const o = ctx.options;
     let keys: readonly Key[];
-    if (o.jsonfields) keys = String(o.jsonfields).split(',').map((n) => n.trim()).filter(Boolean).map((n) => ctx.key(n));
+    if (o.jsonfields) keys = o.jsonfields.split(',').map((n) => n.trim()).filter(Boolean).map((n) => ctx.key(n));
     else keys = defaultKeys(ctx.producedKeys()).map((k) => ctx.key(k.name));
     const ecs = o.jsonnaming === 'ecs';
     const optional = (n: string) => (o.jsonfields && !keys.some((k) => k.name === n) ? undefined : ctx.optionalKey(n));
     const encoder = new JsonEncoder(keys, ecs, optional);
 
     if (o.jsonsocket) {
-      const ep = parseEndpoint(String(o.jsonsocket)) ?? ctx.fail('expected unix:/path, tcp:host:port or udp:host:port', 'jsonsocket');
-      const sock = new SocketSink(ep, o.jsonbuffer as number, ctx.counters, ctx.log, ctx.commit);
+      const ep = parseEndpoint(o.jsonsocket) ?? ctx.fail('expected unix:/path, tcp:host:port or udp:host:port', 'jsonsocket');
+      const sock = new SocketSink(ep, o.jsonbuffer, ctx.counters, ctx.log, ctx.commit);
       const out = new TextBuffer();
       let count = 0;
       return {
@@ -52,8 +52,8 @@ export default defineOutput({
       };
     }
 
-    const sink = new FileSink({ path: String(o.jsonfile), counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer as number, commit: ctx.commit });
-    return textFileOutput(sink, o.jsonsync as boolean, (rec, out) => encoder.encode(rec, out));
+    const sink = new FileSink({ path: o.jsonfile, counters: ctx.counters, log: ctx.log, maxBytes: o.jsonbuffer, commit: ctx.commit });
+    return textFileOutput(sink, o.jsonsync, (rec, out) => encoder.encode(rec, out));
   },
 });
 

@@ -12,9 +12,9 @@ export default defineOutput({
   create(ctx) {
     // Flow records (source NFCT) have no packet: their line is the one conntrack -E -o timestamp prints.
     const lines = isFlowGroup(ctx) ? new FlowLine(ctx) : new LineBuilder(ctx);
-    const sink = new FileSink({ path: ctx.options.logemufile as string, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
+    const sink = new FileSink({ path: ctx.options.logemufile, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
     // The line's bytes as the kernel writes its own: a prefix's bytes unchanged, UTF-8 or not.
-    return textFileOutput(sink, ctx.options.logemusync as boolean, (rec, out) => {
+    return textFileOutput(sink, ctx.options.logemusync, (rec, out) => {
       const s = lines.line(rec) + '\n';
       out.reserve(s.length * 3);
       out.pos = putByteText(out.buf, out.pos, s);

@@ -9,7 +9,7 @@ export default defineOutput({
   create(ctx) {
     const keys = [...ctx.allKeys()].sort((a, b) => a.slot - b.slot);
     const labels = keys.map((k) => k.name + '=');
-    const sink = new FileSink({ path: ctx.options.dumpfile as string, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
+    const sink = new FileSink({ path: ctx.options.dumpfile, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
     return textFileOutput(sink, true, fromText((rec) => {
       let s = '===>PACKET BOUNDARY\n';
       for (let i = 0; i < keys.length; i++) {

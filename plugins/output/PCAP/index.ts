@@ -20,11 +20,11 @@ export default defineOutput({
     pcaprotateinterval: { type: 'int', default: 0, min: 0, description: 'start a new file after this many seconds (0 = never)' },
   },
   create(ctx) {
-    const path = ctx.options.pcapfile as string;
+    const path = ctx.options.pcapfile;
     const linktype = ctx.options.pcaplinktype === 'nflog' ? LINKTYPE_NFLOG : LINKTYPE_RAW;
     const header = globalHeader(linktype);
-    const rotateSize = ctx.options.pcaprotatesize as number;
-    const rotateMs = (ctx.options.pcaprotateinterval as number) * 1000;
+    const rotateSize = ctx.options.pcaprotatesize;
+    const rotateMs = ctx.options.pcaprotateinterval * 1000;
     const writer = new RecordWriter(ctx, linktype);
     let fileBytes = 0;
     let openedAt = Date.now();

@@ -25,7 +25,7 @@ export default defineSource({
   create(ctx) {
     const o = ctx.options;
     return new NfacctSource(
-      { pollInterval: o.pollinterval as number, reset: o.zerocounter as boolean },
+      { pollInterval: o.pollinterval, reset: o.zerocounter },
       { name: ctx.want('sum.name'), pkts: ctx.want('sum.pkts'), bytes: ctx.want('sum.bytes'), sec: ctx.want('oob.time.sec'), usec: ctx.want('oob.time.usec') },
       ctx.counters,
       ctx.log,

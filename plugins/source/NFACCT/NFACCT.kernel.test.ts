@@ -49,9 +49,11 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
     return { icmp: [2 * pings, 2 * pings * 84], udp: [udp, udp * (20 + 8 + size)] };
   }
 
+  let runs = 0;
+
   /** Runs specter reading the objects every second into JSON (or into `output`, block lines of its own). */
-  async function run(zerocounter: boolean, body: (json: string) => Promise<void>, output?: string): Promise<{ records: Rec[]; daemon: Daemon }> {
-    const json = path.join(dir, `nfacct-${zerocounter}-${output ? 'own' : 'json'}.json`);
+  async function run(zerocounter: boolean, body: (json: string) => Promise<void>, output?: string, args: string[] = []): Promise<{ records: Rec[]; daemon: Daemon }> {
+    const json = path.join(dir, `nfacct-${++runs}.json`);
     const daemon = new Daemon(ns, writeConfig(dir, `global {
  logfile stderr
  loglevel 3
@@ -62,7 +64,7 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
  zerocounter ${zerocounter ? 'on' : 'off'}
 ${output ?? ` plugin JSON\n jsonfile ${json}\n jsonsync`}
 }
-`));
+`), args);
     try {
       await daemon.started();
       await body(json);
@@ -167,5 +169,17 @@ export default {
     assert.deepEqual(sum('udp-out'), sent.udp);
     const c = daemon.counters('NFACCT');
     assert.ok((c?.busy ?? 0) >= 2, `readings left out while busy: ${JSON.stringify(c)}`);
+  });
+
+  it('says once, naming CAP_NET_ADMIN, when readings fail after -u dropped root', async () => {
+    fs.chmodSync(dir, 0o777);
+    const { records, daemon } = await run(true, async () => {
+      await new Promise((r) => setTimeout(r, 3500));
+    }, undefined, ['-u', 'nobody']);
+    assert.equal(records.length, 0);
+    const said = daemon.stderr.split('\n').filter((l) => l.includes('listing the accounting objects failed'));
+    assert.equal(said.length, 1, daemon.stderr);
+    assert.match(said[0], /EPERM.*CAP_NET_ADMIN/);
+    assert.ok((daemon.counters('NFACCT')?.errors ?? 0) >= 3, 'every failed reading is an error');
   });
 });

@@ -190,7 +190,11 @@ export class NfacctSource implements SourceInstance {
     if (errno !== 0 && !d.probe) {
       this.counters.errors++;
       // Once per episode: a kernel that keeps refusing is said once, and again when it answers.
-      if (!this.failing) this.log.error(`NFACCT: listing the accounting objects failed: ${errnoName(errno)}`);
+      if (!this.failing) {
+        // The kernel checks CAP_NET_ADMIN on every request, not only when the socket opens: -u drops it.
+        const why = errno === os.constants.errno.EPERM ? ': every reading needs CAP_NET_ADMIN, which the process no longer has (-u drops it unless the user keeps it)' : '';
+        this.log.error(`NFACCT: listing the accounting objects failed: ${errnoName(errno)}${why}`);
+      }
       this.failing = true;
     } else if (errno === 0 && this.failing) {
       this.failing = false;

@@ -68,13 +68,13 @@ async function findCommand(configFile: string, command: string) {
       const nodes = [...group.options.filter((o) => Object.hasOwn(def.options, o.name)), ...node.options];
       const cmd = def.commands[command](resolveOptions(def.options, nodes, def.name));
       if (cmd.source && cmd.source.toUpperCase() !== source) {
-        elsewhere.push(`${def.name} of group ${group.id} answers it only in a group with "source ${cmd.source}"`);
+        elsewhere.push(`${def.name} of group ${group.id} does only in a group with "source ${cmd.source}"`);
         continue;
       }
       return { cmd, target: { name: n === 1 ? def.name : `${def.name}#${n}`, group: group.id } };
     }
   }
-  throw new Error(`unknown command: no output of ${configFile} offers it${elsewhere.length ? ` (${elsewhere.join('; ')})` : ''}`);
+  throw new Error(elsewhere.length ? `no output of ${configFile} answers it: ${elsewhere.join('; ')}` : `unknown command: no output of ${configFile} offers it`);
 }
 
 function sourceName(group: GroupNode): string {

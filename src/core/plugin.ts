@@ -185,7 +185,6 @@ export interface PluginCommand {
   readonly source?: string;
   /** The arguments after the name, for the usage line: `ADDR[:PORT] --at TIME`. */
   readonly usage: string;
-  readonly description: string;
   /** Resolves to the exit code. A ctx.usage() error exits 2 with the usage line; any other error exits 2 with its message. */
   run(args: readonly string[], ctx: CommandContext): Promise<number>;
 }

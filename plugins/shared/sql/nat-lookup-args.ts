@@ -39,7 +39,7 @@ export function parseLookupArgs(argv: readonly string[], usage: (message: string
       allowPositionals: true,
     });
   } catch (err) {
-    return usage((err as Error).message);
+    return usage((err as Error).message.split('\n')[0]);
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return usage(positionals.length ? `one address expected, got ${positionals.join(' ')}` : 'the address is missing');

@@ -228,7 +228,6 @@ export function natLookupCommand(open: () => Promise<FlowTable>): PluginCommand 
   return {
     source: 'NFCT',
     usage: LOOKUP_USAGE,
-    description: 'which inside address and port a NAT address and port stood for at a moment, from the flow table',
     async run(argv, ctx) {
       const args = parseLookupArgs(argv, ctx.usage);
       const table = await open();

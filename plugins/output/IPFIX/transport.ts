@@ -16,7 +16,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { Counters } from 'specter/plugin';
+import { Backoff, type Counters, ErrorReporter } from 'specter/plugin';
 import { type Message, stamp, templateMessage } from './message.js';
 
 export interface TransportOptions {
@@ -37,9 +37,6 @@ interface Queued {
   done: () => void;
 }
 
-const MIN_BACKOFF = 100;
-const MAX_BACKOFF = 5000;
-
 export class IpfixTransport {
   private queue: Queued[] = [];
   private queuedBytes = 0;
@@ -51,13 +48,17 @@ export class IpfixTransport {
   private sequence = 0;
   private templatesAt = -Infinity;
   private messagesSinceTemplates = 0;
-  private backoff = MIN_BACKOFF;
+  /** Reconnection waits: 100 ms doubling to 5 s. */
+  private readonly backoff = new Backoff(100, 5000);
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
-  private reported = false;
+  /** The collector failing: logged when it starts, now and then while it lasts, and when it ends. */
+  private readonly failures: ErrorReporter;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly o: TransportOptions, private readonly counters: Counters, private readonly log: Logger) {}
+  constructor(private readonly o: TransportOptions, private readonly counters: Counters, private readonly log: Logger) {
+    this.failures = new ErrorReporter(log);
+  }
 
   /** Bytes waiting to be handed to the socket. */
   get waitingBytes(): number {
@@ -128,13 +129,13 @@ export class IpfixTransport {
       // The host did not resolve: try again later with a new socket.
       if (!this.ready && !this.closing) {
         sock.close();
-        this.timer = setTimeout(() => this.openUdp(), this.backoff);
-        this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+        this.timer = setTimeout(() => this.openUdp(), this.backoff.next());
       }
     });
     // A connected socket resolves the host once and hears the collector's port-unreachable errors.
     sock.connect(this.o.port, this.o.host, () => {
       this.ready = true;
+      this.backoff.reset();
       this.drain();
     });
   }
@@ -145,9 +146,8 @@ export class IpfixTransport {
     this.tcp = sock;
     sock.on('connect', () => {
       this.ready = true;
-      this.backoff = MIN_BACKOFF;
-      if (this.reported) this.log.info(`connected to ${this.describe()} again`);
-      this.reported = false;
+      this.backoff.reset();
+      this.failures.recovered(`IPFIX collector ${this.describe()}: connected again`);
       // A new connection is a new transport session: templates first, sequence numbers from 0.
       this.sequence = 0;
       this.templatesAt = -Infinity;
@@ -166,8 +166,7 @@ export class IpfixTransport {
         q.done();
       }
       if (!this.closing) {
-        this.timer = setTimeout(() => this.connectTcp(), this.backoff);
-        this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+        this.timer = setTimeout(() => this.connectTcp(), this.backoff.next());
       }
       this.wake();
     });
@@ -175,10 +174,7 @@ export class IpfixTransport {
 
   private problem(err: Error): void {
     this.counters.errors++;
-    if (!this.reported) {
-      this.reported = true;
-      this.log.error(`IPFIX collector ${this.describe()}: ${err.message}; ${this.o.proto === 'tcp' ? 'reconnecting' : 'going on sending'}`);
-    }
+    this.failures.failure(`IPFIX collector ${this.describe()}: ${err.message}; ${this.o.proto === 'tcp' ? 'reconnecting' : 'going on sending'}`);
   }
 
   private drain(): void {
@@ -220,10 +216,7 @@ export class IpfixTransport {
       this.counters.dropped += q.msg.records;
     } else {
       this.counters.sent += q.msg.records;
-      if (this.reported && this.udp) {
-        this.reported = false;
-        this.log.info(`sending to ${this.describe()} again`);
-      }
+      if (this.udp) this.failures.recovered(`IPFIX collector ${this.describe()}: taking datagrams again`);
     }
     q.done();
     this.wake();

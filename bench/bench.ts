@@ -10,7 +10,8 @@
  *                    [--rmem 8M] [--default-buffers] [--dir /dev/shm] [--profile]
  *
  * Every consumer gets the same effective receive buffer (--rmem, 8 MiB by
- * default); --default-buffers adds a second table with each at its own default.
+ * default) and the normal scheduler (ulogd2 makes itself real-time at start; the
+ * bench sets it back); --default-buffers adds a second table with each at its own defaults.
  * --capacity [--steps 100000,150000,...] [--seconds 10]: the highest paced rate each output keeps with 0 loss.
  * --idle [--seconds 60]: CPU and memory of a bound daemon without traffic.
  * --dir: where the output files go (default: the temporary directory); a tmpfs measures the daemons rather than the disk.
@@ -32,7 +33,7 @@ import { consumers, type Buffers, type Consumer } from './consumers.js';
 import { forwardBench } from './forward.js';
 import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
-import { GROUP, idle, killAll, outputBase, PAYLOAD, PORT, runOne, type IdleRow, type Row } from './run.js';
+import { GROUP, idle, killAll, outputBase, PAYLOAD, PORT, runOne, scheduling, type IdleRow, type Row } from './run.js';
 
 /**
  * Debian's ulogd2 for the side-by-side rows. A temporary policy-rc.d keeps the
@@ -101,9 +102,9 @@ function newestProfile(dir: string): string {
 const mib = (bytes: number) => (Number.isFinite(bytes) ? `${+(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 1)} MiB` : '?');
 
 function table(rows: Row[]): string {
-  const head = '| consumer | offered | offered pps | receive buffer | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${mib(r.rcvbuf)} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
+  const head = '| consumer | offered | offered pps | receive buffer | scheduling | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
+  const sep = '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${mib(r.rcvbuf)} | ${r.sched} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
   return [head, sep, ...body].join('\n');
 }
 
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
       // The file outputs ulogd2 has too, unless --only names others.
       const list = pick(equal, values.only ?? 'specter PCAP,specter LOGEMU,specter JSON,ulogd2 PCAP,ulogd2 LOGEMU,ulogd2 JSON');
       const results = await capacity(ns, gen, list, steps, seconds, (line) => console.log(line));
-      sections.push(`## Sustained capacity, equal receive buffers (${mib(equal.effective!)} each)\n\nPaced steps of ${seconds} s each (${steps.map((x) => `${x / 1000}k`).join(', ')} pps), 0 loss = every packet the kernel logged is in the output.\n\n${capacityTables(results)}`);
+      sections.push(`## Sustained capacity, equal receive buffers (${mib(equal.effective!)} each), normal scheduling\n\nPaced steps of ${seconds} s each (${steps.map((x) => `${x / 1000}k`).join(', ')} pps), 0 loss = every packet the kernel logged is in the output.\n\n${capacityTables(results)}`);
     } else if (values.idle) {
       file = 'idle.md';
       // CPU time comes in 10 ms ticks: 0.1 % needs a minute to show.
@@ -225,10 +226,11 @@ async function main(): Promise<void> {
       sections.push(await forwardBench(ns, gen, o, (line) => console.log(line)));
     } else {
       const rows = await sideBySide(ns, gen, pick(equal), packets, rates, profiles);
-      sections.push(`## Equal receive buffers (${mib(equal.effective!)} each, as the kernel holds it)\n\n${table(rows)}\n\nRatios (specter's CPU per packet / ulogd2's, same run and rate):\n\n${ratios(rows)}`);
+      sections.push(`## Equal receive buffers (${mib(equal.effective!)} each, as the kernel holds it), normal scheduling\n\n${table(rows)}\n\nRatios (specter's CPU per packet / ulogd2's, same run and rate):\n\n${ratios(rows)}`);
       if (values['default-buffers']) {
+        scheduling.normal = false;
         const rows = await sideBySide(ns, gen, pick({ effective: null }), packets, rates, profiles);
-        sections.push(`## Each consumer at its default receive buffer\n\n${table(rows)}\n\nRatios:\n\n${ratios(rows)}`);
+        sections.push(`## Each consumer at its default receive buffer and scheduling\n\n${table(rows)}\n\nRatios:\n\n${ratios(rows)}`);
       }
     }
   } finally {

@@ -11,6 +11,17 @@ export function cpuSeconds(pid: number): { user: number; sys: number } {
   return { user: (Number(f[11]) + Number(f[13])) / TICK, sys: (Number(f[12]) + Number(f[14])) / TICK };
 }
 
+const POLICIES = ['normal', 'FIFO', 'RR', 'batch', 'ISO', 'idle', 'deadline'];
+
+/** The scheduling policy of a process: "normal", or a real-time one with its priority ("RR 99"). */
+export function policyOf(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rt_priority and policy are fields 40 and 41 of the whole line.
+  const policy = POLICIES[Number(f[38])] ?? `policy ${f[38]}`;
+  return Number(f[37]) > 0 ? `${policy} ${f[37]}` : policy;
+}
+
 function statusMb(pid: number, field: string): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;

@@ -2,13 +2,13 @@
  * One bench run: a consumer started in the namespace, a burst or a paced
  * stream from the generator, the drain, and what the consumer cost.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NetNs, waitFor } from '../test/netns.js';
 import type { Consumer } from './consumers.js';
-import { cpuSeconds, netfilterReceiveBuffer, peakRssMb, rssMb } from './proc.js';
+import { cpuSeconds, netfilterReceiveBuffer, peakRssMb, policyOf, rssMb } from './proc.js';
 
 export const GROUP = 7;
 export const PORT = 9000;
@@ -33,21 +33,35 @@ export interface Row {
   writtenPerSec: number;
   /** The consumer's netlink receive buffer as the kernel holds it, in bytes. */
   rcvbuf: number;
+  /** Its scheduling policy while it ran: normal, or e.g. "RR 99". */
+  sched: string;
 }
 
 /** Where the consumers' output files go (--dir): the default temporary directory, or e.g. a tmpfs to take the disk out. */
 export const outputBase = { dir: os.tmpdir() };
+
+export const scheduling = {
+  /**
+   * Every consumer under the normal scheduler: ulogd2 makes itself SCHED_RR at
+   * the highest priority at start, which on a busy machine lets it preempt
+   * everything else, the generator included. Off for the default-configuration runs.
+   */
+  normal: true,
+};
 
 export function counter(ns: NetNs): number {
   const m = /packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 'bench', 'logged']));
   return m ? Number(m[1]) : 0;
 }
 
-/** Consumers running now, stopped by killAll when the bench is interrupted. */
-const live = new Set<ChildProcess>();
+/** Consumers running now and their directories, stopped and removed by killAll when the bench is interrupted. */
+const live = new Map<ChildProcess, string>();
 
 export function killAll(): void {
-  for (const child of live) child.kill('SIGKILL');
+  for (const [child, dir] of live) {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface Started {
@@ -64,7 +78,7 @@ async function start(ns: NetNs, c: Consumer): Promise<Started> {
   const [cmd, ...args] = c.command(dir, GROUP);
   const t0 = performance.now();
   const child = ns.spawn(cmd, args);
-  live.add(child);
+  live.set(child, dir);
   child.on('error', () => undefined);
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
@@ -81,6 +95,7 @@ async function start(ns: NetNs, c: Consumer): Promise<Started> {
     if (typeof c.ready === 'number') await new Promise((r) => setTimeout(r, c.ready as number));
     else await waitFor(() => out.includes(c.ready as string) || child.exitCode !== null, 10000, `${c.name} to start`);
     if (child.exitCode !== null) throw new Error(`${c.name} exited at start: ${out.trim().split('\n').slice(-3).join(' / ')}`);
+    if (scheduling.normal && policyOf(child.pid!) !== 'normal') execFileSync('chrt', ['-a', '-o', '-p', '0', String(child.pid)]);
   } catch (err) {
     await stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -95,6 +110,7 @@ export async function runOne(ns: NetNs, gen: string, c: Consumer, packets: numbe
   const { child, dir } = s;
   try {
     const rcvbuf = netfilterReceiveBuffer(child.pid!, (cmd, args) => ns.exec(cmd, args));
+    const sched = policyOf(child.pid!);
     // CPU from here on: the per-packet cost, without the runtime's own start-up.
     const cpu0 = cpuSeconds(child.pid!);
     const tSend = performance.now();
@@ -124,7 +140,7 @@ export async function runOne(ns: NetNs, gen: string, c: Consumer, packets: numbe
       loss: logged ? Math.max(0, 1 - written / logged) : 0,
       cpu, sysShare, usPerPkt: written ? (cpu * 1e6) / written : NaN, rssMb: rss, startMs: s.startMs, offeredPps,
       writtenPerSec: written / ((lastGrowth - tSend) / 1000),
-      rcvbuf,
+      rcvbuf, sched,
     };
   } finally {
     await s.stop();

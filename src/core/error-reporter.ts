@@ -37,25 +37,28 @@ export class ErrorReporter {
     return this.streak;
   }
 
-  /** One failure; logs `message` when the streak starts and then at most once per interval. True when it logged. */
-  failure(message: string): boolean {
+  /**
+   * One failure; logs `message` (with `fields`, if any) when the streak starts and then
+   * at most once per interval. True when it logged.
+   */
+  failure(message: string, fields?: object): boolean {
     this.streak++;
     const now = Date.now();
     if (this.streak > 1 && now - this.lastLine < this.intervalMs) {
       this.unreported++;
       return false;
     }
-    if (this.streak === 1) this.log[this.level](message);
-    else this.log[this.level]({ failures: this.streak }, `${message} (${this.unreported + 1} times since the last report, ${this.streak} in all)`);
+    if (this.streak === 1) this.log[this.level](fields ?? {}, message);
+    else this.log[this.level]({ ...fields, failures: this.streak }, `${message} (${this.unreported + 1} times since the last report, ${this.streak} in all)`);
     this.unreported = 0;
     this.lastLine = now;
     return true;
   }
 
   /** The streak ended: logs `message` once with the streak's count; nothing when there was no failure. */
-  recovered(message: string): void {
+  recovered(message: string, fields?: object): void {
     if (this.streak === 0) return;
-    this.log.info({ failures: this.streak }, `${message} (after ${this.streak} failure${this.streak === 1 ? '' : 's'})`);
+    this.log.info({ ...fields, failures: this.streak }, `${message} (after ${this.streak} failure${this.streak === 1 ? '' : 's'})`);
     this.streak = this.unreported = 0;
   }
 }

@@ -5,7 +5,8 @@
  * - The queue is bounded (maxBytes); what does not fit is counted as dropped.
  * - A write the disk takes only in part (ENOSPC) is cut back to the end of the last whole
  *   chunk, so the file never ends in half a record; the chunks not in the file are counted
- *   as dropped, the error is logged once per streak, and the next write tries again.
+ *   as dropped, the error is logged when the streak starts and then at most once a minute,
+ *   and the next write tries again.
  * - reopen() (SIGHUP) and rotate() switch files between two writes, without waiting for the
  *   queue to empty. If the new file cannot be opened, the old descriptor is kept and written
  *   to, the failure is logged in one line, and the next reopen or rotation tries again.
@@ -19,6 +20,7 @@ import type { Logger } from 'pino';
 import { openAppend } from '../privileges.js';
 import { CommitQueue } from './commit-queue.js';
 import type { Counters } from './counters.js';
+import { ErrorReporter } from './error-reporter.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -64,8 +66,9 @@ export class FileSink {
   private taken = 0;
   private switches: Switch[] = [];
   private writing = false;
-  private failing: string | null = null;
-  private switchFailing: string | null = null;
+  /** Failed writes, and failed reopens and rotations: a line when each streak starts and ends. */
+  private readonly writeErrors: ErrorReporter;
+  private readonly switchErrors: ErrorReporter;
   private nextLinkCheck = 0;
   private waiters: Array<() => void> = [];
   private readonly maxBytes: number;
@@ -75,6 +78,8 @@ export class FileSink {
   constructor(private readonly opts: FileSinkOptions) {
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
     this.commits = new CommitQueue(opts.commit ?? (() => {}));
+    this.writeErrors = new ErrorReporter(opts.log);
+    this.switchErrors = new ErrorReporter(opts.log);
   }
 
   get path(): string {
@@ -191,19 +196,12 @@ export class FileSink {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.opts.counters.errors++;
-      const code = e.code ?? e.message;
-      // Once per streak: a rotation retried every few batches must not fill the log.
-      if (this.switchFailing !== code) {
-        this.switchFailing = code;
-        const what = renameTo ? 'rotate' : 'reopen';
-        this.opts.log.error({ file: this.opts.path, code }, `cannot ${what} ${this.opts.path}: ${e.message}; still writing to the previous file, trying again ${retry}`);
-      }
+      // Rate-limited: a rotation retried every few batches must not fill the log.
+      const what = renameTo ? 'rotate' : 'reopen';
+      this.switchErrors.failure(`cannot ${what} ${this.opts.path}: ${e.message}; still writing to the previous file, trying again ${retry}`, { file: this.opts.path, code: e.code ?? e.message });
       return false;
     }
-    if (this.switchFailing) {
-      this.switchFailing = null;
-      this.opts.log.info({ file: this.opts.path }, `${this.opts.path} opened again`);
-    }
+    this.switchErrors.recovered(`${this.opts.path} opened again`, { file: this.opts.path });
     this.closeFd();
     this.fd = fd;
     return true;
@@ -258,10 +256,7 @@ export class FileSink {
       if (err) {
         this.fail(err, fd, chunks, events, written);
       } else {
-        if (this.failing) {
-          this.opts.log.info({ file: this.opts.path }, `writing to ${this.opts.path} works again`);
-          this.failing = null;
-        }
+        if (this.writeErrors.failing) this.writeErrors.recovered(`writing to ${this.opts.path} works again`, { file: this.opts.path });
         for (const e of events) this.opts.counters.sent += e;
       }
       for (const t of tickets) this.commits.settle(t);
@@ -290,11 +285,7 @@ export class FileSink {
       else this.opts.counters.dropped += events[k];
     }
     this.opts.counters.errors++;
-    const code = err.code ?? err.message;
-    if (this.failing !== code) {
-      this.failing = code;
-      this.opts.log.error({ file: this.opts.path, code }, `cannot write ${this.opts.path}: ${err.message}; dropping records until it works again`);
-    }
+    this.writeErrors.failure(`cannot write ${this.opts.path}: ${err.message}; dropping records until it works again`, { file: this.opts.path, code: err.code ?? err.message });
   }
 }
 

@@ -44,3 +44,15 @@ test('back-off doubles from min to max and starts over after reset', () => {
   b.reset();
   assert.equal(b.next(), 100);
 });
+
+test('fields given with a failure or a recovery go into its line', () => {
+  const lines: { msg: string; file?: string; code?: string; failures?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+  const r = new ErrorReporter(log);
+  r.failure('cannot write out.txt', { file: 'out.txt', code: 'ENOSPC' });
+  r.recovered('out.txt works again', { file: 'out.txt' });
+  assert.deepEqual(lines.map(({ msg, file, code, failures }) => ({ msg, file, code, failures })), [
+    { msg: 'cannot write out.txt', file: 'out.txt', code: 'ENOSPC', failures: undefined },
+    { msg: 'out.txt works again (after 1 failure)', file: 'out.txt', code: undefined, failures: 1 },
+  ]);
+});

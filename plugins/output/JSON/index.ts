@@ -63,8 +63,14 @@ export default defineOutput({
  * already writes as text, and mac.str, the link header as text, when
  * mac.saddr and mac.daddr carry it. Name them in jsonfields to have them.
  */
+/** NFCT's counters under the MySQL ulog2_ct column names: copies of these keys. */
+const COUNTER_ALIASES: { readonly [name: string]: string } = {
+  'orig.bytes': 'orig.raw.pktlen', 'orig.packets': 'orig.raw.pktcount', 'reply.bytes': 'reply.raw.pktlen', 'reply.packets': 'reply.raw.pktcount',
+};
+
 function defaultKeys(all: readonly Key[]): Key[] {
   const names = new Set(all.map((k) => k.name));
-  const copy = (n: string) => (n.endsWith('.str') && names.has(n.slice(0, -4))) || (n === 'mac.str' && names.has('mac.saddr') && names.has('mac.daddr'));
+  const copy = (n: string) => (n.endsWith('.str') && names.has(n.slice(0, -4))) || (n === 'mac.str' && names.has('mac.saddr') && names.has('mac.daddr'))
+    || (COUNTER_ALIASES[n] !== undefined && names.has(COUNTER_ALIASES[n]));
   return all.filter((k) => k.type !== 'raw' && !copy(k.name));
 }

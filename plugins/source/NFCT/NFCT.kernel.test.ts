@@ -3,7 +3,7 @@
  * over IPv4 and IPv6 through a router namespace, ended by timeout and by
  * `conntrack -D`, each logged exactly once with both tuples, the NAT, the
  * counters and the times right, into JSON and into ulogd2's own `ulog2_ct`
- * table (loaded unchanged into PostgreSQL); and a burst of thousands of
+ * tables (loaded unchanged into PostgreSQL and MariaDB); and a burst of thousands of
  * flows ending at once with `ctreliable on`, none lost.
  */
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { Daemon, tempDir, writeConfig } from '../../../test/daemon.js';
 import { NetNs, waitFor } from '../../../test/netns.js';
 import { ulogd2Schema } from '../../../test/ulogd2-schemas.js';
+import { addressHex } from '../../shared/sql/column-cases.js';
 import { NatLab, type CtEntry, type SentFlow } from './nat-lab.js';
 
 type Rec = { [k: string]: unknown };
@@ -21,6 +22,11 @@ type Rec = { [k: string]: unknown };
 const SOCKET_DIR = '/var/run/postgresql';
 const psql = (db: string, sql: string, file = false) =>
   execFileSync('psql', ['-h', SOCKET_DIR, '-U', 'postgres', '-d', db, '-qAtF', '\t', '-v', 'ON_ERROR_STOP=1', ...(file ? ['-f', '-'] : ['-c', sql])],
+    { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+
+const MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
+const mysql = (db: string, sql: string, file = false) =>
+  execFileSync('mariadb', ['-uroot', `--socket=${MYSQL_SOCKET}`, '-N', '-B', db, ...(file ? [] : ['-e', sql])],
     { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
 
 const readJson = (file: string): Rec[] =>
@@ -49,6 +55,8 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     await lab.startServer();
     psql('postgres', `CREATE DATABASE ${db}`);
     psql(db, ulogd2Schema('pgsql-ulogd2-flat.sql'), true);
+    mysql('', `CREATE DATABASE ${db}`);
+    mysql(db, ulogd2Schema('mysql-ulogd2-flat.sql'), true);
     const json = path.join(dir, 'flows.json');
     daemon = new Daemon(lab.router, writeConfig(dir, `global {
  logfile stderr
@@ -67,6 +75,12 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
  pgsqluser postgres
  pgsqltable ulog2_ct
  pgsqlspooldir ${dir}/spool
+ plugin MYSQL
+ mysqlsocket ${MYSQL_SOCKET}
+ mysqldb ${db}
+ mysqluser root
+ mysqltable ulog2_ct
+ mysqlspooldir ${dir}/mspool
 }
 `));
     await daemon.started();
@@ -103,6 +117,7 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     if (daemon) await daemon.stop();
     lab?.close();
     try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* gone */ }
+    try { mysql('', `DROP DATABASE IF EXISTS ${db}`); } catch { /* gone */ }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -175,6 +190,28 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     const fromRecords = records.map((r) => text(r, (c) => r[c.replace(/_/g, '.')])).sort();
     const fromRows = rows.map((r) => text(r, (c) => r[c])).sort();
     assert.deepEqual(fromRows, fromRecords);
+  });
+
+  it("fills ulogd2's MySQL ulog2_ct table (mysql-ulogd2-flat.sql, loaded unchanged): 16-byte addresses, counters under its column names", async () => {
+    const count = () => Number(mysql(db, 'SELECT COUNT(*) FROM ulog2_ct').trim());
+    await waitFor(() => count() >= sent.length, 20_000, 'the rows');
+    const types = new Map(mysql('', `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db}' AND TABLE_NAME = 'ulog2_ct' ORDER BY ORDINAL_POSITION`)
+      .trim().split('\n').map((l) => l.split('\t') as [string, string]));
+    const columns = [...types.keys()].filter((c) => c !== '_ct_id' && c !== 'state');
+    const fields = columns.map((c) => `'${c}', ${/binary/.test(types.get(c)!) ? `LOWER(HEX(\`${c}\`))` : `\`${c}\``}`);
+    const rows = mysql(db, `SELECT JSON_OBJECT(${fields.join(', ')}) FROM ulog2_ct`).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+    assert.equal(rows.length, sent.length);
+    const alias: { [c: string]: string } = { orig_bytes: 'orig.raw.pktlen', orig_packets: 'orig.raw.pktcount', reply_bytes: 'reply.raw.pktlen', reply_packets: 'reply.raw.pktcount' };
+    // What each record should leave in a column: addresses as 16 bytes, a value the signed tinyint cannot hold (ICMPv6 type 128) as NULL.
+    const expected = (r: Rec, c: string): unknown => {
+      if (/binary/.test(types.get(c)!)) return addressHex(r[`${c.replace(/_/g, '.')}.str`] as string);
+      const v = r[alias[c] ?? c.replace(/_/g, '.')];
+      if (typeof v === 'number' && /^tinyint\(3\)$/.test(types.get(c)!) && v > 127) return null;
+      return v ?? null;
+    };
+    const text = (get: (c: string) => unknown) => columns.map((c) => `${c}=${JSON.stringify(get(c) ?? null)}`).join(' ');
+    assert.deepEqual(rows.map((r) => text((c) => r[c])).sort(), records.map((r) => text((c) => expected(r, c))).sort());
+    assert.ok(rows.every((r) => (r.orig_packets as number) >= 1), 'the counters are filled, not left at their default');
   });
 });
 

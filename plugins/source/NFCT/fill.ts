@@ -14,6 +14,8 @@ type Want = (name: string) => Key | null | undefined;
 /** Slots of one direction's keys, in the order tuple() of keys.ts lists them. */
 interface TupleSlots {
   saddr: number; daddr: number; saddrStr: number; daddrStr: number; proto: number; sport: number; dport: number; bytes: number; packets: number;
+  /** The same counters under the MySQL table's column names (orig.bytes, orig.packets). */
+  bytesAlias: number; packetsAlias: number;
 }
 
 /** Protocols whose tuple carries ports. */
@@ -57,6 +59,7 @@ export class FlowFiller {
       saddr: s(`${dir}.ip.saddr`), daddr: s(`${dir}.ip.daddr`), saddrStr: s(`${dir}.ip.saddr.str`), daddrStr: s(`${dir}.ip.daddr.str`),
       proto: s(`${dir}.ip.protocol`), sport: s(`${dir}.l4.sport`), dport: s(`${dir}.l4.dport`),
       bytes: s(`${dir}.raw.pktlen`), packets: s(`${dir}.raw.pktcount`),
+      bytesAlias: s(`${dir}.bytes`), packetsAlias: s(`${dir}.packets`),
     });
     this.orig = tuple('orig');
     this.reply = tuple('reply');
@@ -137,7 +140,15 @@ export class FlowFiller {
     const reply = t !== f.orig;
     const bytes = reply ? f.replyBytes : f.origBytes;
     const packets = reply ? f.replyPackets : f.origPackets;
-    if (s.bytes >= 0 && bytes >= 0) rec.setSlot(s.bytes, BigInt(bytes));
-    if (s.packets >= 0 && packets >= 0) rec.setSlot(s.packets, BigInt(packets));
+    if (bytes >= 0 && (s.bytes >= 0 || s.bytesAlias >= 0)) {
+      const b = BigInt(bytes);
+      if (s.bytes >= 0) rec.setSlot(s.bytes, b);
+      if (s.bytesAlias >= 0) rec.setSlot(s.bytesAlias, b);
+    }
+    if (packets >= 0 && (s.packets >= 0 || s.packetsAlias >= 0)) {
+      const n = BigInt(packets);
+      if (s.packets >= 0) rec.setSlot(s.packets, n);
+      if (s.packetsAlias >= 0) rec.setSlot(s.packetsAlias, n);
+    }
   }
 }

@@ -66,7 +66,7 @@ async function findCommand(configFile: string, command: string) {
       if (def.kind !== 'output' || !def.commands || !Object.hasOwn(def.commands, command)) continue;
       // A block option goes to every plugin that declares it; a plugin's own options (YAML) come after.
       const nodes = [...group.options.filter((o) => Object.hasOwn(def.options, o.name)), ...node.options];
-      const cmd = def.commands[command](resolveOptions(def.options, nodes, def.name));
+      const cmd = def.commands[command](resolveOptions(def.options, nodes, def.name, node.pos));
       if (cmd.source && cmd.source.toUpperCase() !== source) {
         elsewhere.push(`${def.name} of group ${group.id} does only in a group with "source ${cmd.source}"`);
         continue;

@@ -1,6 +1,6 @@
 /** Converts raw option values of the config into typed values, by each option's spec. */
 import type { OptionSpec, OptionSpecs, OptionValue } from '../core/plugin.js';
-import { ConfigError, type OptionNode } from './model.js';
+import { ConfigError, type OptionNode, type Pos } from './model.js';
 
 const TRUE = new Set(['yes', 'true', 'on', '1']);
 const FALSE = new Set(['no', 'false', 'off', '0']);
@@ -50,7 +50,7 @@ function inRange(spec: OptionSpec, n: number, node: OptionNode, owner: string): 
  * other options are ignored (the caller decides who owns them); the last node
  * of a name wins.
  */
-export function resolveOptions(specs: OptionSpecs, nodes: readonly OptionNode[], owner: string): { [name: string]: OptionValue | undefined } {
+export function resolveOptions(specs: OptionSpecs, nodes: readonly OptionNode[], owner: string, pos?: Pos): { [name: string]: OptionValue | undefined } {
   const out: { [name: string]: OptionValue | undefined } = {};
   for (const [name, spec] of Object.entries(specs)) out[name] = spec.default;
   const given = new Set<string>();
@@ -61,7 +61,8 @@ export function resolveOptions(specs: OptionSpecs, nodes: readonly OptionNode[],
     given.add(node.name);
   }
   for (const [name, spec] of Object.entries(specs)) {
-    if (spec.required && !given.has(name)) throw new ConfigError(`${owner} needs option "${name}" (${spec.description})`);
+    // A missing option has no place of its own: the error points at the plugin (or block) that needs it.
+    if (spec.required && !given.has(name)) throw new ConfigError(`${owner} needs option "${name}" (${spec.description})`, pos);
   }
   return out;
 }

@@ -83,7 +83,7 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
   }
 
   const owned = claimBlockOptions(group, defs, sourceSpecs);
-  const sourceOptions = resolveOptions(sourceSpecs, owned.get(SOURCE) ?? [], sourceDef ? `source ${sourceDef.name}` : `group ${group.id}`);
+  const sourceOptions = resolveOptions(sourceSpecs, owned.get(SOURCE) ?? [], sourceDef ? `source ${sourceDef.name}` : `group ${group.id}`, group.pos);
   if (sourceDef) {
     const input = defs.find((d) => d.kind === 'input');
     if (input) throw new ConfigError(`group ${group.id}: source ${sourceDef.name} delivers whole records; input plugin ${input.name} has no packet to read here`, group.plugins[defs.indexOf(input)].pos);
@@ -101,7 +101,7 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
     const nodes = [...(owned.get(i) ?? []), ...node.options];
     return {
       node, def, name,
-      options: resolveOptions(def.options, nodes, def.name),
+      options: resolveOptions(def.options, nodes, def.name, node.pos),
       optionNodes: nodes,
       counters: new Counters(),
       log: opts.log.child({ group: group.id, plugin: name }),

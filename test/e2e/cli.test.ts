@@ -59,6 +59,7 @@ const BAD: Array<[string, string, string, RegExp]> = [
   ['r.yaml', 'groups:\n  1:\n    plugins:\n      - BASE\n      - LOGEMU: { logemufile: /x, sync: 1 }\n', ':5:35:', /unknown option "sync": plugin LOGEMU takes logemufile, logemusync/],
   ['s.conf', '1 {\n plugin ./no-such-module.js\n}\n', ':2:9:', /cannot load plugin module/],
   ['t.conf', '1 {\n plugin BASE\n plugin OPRINT\n dumpfile\n}\n', ':4:2:', /OPRINT option "dumpfile": expected a value/],
+  ['u.conf', '1 {\n source NFCT\n plugin IPFIX\n}\n', ':3:9:', /IPFIX needs option "ipfixhost"/],
 ];
 
 describe('bad configurations', () => {

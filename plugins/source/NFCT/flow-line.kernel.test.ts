@@ -1,7 +1,7 @@
 /**
  * LOGEMU's line for flow records against `conntrack -E -o timestamp` for the
  * same events: NEW, UPDATE and DESTROY of UDP (unreplied, and with a
- * connection mark), ICMP, ICMPv6 and a TCP connection through its states,
+ * connection mark and a zone), ICMP, ICMPv6 and a TCP connection through its states,
  * ended by `conntrack -D`. Every line is the same but for the time stamp,
  * which is when each program read the event, and may differ a little.
  */
@@ -27,6 +27,10 @@ describe('LOGEMU flow lines', { timeout: 60_000 }, () => {
     events.stdout!.setEncoding('utf8').on('data', (d: string) => { theirs += d; });
     try {
       ns.nft(`table inet t {
+ chain raw {
+  type filter hook output priority raw;
+  udp dport 7777 ct zone set 7
+ }
  chain out {
   type filter hook output priority 0;
   udp dport 7777 ct mark set 42
@@ -63,7 +67,7 @@ time.sleep(0.3)
       const a = theirs.split('\n').filter((l) => l.startsWith('[')).map(split);
       const b = mine().map(split);
       assert.deepEqual(b.map(([, body]) => body).sort(), a.map(([, body]) => body).sort());
-      for (const kind of ['[NEW] udp', '[UPDATE] tcp', '[DESTROY] tcp', '[DESTROY] icmpv6', 'mark=42', '[UNREPLIED]', '[ASSURED]', 'delta-time=', '[USERSPACE] portid=']) {
+      for (const kind of ['[NEW] udp', '[UPDATE] tcp', '[DESTROY] tcp', '[DESTROY] icmpv6', 'mark=42 zone=7', '[UNREPLIED]', '[ASSURED]', 'delta-time=', '[USERSPACE] portid=']) {
         assert.ok(b.some(([, body]) => body.includes(kind)), `a line with ${kind}`);
       }
       // The same event read by two programs: the times are close (DESTROY's is the kernel's stop time, NEW's the arrival).

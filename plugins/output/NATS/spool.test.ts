@@ -83,6 +83,29 @@ describe('NATS spool', () => {
     sp.close();
   });
 
+  it('hands out records one at a time from the chunk it read, while appends go on, without re-reading the file per record', () => {
+    const dir = tempDir('specter-spool-');
+    const sp = new Spool(dir, seqOf);
+    const reads = { n: 0 };
+    const readSync = fs.readSync;
+    // Counting the reads of the real file system, not replacing them.
+    (fs as { readSync: typeof fs.readSync }).readSync = ((...args: Parameters<typeof fs.readSync>) => { reads.n++; return readSync(...args); }) as typeof fs.readSync;
+    try {
+      const got: number[] = [];
+      let seq = 1;
+      for (let round = 0; round < 20; round++) {
+        const f = frames(Array.from({ length: 100 }, () => seq++));
+        sp.append(f, f.length);
+        for (let b = sp.readNext(1); b; b = sp.readNext(1)) got.push(seqOf(b.buf, b.starts[0]));
+      }
+      assert.deepEqual(got, Array.from({ length: 2000 }, (_, i) => i + 1));
+      assert.ok(reads.n <= 40, `${reads.n} reads for 2000 records in 20 appends`);
+    } finally {
+      (fs as { readSync: typeof fs.readSync }).readSync = readSync;
+      sp.close();
+    }
+  });
+
   it('deletes a segment once every record in it is acknowledged', () => {
     const dir = tempDir('specter-spool-');
     const sp = new Spool(dir, seqOf);

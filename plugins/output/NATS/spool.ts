@@ -130,52 +130,71 @@ export class Spool {
         this.read = { seg: this.segs.find((s) => s > seg) ?? this.writeSeg, off: 0 };
         continue;
       }
-      const want = Math.min(READ_CHUNK, size - this.read.off);
-      const fd = seg === this.writeSeg ? this.fd : fs.openSync(this.file(seg), 'r');
-      let buf = Buffer.allocUnsafe(want);
-      let got = 0;
-      try {
-        while (got < want) {
-          const n = fs.readSync(fd, buf, got, want - got, this.read.off + got);
-          if (n === 0) break;
-          got += n;
-        }
-        // A record larger than the chunk: read it whole.
-        if (got >= FRAME_HEADER) {
-          const first = FRAME_HEADER + buf.readUInt32LE(0);
-          if (first > got && this.read.off + first <= size) {
-            const big = Buffer.allocUnsafe(first);
-            buf.copy(big, 0, 0, got);
-            while (got < first) got += fs.readSync(fd, big, got, first - got, this.read.off + got);
-            buf = big;
-          }
-        }
-      } finally {
-        if (fd !== this.fd) fs.closeSync(fd);
-      }
+      // Records are parsed from the chunk read last while it holds the next whole one; else a new chunk is read.
+      if (!this.cachedFrameAt(seg, this.read.off)) this.loadChunk(seg, size);
+      const buf = this.chunk!;
+      const chunkEnd = this.chunkLen;
       const starts: number[] = [];
       const ends: number[] = [];
-      let o = 0;
-      while (starts.length < max && o + FRAME_HEADER <= got) {
-        const len = buf.readUInt32LE(o);
-        const end = o + FRAME_HEADER + len;
-        if (end > got) break;
+      let o = this.read.off - this.chunkOff;
+      let damaged = false;
+      while (starts.length < max && o + FRAME_HEADER <= chunkEnd) {
+        const end = o + FRAME_HEADER + buf.readUInt32LE(o);
+        if (end > chunkEnd) break;
         if (zlib.crc32(buf.subarray(o + FRAME_HEADER, end)) !== buf.readUInt32LE(o + 4)) {
-          // Damage inside the spool: the rest of this segment cannot be framed any more.
-          this.torn++;
-          this.read = { seg, off: size };
+          damaged = true;
           break;
         }
         starts.push(o + FRAME_HEADER);
-        ends.push(this.read.off + end);
+        ends.push(this.chunkOff + end);
         o = end;
       }
-      const base = this.read.off;
       if (starts.length) {
         this.read = { seg, off: ends[ends.length - 1] };
         return { buf, seg, starts, ends };
       }
-      if (this.read.off === base) this.read = { seg, off: size };
+      // Damage inside the spool, or bytes that never make a whole record: the rest of this segment cannot be framed.
+      if (damaged || this.chunkOff + chunkEnd >= size) this.torn++;
+      this.read = { seg, off: size };
+    }
+  }
+
+  private chunk: Buffer | null = null;
+  private chunkSeg = -1;
+  /** File offset and length of the chunk's bytes. */
+  private chunkOff = 0;
+  private chunkLen = 0;
+
+  /** True when the chunk read last holds the whole record starting at (seg, off). */
+  private cachedFrameAt(seg: number, off: number): boolean {
+    if (!this.chunk || this.chunkSeg !== seg || off < this.chunkOff) return false;
+    const rel = off - this.chunkOff;
+    return rel + FRAME_HEADER <= this.chunkLen && rel + FRAME_HEADER + this.chunk.readUInt32LE(rel) <= this.chunkLen;
+  }
+
+  /** Reads the segment's bytes from the read position: up to 1 MiB, or one whole larger record. A new buffer each time: what was handed out stays valid. */
+  private loadChunk(seg: number, size: number): void {
+    const off = this.read.off;
+    const want = Math.min(READ_CHUNK, size - off);
+    const fd = seg === this.writeSeg ? this.fd : fs.openSync(this.file(seg), 'r');
+    try {
+      let buf = Buffer.allocUnsafe(want);
+      let got = readFully(fd, buf, 0, want, off);
+      if (got >= FRAME_HEADER) {
+        const first = FRAME_HEADER + buf.readUInt32LE(0);
+        if (first > got && off + first <= size) {
+          const big = Buffer.allocUnsafe(first);
+          buf.copy(big, 0, 0, got);
+          got += readFully(fd, big, got, first - got, off + got);
+          buf = big;
+        }
+      }
+      this.chunk = buf;
+      this.chunkSeg = seg;
+      this.chunkOff = off;
+      this.chunkLen = got;
+    } finally {
+      if (fd !== this.fd) fs.closeSync(fd);
     }
   }
 
@@ -259,6 +278,16 @@ export class Spool {
     }
     return lastSeq;
   }
+}
+
+function readFully(fd: number, buf: Buffer, at: number, n: number, pos: number): number {
+  let got = 0;
+  while (got < n) {
+    const r = fs.readSync(fd, buf, at + got, n - got, pos + got);
+    if (r === 0) break;
+    got += r;
+  }
+  return got;
 }
 
 /** Writes the frame header for the record at buf[start+8, end). */

@@ -16,7 +16,7 @@ export default defineOutput({
   description: 'forwards records to a NATS JetStream stream, spooling on disk until acknowledged',
   options: {
     ...NATS_CONNECTION_OPTIONS,
-    natssubject: { type: 'string', default: 'specter.{sensor}.{group}', description: 'subject of the records; {sensor} and {group} are replaced' },
+    natssubject: { type: 'string', default: 'specter.$sensor.$group', description: 'subject of the records; $sensor and $group are replaced' },
     natsinflight: { type: 'int', default: 1024, min: 1, max: 65536, description: 'records published and not yet acknowledged, at most' },
     natstimeout: { type: 'int', default: 5000, min: 100, max: 600000, description: 'milliseconds to wait for JetStream\'s acknowledgement before sending again' },
     natsraw: { type: 'bool', default: true, description: 'forward the packet bytes (raw.pkt, raw.mac), which PCAP and LOGEMU need at the collector' },
@@ -35,7 +35,7 @@ export default defineOutput({
     if (highwater > spoolmax) ctx.fail(`${highwater} is above spoolmax (${spoolmax})`, 'highwater');
     const lowwater = (o.lowwater as number | undefined) ?? Math.floor(highwater * 3 / 4);
     if (lowwater >= highwater) ctx.fail(`${lowwater} is not below highwater (${highwater})`, 'lowwater');
-    const subject = (o.natssubject as string).replaceAll('{sensor}', ctx.sensor).replaceAll('{group}', String(ctx.group));
+    const subject = (o.natssubject as string).replaceAll('$sensor', ctx.sensor).replaceAll('$group', String(ctx.group));
     if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(subject)) ctx.fail(`"${subject}" is not a subject to publish on (no wildcards, no empty tokens)`, 'natssubject');
     const drop = o.dropto !== undefined ? ctx.divertTo(o.dropto as string, 'dropto') : null;
     const raw = o.natsraw as boolean;

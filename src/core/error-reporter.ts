@@ -39,15 +39,17 @@ export class ErrorReporter {
 
   /**
    * One failure; logs `message` (with `fields`, if any) when the streak starts and then
-   * at most once per interval. True when it logged.
+   * at most once per interval. True when it logged. A function as message is called only
+   * when a line is written: a failure per record builds no string.
    */
-  failure(message: string, fields?: object): boolean {
+  failure(message: string | (() => string), fields?: object): boolean {
     this.streak++;
     const now = Date.now();
     if (this.streak > 1 && now - this.lastLine < this.intervalMs) {
       this.unreported++;
       return false;
     }
+    if (typeof message === 'function') message = message();
     if (this.streak === 1) this.log[this.level](fields ?? {}, message);
     else this.log[this.level]({ ...fields, failures: this.streak }, `${message} (${this.unreported + 1} times since the last report, ${this.streak} in all)`);
     this.unreported = 0;

@@ -67,6 +67,7 @@ export class ReconnectingSink<C, T> {
   private readonly backoff: Backoff;
   private readonly failures: ErrorReporter;
   private readonly drops: ErrorReporter;
+  private readonly dropLine = () => `queue for ${this.opts.link.describe} is full: dropping records (${this.opts.counters.dropped} so far)`;
   private readonly batch: number;
 
   constructor(private readonly opts: ReconnectingSinkOptions<C, T>) {
@@ -92,7 +93,7 @@ export class ReconnectingSink<C, T> {
     // An item larger than the whole limit still goes when nothing waits before it.
     if (this.closing || (this.queuedBytes > 0 && this.queuedBytes + bytes > this.opts.maxBytes)) {
       this.opts.counters.dropped += events;
-      this.drops.failure(`queue for ${this.opts.link.describe} is full: dropping records (${this.opts.counters.dropped} so far)`);
+      this.drops.failure(this.dropLine);
       this.commits.now(events);
       return false;
     }

@@ -8,8 +8,10 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { Backoff } from './backoff.js';
 import { CommitQueue } from './commit-queue.js';
 import type { Counters } from './counters.js';
+import { ErrorReporter } from './error-reporter.js';
 
 export interface Endpoint {
   kind: 'unix' | 'tcp' | 'udp';
@@ -29,8 +31,6 @@ export function parseEndpoint(s: string): Endpoint | null {
   return { kind: m[1] as 'tcp' | 'udp', host: m[2].replace(/^\[|\]$/g, ''), port };
 }
 
-const MIN_BACKOFF = 100;
-const MAX_BACKOFF = 5000;
 /** flush() gives up once the peer has taken nothing for this long (away, or not reading). */
 const STALL_MS = 5000;
 
@@ -69,10 +69,12 @@ export class SocketSink {
   private sock: net.Socket | null = null;
   private udp: dgram.Socket | null = null;
   private connected = false;
-  private backoff = MIN_BACKOFF;
+  private readonly backoff = new Backoff();
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
-  private reported = false;
+  private readonly failures: ErrorReporter;
+  private readonly drops: ErrorReporter;
+  private readonly dropLine = () => `buffer for ${this.describe()} is full: dropping records (${this.counters.dropped} so far)`;
   private waiters: Array<() => void> = [];
   private lastProgress = 0;
   private readonly commits: CommitQueue;
@@ -85,6 +87,8 @@ export class SocketSink {
     commit: (n: number) => void = () => {},
   ) {
     this.commits = new CommitQueue(commit);
+    this.failures = new ErrorReporter(log);
+    this.drops = new ErrorReporter(log, { level: 'warn' });
   }
 
   /** Bytes held in this process for the peer (waiting, or in the socket's own buffer). */
@@ -108,9 +112,7 @@ export class SocketSink {
     // A chunk larger than the whole limit still goes when nothing is held before it.
     if (this.closing || (this.heldBytes > 0 && this.heldBytes + data.length > this.maxBytes)) {
       this.counters.dropped += events;
-      if (this.counters.dropped === events || this.counters.dropped % 10000 < events) {
-        this.log.warn({ dropped: this.counters.dropped }, `buffer for ${this.describe()} is full: dropping records`);
-      }
+      this.drops.failure(this.dropLine);
       this.commits.now(events);
       return;
     }
@@ -179,9 +181,8 @@ export class SocketSink {
     this.conn = conn;
     sock.on('connect', () => {
       this.connected = true;
-      this.backoff = MIN_BACKOFF;
-      if (this.reported) this.log.info(`connected to ${this.describe()} again`);
-      this.reported = false;
+      this.backoff.reset();
+      this.failures.recovered(`connected to ${this.describe()} again`);
       this.drain();
     });
     sock.on('drain', () => this.drain());
@@ -196,18 +197,14 @@ export class SocketSink {
       }
       this.connected = false;
       this.sock = null;
-      if (!this.closing) this.timer = setTimeout(() => this.connect(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+      if (!this.closing) this.timer = setTimeout(() => this.connect(), this.backoff.next());
       this.settle();
     });
   }
 
   private problem(err: Error): void {
     this.counters.errors++;
-    if (!this.reported) {
-      this.reported = true;
-      this.log.error(`${this.describe()}: ${err.message}; buffering and retrying`);
-    }
+    this.failures.failure(`${this.describe()}: ${err.message}; buffering and retrying`);
   }
 
   private drain(): void {

@@ -56,3 +56,13 @@ test('fields given with a failure or a recovery go into its line', () => {
     { msg: 'out.txt works again (after 1 failure)', file: 'out.txt', code: undefined, failures: 1 },
   ]);
 });
+
+test('a message given as a function is built only for the lines written', () => {
+  const { lines, log } = captured();
+  const r = new ErrorReporter(log, { level: 'warn' });
+  let built = 0;
+  const line = () => `dropped ${++built}`;
+  for (let i = 0; i < 1000; i++) r.failure(line);
+  assert.equal(built, 1);
+  assert.deepEqual(lines.map((l) => l.msg), ['dropped 1']);
+});

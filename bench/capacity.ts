@@ -46,13 +46,13 @@ export async function capacity(ns: NetNs, gen: string, list: Consumer[], steps: 
         }
         r.rows.push(row);
         log(`${c.name} at ${step / 1000}k pps for ${seconds} s: ${(row.loss * 100).toFixed(2)} % loss, ${row.usPerPkt.toFixed(2)} µs/packet, offered ${Math.round(row.offeredPps).toLocaleString('en')} pps`);
-        if (row.offeredPps < step * PACE_TOLERANCE) {
-          r.generatorShort = row;
-          break;
-        }
         if (row.written < row.logged) {
+          // Loss at a lower pace than the step's is loss all the same.
           r.failed.set(c.daemon, row);
           running.delete(c);
+        } else if (row.offeredPps < step * PACE_TOLERANCE) {
+          r.generatorShort = row;
+          break;
         } else {
           r.kept.set(c.daemon, step);
         }
@@ -76,7 +76,8 @@ export function capacityTables(results: Capacity[]): string {
       const failed = r.failed.get(d);
       const top = kept === undefined ? '—' : kept ? `${k(kept)} pps` : `under ${k(r.rows[0]?.pace ?? 0)} pps`;
       const first = failed ? `${lossText(failed)} at ${k(failed.pace)} pps` : kept !== undefined ? 'none up to the last step' : '';
-      return `${top}${top !== '—' && !failed && r.generatorShort ? ' (or more)' : ''} | ${first}`;
+      const more = !failed && kept !== undefined && r.generatorShort;
+      return `${top}${more ? ' (or more)' : ''} | ${more ? 'none up to where the generator fell short' : first}`;
     };
     out.push(`| ${r.output} | ${cell('specter')} | ${cell('ulogd2')} |`);
   }

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { CommitQueue, type Counters } from 'specter/plugin';
+import { Backoff, CommitQueue, type Counters, ErrorReporter } from 'specter/plugin';
 
 interface DgramSocket {
   send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error & { errno?: number }) => void): void;
@@ -21,8 +21,6 @@ const unixDgram = require('unix-dgram') as { createSocket(type: 'unix_dgram'): D
 /** The receiver's queue is full (EAGAIN, ENOBUFS): not a failure, the next try comes this soon. */
 const FULL_RETRY_MS = 5;
 const FULL = new Set([-os.constants.errno.EAGAIN, -os.constants.errno.ENOBUFS]);
-const MIN_BACKOFF = 100;
-const MAX_BACKOFF = 5000;
 
 export class LocalSyslog {
   private sock: DgramSocket | null = null;
@@ -31,13 +29,17 @@ export class LocalSyslog {
   private tickets: number[] = [];
   private readonly commits: CommitQueue;
   private queued = 0;
-  private backoff = MIN_BACKOFF;
+  private readonly backoff = new Backoff();
   private timer: NodeJS.Timeout | null = null;
-  private failing: string | null = null;
+  private readonly failures: ErrorReporter;
+  private readonly drops: ErrorReporter;
+  private readonly dropLine = () => `syslog buffer full (${this.path} unavailable): dropping messages (${this.counters.dropped} so far)`;
   private waiters: Array<() => void> = [];
 
   constructor(private readonly path: string, private readonly maxBytes: number, private readonly counters: Counters, private readonly log: Logger, commit: (n: number) => void) {
     this.commits = new CommitQueue(commit);
+    this.failures = new ErrorReporter(log);
+    this.drops = new ErrorReporter(log, { level: 'warn' });
   }
 
   start(): void {
@@ -48,7 +50,7 @@ export class LocalSyslog {
   send(msg: Buffer): void {
     if (this.queued + msg.length > this.maxBytes) {
       this.counters.dropped++;
-      if (this.counters.dropped % 10000 === 1) this.log.warn({ dropped: this.counters.dropped }, `syslog buffer full (${this.path} unavailable): dropping messages`);
+      this.drops.failure(this.dropLine);
       this.commits.now(1);
       return;
     }
@@ -80,11 +82,10 @@ export class LocalSyslog {
       this.queued -= msg.length;
       this.counters.sent++;
       this.commits.settle(this.tickets.shift()!);
-      if (this.failing) {
-        this.log.info(`syslog socket ${this.path} works again`);
-        this.failing = null;
+      if (this.failures.failing) {
+        this.failures.recovered(`syslog socket ${this.path} works again`);
+        this.backoff.reset();
       }
-      this.backoff = MIN_BACKOFF;
     }
     if (this.queue.length === 0) {
       const w = this.waiters;
@@ -132,12 +133,7 @@ export class LocalSyslog {
 
   private retryLater(err: Error): void {
     this.counters.errors++;
-    const what = err.message;
-    if (this.failing !== what) {
-      this.failing = what;
-      this.log.error(`syslog socket ${this.path}: ${what}; buffering and retrying`);
-    }
-    this.timer = setTimeout(() => { this.timer = null; this.drain(); }, this.backoff);
-    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+    this.failures.failure(`syslog socket ${this.path}: ${err.message}; buffering and retrying`);
+    this.timer = setTimeout(() => { this.timer = null; this.drain(); }, this.backoff.next());
   }
 }

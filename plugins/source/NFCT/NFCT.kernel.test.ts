@@ -261,6 +261,32 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
     assert.ok(warnings >= 1 && warnings <= counters!.resyncs, `${warnings} warnings, ${counters!.resyncs} resyncs`);
     assert.match(stderr, /resynchronised with the conntrack table/);
   });
+
+  it('with new events wanted, the resync after an overflow makes a record of each flow whose NEW event was lost, and only those', async () => {
+    const ns = new NetNs('spt-nfct-n');
+    const dir = tempDir();
+    let daemon: Daemon | undefined;
+    try {
+      ns.nft('table inet t {\n chain out {\n  type filter hook output priority 0;\n  ct state new counter\n }\n}\n');
+      const json = path.join(dir, 'flows.json');
+      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n rmem 16K\n}\n1 {\n source NFCT\n ctevents new\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`));
+      await daemon.started();
+      ns.exec('python3', ['-c', `import socket\nfor i in range(${FLOWS}):\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n s.bind(('127.0.0.1', 20000 + i))\n s.sendto(b'x', ('127.0.0.1', 9))\n s.close()\n`]);
+      await waitFor(() => new Set(readJson(json).map((r) => r['orig.l4.sport'])).size >= FLOWS, 30_000, `a record of every flow (have ${readJson(json).length})`);
+      await new Promise((r) => setTimeout(r, 500));
+      await daemon.stop();
+      const records = readJson(json);
+      const counters = daemon.counters('NFCT');
+      assert.equal(records.length, FLOWS, 'one record per flow: a NEW event read late after its stand-in makes none');
+      assert.ok((counters?.enobufs ?? 0) > 0 && (counters?.resyncs ?? 0) >= 1, JSON.stringify(counters));
+      const fromDump = records.filter((r) => r['ct.event'] === 0).length;
+      assert.ok(fromDump > 0 && fromDump < FLOWS, `${fromDump} flows from the resync, the others from NEW events`);
+    } finally {
+      if (daemon) await daemon.stop();
+      ns.delete();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('source NFCT: without kernel timestamps, and polling', { timeout: 60_000 }, () => {

@@ -50,6 +50,8 @@ export class NfctSource implements SourceInstance {
   private readonly emitMask: number;
   /** Flow starts by conntrack id (microseconds since the epoch), when the kernel does not stamp flows or NEW events are wanted. */
   private starts: Map<number, number> | null = null;
+  /** Flows a resync made a record of in place of their lost NEW event: their NEW, read late, makes none. */
+  private readonly standIns = new Set<number>();
   private nowSec = 0;
   private nowUsec = 0;
   private delivered = 0;
@@ -170,15 +172,26 @@ export class NfctSource implements SourceInstance {
       if (event === EVENT.DESTROY) {
         starts.delete(f.id);
         this.dump?.seen?.delete(f.id);
-      } else if (known === undefined) {
-        // A NEW event, or a flow met first in a resync dump (its NEW was lost): it starts now, as far as we know.
-        if (startUs < 0) startUs = nowUs;
-        if (starts.size >= MAX_REMEMBERED) starts.delete(starts.keys().next().value as number);
-        starts.set(f.id, startUs);
-        // Its NEW event was lost in an overflow: the dump's answer stands in for it.
-        if (event === 0 && this.dump?.resync && (this.emitMask & EVENT.NEW) !== 0) emit = true;
+        this.standIns.delete(f.id);
+      } else if (event === EVENT.NEW && this.standIns.delete(f.id)) {
+        // The NEW event was only late (queued behind the overflow), not lost: the dump's record stands.
+        emit = false;
+      } else {
+        // Alive: a resync running now must not count it as ended unseen (a NEW may arrive after the dump passed its place).
+        this.dump?.seen?.add(f.id);
+        // A NEW event (an id seen before belonged to a flow whose destroy was lost), or a flow met first in a
+        // resync dump (its NEW was lost): it starts now, as far as we know.
+        if (known === undefined || event === EVENT.NEW) {
+          if (startUs < 0) startUs = nowUs;
+          if (known === undefined && starts.size >= MAX_REMEMBERED) starts.delete(starts.keys().next().value as number);
+          starts.set(f.id, startUs);
+          // Its NEW event was lost in an overflow: the dump's answer stands in for it.
+          if (known === undefined && event === 0 && this.dump?.resync && (this.emitMask & EVENT.NEW) !== 0) {
+            emit = true;
+            this.standIns.add(f.id);
+          }
+        }
       }
-      if (event === 0) this.dump?.seen?.add(f.id);
       if (startUs < 0 && known !== undefined) startUs = known;
     }
     if (startUs < 0 && event === EVENT.NEW) startUs = nowUs;
@@ -264,6 +277,7 @@ export class NfctSource implements SourceInstance {
       for (const id of this.starts.keys()) {
         if (!d.seen.has(id)) {
           this.starts.delete(id);
+          this.standIns.delete(id);
           gone++;
         }
       }

@@ -2,7 +2,10 @@
  * The NATS output's running part. Every record is encoded (record-codec.ts)
  * and appended to the spool at the end of its batch; a publisher reads the
  * spool in order and publishes each record to JetStream with
- * Nats-Msg-Id = sensor:seq, at most `natsinflight` at a time. A record leaves
+ * Nats-Msg-Id = sensor:seq, at most `natsinflight` at a time, each with a
+ * reply subject of this output's inbox that JetStream answers with its
+ * PubAck (the JetStream publish protocol, without a promise, a timer and two
+ * Error objects per record as the client's request() makes). A record leaves
  * the spool when its PubAck came and every record before it was acknowledged.
  * A failed publish (no server, no stream, a full stream, a timeout) rewinds
  * the publisher to the first unacknowledged record and retries after a
@@ -14,9 +17,7 @@
  * `lowwater`. Every record is in exactly one place: the stream, the spool,
  * the drop output or the dropped counter.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { CommitQueue, type Key, type OptionValues, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
 import { connectionOptions } from '../../shared/forward/nats-options.js';
 import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
@@ -46,7 +47,8 @@ const MAX_BACKOFF_MS = 5000;
 
 export class Forwarder implements OutputInstance {
   private nc: NatsConnection | null = null;
-  private js: JetStreamClient | null = null;
+  /** Reply subjects are `<inbox>.<gen>.<index in the queue>`. */
+  private inbox: string | null = null;
   private readonly w = new ByteWriter(256 * 1024);
   private readonly encoder: RecordEncoder;
   private readonly commits: CommitQueue;
@@ -62,7 +64,10 @@ export class Forwarder implements OutputInstance {
   private readonly qSeg: number[] = [];
   private readonly qEnd: number[] = [];
   private readonly qDone: boolean[] = [];
+  /** When each record was published (ms), for the acknowledgement timeout. */
+  private readonly qTime: number[] = [];
   private qHead = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private backoff = MIN_BACKOFF_MS;
   private retryTimer: NodeJS.Timeout | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
@@ -100,7 +105,9 @@ export class Forwarder implements OutputInstance {
       clearTimeout(late);
       if (this.closed) { void nc.close(); return; }
       this.nc = nc;
-      this.js = jetstream(nc, { timeout: this.s.timeoutMs });
+      this.inbox = createInbox();
+      nc.subscribe(`${this.inbox}.*.*`, { callback: (err, msg) => { if (!err) this.answer(msg); } });
+      this.sweepTimer = setInterval(() => this.sweep(), Math.min(500, this.s.timeoutMs / 4));
       this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
       void (async () => {
         for await (const st of nc.status()) {
@@ -211,70 +218,99 @@ export class Forwarder implements OutputInstance {
 
   /** Publishes spooled records while there is room in flight. */
   private pump(): void {
-    const js = this.js;
-    if (!js || this.retryTimer || this.closed || this.flushing) return;
+    const nc = this.nc;
+    if (!nc || !this.inbox || this.retryTimer || this.closed || this.flushing) return;
+    const now = Date.now();
     while (this.outstanding < this.s.inflight && this.spool.hasUnread()) {
       const batch = this.spool.readNext(this.s.inflight - this.outstanding);
       if (!batch) break;
-      const gen = this.gen;
+      const prefix = `${this.inbox}.${this.gen}.`;
       for (let i = 0; i < batch.starts.length; i++) {
         const start = batch.starts[i];
         const idx = this.qSeg.length;
         this.qSeg.push(batch.seg);
         this.qEnd.push(batch.ends[i]);
         this.qDone.push(false);
+        this.qTime.push(now);
         const len = batch.buf.readUInt32LE(start - FRAME_HEADER);
-        const data = batch.buf.subarray(start, start + len);
+        const h = headers();
+        h.set('Nats-Msg-Id', `${this.sensor}:${recordSeq(batch.buf, start)}`);
         this.outstanding++;
-        js.publish(this.s.subject, data, { msgID: `${this.sensor}:${recordSeq(batch.buf, start)}`, timeout: this.s.timeoutMs }).then(
-          (ack) => this.acked(gen, idx, ack.duplicate),
-          (err: Error) => this.failed(gen, err),
-        );
+        nc.publish(this.s.subject, batch.buf.subarray(start, start + len), { reply: prefix + idx, headers: h });
       }
     }
   }
 
-  private acked(gen: number, idx: number, duplicate: boolean): void {
+  /** JetStream's answer to one publish: a PubAck, an API error, or a status (503: no stream, no responders). */
+  private answer(msg: Msg): void {
+    const subj = msg.subject;
+    const last = subj.lastIndexOf('.');
+    const prev = subj.lastIndexOf('.', last - 1);
+    if (Number(subj.slice(prev + 1, last)) !== this.gen) return;
+    const idx = Number(subj.slice(last + 1));
+    if (!(idx >= this.qHead && idx < this.qDone.length) || this.qDone[idx]) return;
+    if (msg.headers?.hasError) {
+      this.failed(`${msg.headers.code} ${msg.headers.description || 'no stream answers on the subject'}`);
+      return;
+    }
+    const text = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('latin1');
+    if (!text.startsWith('{"stream"')) {
+      const m = /"description"\s*:\s*"([^"]*)"/.exec(text);
+      this.failed(m ? m[1] : `unexpected answer ${text.slice(0, 80)}`);
+      return;
+    }
+    this.acked(idx, text.includes('"duplicate":true'));
+  }
+
+  /** A publish not acknowledged within natstimeout fails like a refused one. */
+  private sweep(): void {
+    if (this.outstanding === 0) return;
+    let h = this.qHead;
+    while (h < this.qDone.length && this.qDone[h]) h++;
+    if (h < this.qDone.length && Date.now() - this.qTime[h] > this.s.timeoutMs) this.failed(`no acknowledgement within ${this.s.timeoutMs} ms`);
+  }
+
+  private acked(idx: number, duplicate: boolean): void {
     this.outstanding--;
-    if (gen === this.gen) {
-      this.qDone[idx] = true;
-      this.ctx.counters.sent++;
-      if (duplicate) this.ctx.counters.extra.duplicates++;
-      this.backoff = MIN_BACKOFF_MS;
-      if (this.failLogged) {
-        this.failLogged = false;
-        this.ctx.log.info(`${this.ctx.name}: JetStream acknowledges again`);
-      }
-      let h = this.qHead;
-      while (h < this.qDone.length && this.qDone[h]) h++;
-      if (h > this.qHead) {
-        this.spool.ack(this.qSeg[h - 1], this.qEnd[h - 1]);
-        this.qHead = h;
-        if (h === this.qDone.length) this.qSeg.length = this.qEnd.length = this.qDone.length = this.qHead = 0;
-        this.ctx.counters.extra.spool_bytes = this.spool.bytes;
-        this.underLowWater();
-      }
+    this.qDone[idx] = true;
+    this.ctx.counters.sent++;
+    if (duplicate) this.ctx.counters.extra.duplicates++;
+    this.backoff = MIN_BACKOFF_MS;
+    if (this.failLogged) {
+      this.failLogged = false;
+      this.ctx.log.info(`${this.ctx.name}: JetStream acknowledges again`);
+    }
+    let h = this.qHead;
+    while (h < this.qDone.length && this.qDone[h]) h++;
+    if (h > this.qHead) {
+      this.spool.ack(this.qSeg[h - 1], this.qEnd[h - 1]);
+      this.qHead = h;
+      if (h === this.qDone.length) this.clearQueue();
+      this.ctx.counters.extra.spool_bytes = this.spool.bytes;
+      this.underLowWater();
     }
     this.afterAnswer();
   }
 
-  private failed(gen: number, err: Error): void {
-    this.outstanding--;
-    if (gen === this.gen) {
-      // Everything after the last acknowledged record is sent again, in order.
-      this.gen++;
-      this.ctx.counters.errors++;
-      this.ctx.counters.extra.republished += this.qDone.length - this.qHead;
-      this.qSeg.length = this.qEnd.length = this.qDone.length = this.qHead = 0;
-      this.spool.rewind();
-      if (!this.failLogged) {
-        this.failLogged = true;
-        this.ctx.log.warn(`${this.ctx.name}: JetStream did not acknowledge (${err.message}); spooling and retrying`);
-      }
-      if (!this.retryTimer && !this.closed) {
-        this.retryTimer = setTimeout(() => this.retryNow(), this.backoff);
-        this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
-      }
+  private clearQueue(): void {
+    this.qSeg.length = this.qEnd.length = this.qDone.length = this.qTime.length = this.qHead = 0;
+  }
+
+  private failed(why: string): void {
+    // Everything after the last acknowledged record is sent again, in order; answers to this generation are ignored.
+    this.gen++;
+    this.ctx.counters.errors++;
+    this.ctx.counters.extra.republished += this.qDone.length - this.qHead;
+    this.outstanding = 0;
+    this.clearQueue();
+    this.spool.rewind();
+    if (!this.failLogged) {
+      this.failLogged = true;
+      this.ctx.log.warn(`${this.ctx.name}: JetStream did not acknowledge (${why}); spooling and retrying`);
+    }
+    if (!this.retryTimer && !this.closed) {
+      this.retryTimer = setTimeout(() => this.retryNow(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
     }
     this.afterAnswer();
   }
@@ -303,6 +339,7 @@ export class Forwarder implements OutputInstance {
     this.closed = true;
     if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.appendBatch();
     try {
       this.spool.close();
@@ -313,7 +350,7 @@ export class Forwarder implements OutputInstance {
     this.commits.settleAll();
     this.idle?.();
     const nc = this.nc;
-    this.nc = this.js = null;
+    this.nc = null;
     await nc?.close().catch(() => undefined);
   }
 }

@@ -61,6 +61,8 @@ export function connectionOptions(o: OptionValues, name: string, fail: Fail): Co
     waitOnFirstConnect: true,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // Else the client builds two Error objects (with stacks) for every publish, ahead of a timeout that rarely comes.
+    noAsyncTraces: true,
   };
   if (o.natsuser !== undefined) { opts.user = o.natsuser as string; opts.pass = o.natspass as string; }
   if (o.natstoken !== undefined) opts.token = o.natstoken as string;

@@ -14,6 +14,7 @@
  * bench sets it back); --default-buffers adds a second table with each at its own defaults.
  * --capacity [--steps 100000,150000,...] [--seconds 10]: the highest paced rate each output keeps with 0 loss.
  * --idle [--seconds 60]: CPU and memory of a bound daemon without traffic.
+ * --warmup N: packets sent (at 50k pps, not counted) before each measured run, 100,000 by default.
  * --dir: where the output files go (default: the temporary directory); a tmpfs measures the daemons rather than the disk.
  * --profile runs each specter under `node --cpu-prof` and prints its hottest functions;
  * --node-args=--perf-basic-prof passes arguments to each specter's Node (for `perf record -p PID`).
@@ -33,7 +34,7 @@ import { consumers, type Buffers, type Consumer } from './consumers.js';
 import { forwardBench } from './forward.js';
 import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
-import { GROUP, idle, killAll, outputBase, PAYLOAD, PORT, runOne, scheduling, type IdleRow, type Row } from './run.js';
+import { GROUP, idle, killAll, outputBase, PAYLOAD, PORT, runOne, scheduling, warmup, type IdleRow, type Row } from './run.js';
 
 /**
  * Debian's ulogd2 for the side-by-side rows. A temporary policy-rc.d keeps the
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
       idle: { type: 'boolean' },
       dir: { type: 'string' },
       'node-args': { type: 'string' },
+      warmup: { type: 'string' },
       profile: { type: 'boolean' },
       pipeline: { type: 'boolean' },
       forward: { type: 'boolean' },
@@ -179,6 +181,7 @@ async function main(): Promise<void> {
   const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
   const equal: Buffers = { effective: parseSize(values.rmem!) };
   if (values.dir) outputBase.dir = path.resolve(values.dir);
+  if (values.warmup !== undefined) warmup.packets = Number(values.warmup);
   const wantUlogd = !values.forward && (!values.only || values.only.includes('ulogd'));
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) installUlogd();
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
@@ -236,7 +239,7 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
-  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}; output files in ${outputBase.dir}.\n\n${sections.join('\n\n')}\n`;
+  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}; output files in ${outputBase.dir}; ${warmup.packets ? `${warmup.packets.toLocaleString('en')} packets at 50k pps before each run, not counted` : 'no warm-up'}.\n\n${sections.join('\n\n')}\n`;
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results', file), md);
   console.log(`\n${md}`);

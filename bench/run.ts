@@ -104,29 +104,47 @@ async function start(ns: NetNs, c: Consumer): Promise<Started> {
   return { child, dir, startMs: performance.now() - t0, output: () => out, stop };
 }
 
+/** Waits until the consumer's output has not grown for a second; returns when it last grew. */
+async function drained(c: Consumer, dir: string): Promise<number> {
+  let last = -1;
+  let stableSince = Date.now();
+  let lastGrowth = performance.now();
+  const deadline = Date.now() + 120000;
+  while (Date.now() < deadline) {
+    const n = c.written(dir);
+    if (n !== last) { last = n; stableSince = Date.now(); lastGrowth = performance.now(); }
+    if (Date.now() - stableSince > 1000) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return lastGrowth;
+}
+
+/**
+ * Packets sent at WARMUP_RATE before each measured run and not counted
+ * (--warmup): a burst meets a daemon that has been running, as in service,
+ * not one whose JIT has yet to compile its packet path.
+ */
+export const warmup = { packets: 100000 };
+const WARMUP_RATE = 50000;
+
 export async function runOne(ns: NetNs, gen: string, c: Consumer, packets: number, rate: number): Promise<Row> {
-  ns.exec('nft', ['reset', 'counter', 'ip', 'bench', 'logged']);
   const s = await start(ns, c);
   const { child, dir } = s;
   try {
     const rcvbuf = netfilterReceiveBuffer(child.pid!, (cmd, args) => ns.exec(cmd, args));
     const sched = policyOf(child.pid!);
+    if (warmup.packets > 0) {
+      ns.exec(gen, ['127.0.0.1', String(PORT), String(warmup.packets), String(WARMUP_RATE), String(PAYLOAD)]);
+      await drained(c, dir);
+    }
+    const before = c.written(dir);
+    ns.exec('nft', ['reset', 'counter', 'ip', 'bench', 'logged']);
     // CPU from here on: the per-packet cost, without the runtime's own start-up.
     const cpu0 = cpuSeconds(child.pid!);
     const tSend = performance.now();
     const sent = ns.exec(gen, ['127.0.0.1', String(PORT), String(packets), String(rate), String(PAYLOAD)]).trim().split(' ');
     const offeredPps = Number(sent[0]) / Number(sent[1]);
-    // Let the consumer drain: wait until its output stops growing for a second.
-    let last = -1;
-    let stableSince = Date.now();
-    let lastGrowth = performance.now();
-    const deadline = Date.now() + 120000;
-    while (Date.now() < deadline) {
-      const n = c.written(dir);
-      if (n !== last) { last = n; stableSince = Date.now(); lastGrowth = performance.now(); }
-      if (Date.now() - stableSince > 1000) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const lastGrowth = await drained(c, dir);
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${c.name} exited early: ${s.output().trim().split('\n').slice(-3).join(' / ')}`);
     const cpu1 = cpuSeconds(child.pid!);
     const cpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys;
@@ -134,7 +152,7 @@ export async function runOne(ns: NetNs, gen: string, c: Consumer, packets: numbe
     const rss = peakRssMb(child.pid!);
     await s.stop();
     const logged = counter(ns);
-    const written = c.written(dir);
+    const written = c.written(dir) - before;
     return {
       consumer: c.name, rate: rate ? `${rate / 1000}k pps` : 'max', pace: rate, logged, written,
       loss: logged ? Math.max(0, 1 - written / logged) : 0,

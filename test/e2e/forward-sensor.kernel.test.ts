@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { recordSeq } from '../../plugins/shared/forward/record-codec.js';
 import { Spool } from '../../plugins/output/NATS/spool.js';
+import { Daemon, writeConfig } from '../daemon.js';
 import { ForwardLab, identities } from '../forward-lab.js';
 
 const jsonOut = (file: string) => ` plugin JSON\n jsonfile ${file}\n jsonfields sensor.name,sensor.seq,oob.prefix\n jsonsync\n`;
@@ -84,6 +85,18 @@ describe('forwarding through failures', { timeout: 180000 }, () => {
       assert.equal(got.length, spooled.length + 100, 'the spooled records and the 100 of the second run');
       const seqs = got.map((r) => Number(r['sensor.seq']));
       assert.ok(Math.min(...seqs.slice(spooled.length)) > Math.max(...spooled), 'the sequence goes on increasing after the restart');
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('refuses to start with -u when the spool directory is not the user\'s, in one line', async () => {
+    const lab = new ForwardLab('spt-fwd-user', [7]);
+    try {
+      const conf = writeConfig(lab.dir, `global {\n sensor fw7\n}\n7 {\n plugin BASE\n plugin NATS\n natsurl ${lab.nats.url}\n spooldir ${lab.spoolDir('fw7')}\n}\n`, 'user.conf');
+      const d = new Daemon(lab.ns, conf, ['-u', 'nobody']);
+      assert.equal(await d.wait(), 1);
+      assert.match(d.stderr, /NATS cannot start: the spool directory \S+spool-fw7\S* is not writable by the user the daemon runs as/);
     } finally {
       await lab.close();
     }

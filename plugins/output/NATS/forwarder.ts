@@ -17,6 +17,8 @@
  * `lowwater`. Every record is in exactly one place: the stream, the spool,
  * the drop output or the dropped counter.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { CommitQueue, type Key, type OptionValues, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
 import { connectionOptions } from '../../shared/forward/nats-options.js';
@@ -117,6 +119,17 @@ export class Forwarder implements OutputInstance {
       })();
       this.pump();
     }, (err: Error) => this.ctx.log.error(`${this.ctx.name}: cannot connect to NATS: ${err.message}`));
+  }
+
+  /** After the privilege drop (-u): the spool's directories must be the user's to write in (new segments, acked, sequence). */
+  async ready(): Promise<void> {
+    for (const dir of [this.spool.dir, path.dirname(this.spool.dir)]) {
+      try {
+        fs.accessSync(dir, fs.constants.W_OK);
+      } catch {
+        throw new Error(`the spool directory ${dir} is not writable by the user the daemon runs as (give it to that user)`);
+      }
+    }
   }
 
   write(rec: Record): void {

@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Key, CommitQueue, type OutputContext, type OutputInstance } from 'specter/plugin';
+import { Backoff, CommitQueue, ErrorReporter, type Key, type OutputContext, type OutputInstance } from 'specter/plugin';
 import { mapColumns, type Column } from './columns.js';
 import { DiskQueue } from './disk-queue.js';
 import { RejectFile } from './reject-file.js';
@@ -80,8 +80,6 @@ interface Batch {
 /** A value the column conversion could not take: refused like a data error. */
 class ConversionError extends Error {}
 
-const MIN_BACKOFF = 200;
-const MAX_BACKOFF = 5000;
 /** Rows read back from disk at a time. */
 const READ_ROWS = 10000;
 
@@ -173,8 +171,11 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   let connected = false;
   let writing = false;
   let stopped = false;
-  let backoff = MIN_BACKOFF;
-  let failing: string | null = null;
+  const backoff = new Backoff();
+  const failures = new ErrorReporter(ctx.log);
+  const drops = new ErrorReporter(ctx.log, { level: 'warn' });
+  const dropLine = () => `${driver.describe}: buffer and ${o.spoolDir} full, dropping the ${o.dropOldest ? 'oldest' : 'newest'} rows (${ctx.counters.dropped} so far)`;
+  const rejects = new ErrorReporter(ctx.log, { level: 'warn' });
   let timer: NodeJS.Timeout | null = null;
   let idle: Array<() => void> = [];
   const token = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}:${ctx.name}:${ctx.group}`;
@@ -285,9 +286,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       ctx.counters.errors++;
       ctx.log.error(`${driver.describe}: cannot write ${reject.file}: ${(werr as Error).message}; the refused row is dropped`);
     }
-    if (ctx.counters.extra.rejected % 1000 === 1) {
-      ctx.log.warn({ rejected: ctx.counters.extra.rejected }, `${driver.describe}: the database refused a row (${err.message}); set aside in ${reject.file}`);
-    }
+    rejects.failure(`${driver.describe}: the database refused a row (${err.message}); set aside in ${reject.file} (${ctx.counters.extra.rejected} so far)`);
     // A row from a segment leaves with a marker-only commit, so a replay does not refuse it again.
     if (b.seg) {
       inflight = { ...b, send: false };
@@ -350,9 +349,8 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
           await driver.connect();
           if (!mapping) buildMapping(await driver.columns());
           connected = true;
-          if (failing) ctx.log.info(`${driver.describe}: connected again, writing ${queue.length} waiting rows`);
-          failing = null;
-          backoff = MIN_BACKOFF;
+          failures.recovered(`${driver.describe}: connected again, writing ${queue.length} waiting rows`);
+          backoff.reset();
           markersReady = false;
         }
         if (!markersReady) {
@@ -384,17 +382,12 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       }
     } catch (err) {
       ctx.counters.errors++;
-      const msg = (err as Error).message;
-      if (failing !== msg) {
-        failing = msg;
-        ctx.log.error(`${driver.describe}: ${msg}; ${queue.length} rows wait, retrying`);
-      }
+      failures.failure(`${driver.describe}: ${(err as Error).message}; ${queue.length} rows wait, retrying`);
       connected = false;
       await driver.close().catch(() => undefined);
       if (!stopped) {
         driver = makeDriver();
-        timer = setTimeout(() => { timer = null; void pump(); }, backoff);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF);
+        timer = setTimeout(() => { timer = null; void pump(); }, backoff.next());
       }
     } finally {
       writing = false;
@@ -445,7 +438,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
         }
         full = true;
         ctx.counters.dropped++;
-        if (ctx.counters.dropped % 10000 === 1) ctx.log.warn({ dropped: ctx.counters.dropped }, `${driver.describe}: buffer and ${o.spoolDir} full, dropping the ${o.dropOldest ? 'oldest' : 'newest'} rows`);
+        drops.failure(dropLine);
         const at = inflight ? inflight.n : 0; // never a row of the batch in flight
         if (!o.dropOldest || queue.length <= at) {
           commits.now(1);
@@ -475,7 +468,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     },
     async flush() {
       // With the server away there is nothing to wait for: close() keeps the rows.
-      if ((!queue.length && !disk.unread) || (!connected && failing !== null)) return;
+      if ((!queue.length && !disk.unread) || (!connected && failures.failing)) return;
       void pump();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 5000);

@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Key, CommitQueue, defineOutput } from 'specter/plugin';
+import { CommitQueue, defineOutput, ErrorReporter, type Key } from 'specter/plugin';
 import { mapColumns, type Column, type Mapped } from '../../shared/sql/columns.js';
 import { natLookupCommand } from '../../shared/sql/nat-lookup.js';
 import { sqliteFlowTable } from '../../shared/sql/nat-lookup-tables.js';
@@ -76,7 +76,7 @@ export default defineOutput({
     const commits = new CommitQueue(ctx.commit);
     let closed = false;
     let timer: NodeJS.Timeout | null = null;
-    let failing: string | null = null;
+    const failures = new ErrorReporter(ctx.log);
 
     const writeOut = () => {
       if (timer) { clearTimeout(timer); timer = null; }
@@ -87,15 +87,11 @@ export default defineOutput({
           refused = insertMany(chunk);
         } catch (err) {
           ctx.counters.errors++;
-          const msg = (err as Error).message;
-          if (failing !== msg) {
-            failing = msg;
-            ctx.log.error(`SQLite ${file}: ${msg}; keeping rows and retrying`);
-          }
+          failures.failure(`SQLite ${file}: ${(err as Error).message}; keeping rows and retrying`);
           timer = setTimeout(writeOut, 500);
           return;
         }
-        if (failing) { ctx.log.info(`SQLite ${file} works again`); failing = null; }
+        failures.recovered(`SQLite ${file} works again`);
         ctx.counters.sent += chunk.length - refused.length;
         if (refused.length) setAside(refused);
         commits.settleThrough(tickets[chunk.length - 1]);

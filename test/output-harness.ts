@@ -7,6 +7,9 @@
 import path from 'node:path';
 import pino from 'pino';
 import type { GroupNode, OptionNode, Pos } from '../src/config/model.js';
+
+/** The configuration shapes a test builds a group from (tests beside plugins import them from here). */
+export type { GroupNode, Pos };
 import { assembleGroup } from '../src/core/assemble.js';
 import { KeyRegistry } from '../src/core/keys.js';
 import { Pipeline } from '../src/core/pipeline.js';

@@ -11,9 +11,9 @@ import { afterEach, describe, it } from 'node:test';
 import { tempDir } from '../../../test/daemon.js';
 import { outputHarness } from '../../../test/output-harness.js';
 import { waitFor } from '../../../test/netns.js';
-import { defineOutput, type OptionValue } from 'specter/plugin';
+import { defineOutput, type OptionValue, type OptionValuesOf } from 'specter/plugin';
 import { FakeDb } from './fake-db.js';
-import { sqlOptions, sqlOptionSpecs } from './options.js';
+import { type SqlOptionSpecs, sqlOptions, sqlOptionSpecs } from './options.js';
 import { sqlOutput } from './sql-output.js';
 
 const plugin = (db: FakeDb) => defineOutput({
@@ -21,6 +21,28 @@ const plugin = (db: FakeDb) => defineOutput({
   description: 'the SQL plumbing over a fake database',
   options: sqlOptionSpecs('t'),
   create: (ctx) => sqlOutput(ctx, () => db.driver(), { ...sqlOptions('t', ctx.options), table: 'ulog' }),
+});
+
+describe('the SQL option table', () => {
+  it('names every option with the prefix, and reads them back typed', () => {
+    const specs = sqlOptionSpecs('pgsql');
+    assert.deepEqual(Object.keys(specs), ['pgsqlignore', 'pgsqllabel', 'pgsqlbatch', 'pgsqlbuffer', 'pgsqlbuffersize', 'pgsqloverflow', 'pgsqlspooldir', 'pgsqlspoolmax']);
+    const values = { pgsqlignore: true, pgsqllabel: 3, pgsqlbatch: 10, pgsqlbuffer: 20, pgsqlbuffersize: 65536, pgsqloverflow: 'dropoldest', pgsqlspooldir: '/s', pgsqlspoolmax: 99 } as const;
+    const o = sqlOptions('pgsql', values);
+    assert.deepEqual(o, { prefix: 'pgsql', ignoreUnknown: true, label: 3, batch: 10, buffer: 20, bufferBytes: 65536, dropOldest: true, spoolDir: '/s', spoolMax: 99 });
+    // Checked by the compiler: ctx.options of a definition with this table types each option.
+    const typed = (v: OptionValuesOf<SqlOptionSpecs<'pgsql'>>) => {
+      const batch: number = v.pgsqlbatch;
+      const spool: string = v.pgsqlspooldir;
+      const overflow: 'dropnewest' | 'dropoldest' = v.pgsqloverflow;
+      // @ts-expect-error a size is a number
+      const bad: string = v.pgsqlspoolmax;
+      // @ts-expect-error another prefix's options are not there
+      void v.mysqlbatch;
+      return [batch, spool, overflow, bad];
+    };
+    assert.deepEqual(typed(values), [10, '/s', 'dropoldest', 99]);
+  });
 });
 
 const dirs: string[] = [];

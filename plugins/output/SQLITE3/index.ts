@@ -32,10 +32,10 @@ export default defineOutput({
   },
   create(ctx) {
     const o = ctx.options;
-    const file = String(o.sqlite3db);
-    const table = String(o.sqlite3table);
+    const file = o.sqlite3db;
+    const table = o.sqlite3table;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) ctx.fail('expected a plain table name', 'sqlite3table');
-    const create = o.sqlite3create as boolean;
+    const create = o.sqlite3create;
     let columns: Column[] | null = null;
     if (fs.existsSync(file)) {
       try {
@@ -56,7 +56,7 @@ export default defineOutput({
     const produced = new Map<string, Key>(ctx.producedKeys().map((k) => [k.name, k]));
     let mapped: Mapped[];
     try {
-      const m = mapColumns(columns, produced, { ignoreUnknown: o.sqlite3ignore as boolean, label: o.sqlite3label as number });
+      const m = mapColumns(columns, produced, { ignoreUnknown: o.sqlite3ignore, label: o.sqlite3label });
       mapped = m.mapped;
       if (m.ignored.length) ctx.log.warn(`table ${table}: columns ${m.ignored.join(', ')} map to no key and stay empty`);
     } catch (err) {
@@ -64,11 +64,11 @@ export default defineOutput({
     }
     const slots = mapped.map((m) => (m.key ? ctx.key(m.key.name).slot : -1));
     const convert = mapped.map((m) => m.convert);
-    const batchMax = o.sqlite3batch as number;
-    const bufferMax = o.sqlite3buffer as number;
+    const batchMax = o.sqlite3batch;
+    const bufferMax = o.sqlite3buffer;
     let db: Database.Database | null = null;
     let insertMany: ((rows: unknown[][]) => Refused[]) | null = null;
-    const reject = new RejectFile(o.sqlite3rejectfile === undefined ? `${file}.rejected` : String(o.sqlite3rejectfile), table, mapped.map((m) => m.column.name));
+    const reject = new RejectFile(o.sqlite3rejectfile ?? `${file}.rejected`, table, mapped.map((m) => m.column.name));
     let rejectSeq = 0;
     let rows: unknown[][] = [];
     /** The commit ticket of each waiting row: settled once its transaction committed (or it was dropped). */

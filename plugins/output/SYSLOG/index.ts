@@ -29,7 +29,7 @@ export default defineOutput({
   },
   create(ctx) {
     const o = ctx.options;
-    const pri = FACILITIES[o.syslog_facility as string] * 8 + LEVELS[o.syslog_level as string];
+    const pri = FACILITIES[o.syslog_facility] * 8 + LEVELS[o.syslog_level];
     // Flow records (source NFCT) have no packet: their message is conntrack -E's line for the event.
     const flow = isFlowGroup(ctx) ? new FlowLine(ctx) : null;
     const packet = flow ? { line: (rec: Parameters<FlowLine['body']>[0]) => flow.body(rec) } : new PacketLine(ctx);
@@ -38,7 +38,7 @@ export default defineOutput({
 
     if (o.syslog_host) {
       const tcp = o.syslog_protocol === 'tcp';
-      const sink = new SocketSink({ kind: tcp ? 'tcp' : 'udp', host: String(o.syslog_host), port: o.syslog_port as number }, o.syslog_buffer as number, ctx.counters, ctx.log, ctx.commit);
+      const sink = new SocketSink({ kind: tcp ? 'tcp' : 'udp', host: o.syslog_host, port: o.syslog_port }, o.syslog_buffer, ctx.counters, ctx.log, ctx.commit);
       let batch: Buffer[] = [];
       return {
         async start() { sink.start(); },
@@ -59,7 +59,7 @@ export default defineOutput({
       };
     }
 
-    const local = new LocalSyslog(String(o.syslog_socket), o.syslog_buffer as number, ctx.counters, ctx.log, ctx.commit);
+    const local = new LocalSyslog(o.syslog_socket, o.syslog_buffer, ctx.counters, ctx.log, ctx.commit);
     return {
       async start() { local.start(); },
       write(rec) {

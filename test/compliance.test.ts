@@ -30,7 +30,7 @@ describe('doc/plugins.md examples', () => {
   const files = docExamples();
 
   it('are there', () => {
-    assert.deepEqual(Object.keys(files).sort(), ['commit-queue.mjs', 'markclass.mjs', 'myout.mjs']);
+    assert.deepEqual(Object.keys(files).sort(), ['commit-queue.mjs', 'markclass.mjs', 'markfile.mjs', 'myout.mjs']);
   });
 
   it('the output passes the compliance check and writes every record', async () => {

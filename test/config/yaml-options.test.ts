@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, it } from 'node:test';
 import { parseClassic } from '../../src/config/classic.js';
 import { DEFAULT_RMEM, resolveGlobal } from '../../src/config/global.js';
@@ -99,6 +100,8 @@ describe('option values', () => {
 
   it('rejects unknown global options and lists the known ones', () => {
     assert.throws(() => resolveGlobal(parseClassic('global {\n logfiel x\n}\n', 'g.conf')), /g\.conf:2:2: unknown global option "logfiel": expected one of logfile, loglevel/);
-    assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), { logfile: 'stderr', loglevel: 3, errignore: false, rmem: DEFAULT_RMEM, bufsize: 131072 });
+    assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), {
+      logfile: 'stderr', loglevel: 3, errignore: false, rmem: DEFAULT_RMEM, bufsize: 131072, shutdowntimeout: 30, sensor: os.hostname().split('.')[0],
+    });
   });
 });

@@ -20,8 +20,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { CommitQueue, type Key, type OptionValues, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
-import { connectionOptions } from '../../shared/forward/nats-options.js';
+import { CommitQueue, type Key, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
+import { connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
 import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
 import type { Sequence } from './sequence.js';
 import { FRAME_HEADER, sealFrame, Spool } from './spool.js';
@@ -35,8 +35,8 @@ export interface ForwarderSettings {
   lowwater: number;
 }
 
-/** The output's context, its options seen as plain values. */
-export type ForwarderContext = Omit<OutputContext, 'options'> & { readonly options: OptionValues };
+/** The output's context, with the connection options it reads. */
+export type ForwarderContext = Omit<OutputContext, 'options'> & { readonly options: NatsConnectionValues };
 
 /** Where diverted records go: another output of the group, fed only by this one. */
 export interface DropTarget {

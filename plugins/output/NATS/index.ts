@@ -30,26 +30,26 @@ export default defineOutput({
   create(ctx) {
     const o = ctx.options;
     checkConnectionOptions(o, ctx.fail);
-    const spoolmax = o.spoolmax as number;
-    const highwater = (o.highwater as number | undefined) ?? spoolmax;
+    const spoolmax = o.spoolmax;
+    const highwater = o.highwater ?? spoolmax;
     if (highwater > spoolmax) ctx.fail(`${highwater} is above spoolmax (${spoolmax})`, 'highwater');
-    const lowwater = (o.lowwater as number | undefined) ?? Math.floor(highwater * 3 / 4);
+    const lowwater = o.lowwater ?? Math.floor(highwater * 3 / 4);
     if (lowwater >= highwater) ctx.fail(`${lowwater} is not below highwater (${highwater})`, 'lowwater');
-    const subject = (o.natssubject as string).replaceAll('$sensor', ctx.sensor).replaceAll('$group', String(ctx.group));
+    const subject = o.natssubject.replaceAll('$sensor', ctx.sensor).replaceAll('$group', String(ctx.group));
     if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(subject)) ctx.fail(`"${subject}" is not a subject to publish on (no wildcards, no empty tokens)`, 'natssubject');
-    const drop = o.dropto !== undefined ? ctx.divertTo(o.dropto as string, 'dropto') : null;
-    const raw = o.natsraw as boolean;
+    const drop = o.dropto !== undefined ? ctx.divertTo(o.dropto, 'dropto') : null;
+    const raw = o.natsraw;
     const keys = ctx.allKeys().filter((k) => raw || (k.name !== 'raw.pkt' && k.name !== 'raw.mac'));
     const slots = keys.reduce((m, k) => Math.max(m, k.slot + 1), 0);
     if (ctx.checkOnly) {
       return { write() {}, endBatch() {}, async flush() {}, async close() {} };
     }
     // The spool of this group (and instance), and the sensor's sequence shared by all groups.
-    const dir = path.join(o.spooldir as string, ctx.name === 'NATS' ? `group-${ctx.group}` : `group-${ctx.group}-${ctx.name.split('#')[1]}`);
+    const dir = path.join(o.spooldir, ctx.name === 'NATS' ? `group-${ctx.group}` : `group-${ctx.group}-${ctx.name.split('#')[1]}`);
     let spool: Spool;
     let seq: Sequence;
     try {
-      seq = Sequence.for(o.spooldir as string);
+      seq = Sequence.for(o.spooldir);
       spool = new Spool(dir, recordSeq);
     } catch (err) {
       return ctx.fail(`cannot open the spool: ${(err as Error).message}`, 'spooldir');
@@ -59,9 +59,9 @@ export default defineOutput({
     if (spool.bytes) ctx.log.info(`${ctx.name}: ${spool.bytes} bytes of records wait in the spool from the last run`);
     return new Forwarder(ctx, {
       subject,
-      inflight: o.natsinflight as number,
-      timeoutMs: o.natstimeout as number,
-      syncMs: o.spoolsync as number,
+      inflight: o.natsinflight,
+      timeoutMs: o.natstimeout,
+      syncMs: o.spoolsync,
       highwater,
       lowwater,
     }, spool, seq, keys, slots, ctx.sensor, drop);

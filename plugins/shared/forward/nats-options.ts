@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
-import type { OptionSpecs, OptionValues } from 'specter/plugin';
+import type { OptionSpecs, OptionValuesOf } from 'specter/plugin';
 
 export const NATS_CONNECTION_OPTIONS = {
   natsurl: { type: 'string', default: 'nats://127.0.0.1:4222', description: 'NATS server URL, or a comma-separated list for a cluster' },
@@ -22,10 +22,13 @@ export const NATS_CONNECTION_OPTIONS = {
   natstlskey: { type: 'string', description: 'client key file (with natstlscert)' },
 } as const satisfies OptionSpecs;
 
+/** The connection options' values, typed by the table above. */
+export type NatsConnectionValues = OptionValuesOf<typeof NATS_CONNECTION_OPTIONS>;
+
 type Fail = (message: string, option?: string) => never;
 
 /** Checks the combinations of options (at create time, under --check too). */
-export function checkConnectionOptions(o: OptionValues, fail: Fail): void {
+export function checkConnectionOptions(o: NatsConnectionValues, fail: Fail): void {
   const servers = serverList(o);
   if (servers.length === 0) fail('names no server', 'natsurl');
   for (const s of servers) {
@@ -35,20 +38,20 @@ export function checkConnectionOptions(o: OptionValues, fail: Fail): void {
   const methods = [o.natsuser !== undefined, o.natstoken !== undefined, o.natscreds !== undefined, o.natsnkey !== undefined].filter(Boolean).length;
   if (methods > 1) fail('give one way to authenticate: natsuser/natspass, natstoken, natscreds or natsnkey', 'natstoken');
   if ((o.natstlscert === undefined) !== (o.natstlskey === undefined)) fail('natstlscert and natstlskey go together', o.natstlscert === undefined ? 'natstlskey' : 'natstlscert');
-  if (!/^[A-Za-z0-9_-]+$/.test(o.natsstream as string)) fail('a stream name has only letters, digits, - and _', 'natsstream');
+  if (!/^[A-Za-z0-9_-]+$/.test(o.natsstream)) fail('a stream name has only letters, digits, - and _', 'natsstream');
 }
 
-function serverList(o: OptionValues): string[] {
-  return (o.natsurl as string).split(',').map((s) => s.trim()).filter(Boolean);
+function serverList(o: NatsConnectionValues): string[] {
+  return o.natsurl.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 /** The client's connection options; reads the credential and TLS files (a missing one fails naming its option). */
-export function connectionOptions(o: OptionValues, name: string, fail: Fail): ConnectionOptions {
-  const read = (option: string): string => {
+export function connectionOptions(o: NatsConnectionValues, name: string, fail: Fail): ConnectionOptions {
+  const read = (option: string, file: string): string => {
     try {
-      return fs.readFileSync(o[option] as string, 'utf8');
+      return fs.readFileSync(file, 'utf8');
     } catch (err) {
-      return fail(`cannot read ${o[option]}: ${(err as Error).message}`, option);
+      return fail(`cannot read ${file}: ${(err as Error).message}`, option);
     }
   };
   const servers = serverList(o);
@@ -64,18 +67,22 @@ export function connectionOptions(o: OptionValues, name: string, fail: Fail): Co
     // Else the client builds two Error objects (with stacks) for every publish, ahead of a timeout that rarely comes.
     noAsyncTraces: true,
   };
-  if (o.natsuser !== undefined) { opts.user = o.natsuser as string; opts.pass = o.natspass as string; }
-  if (o.natstoken !== undefined) opts.token = o.natstoken as string;
-  if (o.natscreds !== undefined) opts.authenticator = credsAuthenticator(new TextEncoder().encode(read('natscreds')));
+  // checkConnectionOptions made sure that natsuser and natspass, natstlscert and natstlskey come in pairs.
+  if (o.natsuser !== undefined) { opts.user = o.natsuser; opts.pass = o.natspass; }
+  if (o.natstoken !== undefined) opts.token = o.natstoken;
+  if (o.natscreds !== undefined) opts.authenticator = credsAuthenticator(new TextEncoder().encode(read('natscreds', o.natscreds)));
   if (o.natsnkey !== undefined) {
-    const seed = read('natsnkey').trim();
+    const seed = read('natsnkey', o.natsnkey).trim();
     if (!seed.startsWith('SU')) fail('the file holds no user nkey seed (SU...)', 'natsnkey');
     opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
   if (o.natstls || o.natstlsca !== undefined || o.natstlscert !== undefined || servers.some((s) => s.startsWith('tls://'))) {
     opts.tls = {};
-    if (o.natstlsca !== undefined) opts.tls.ca = read('natstlsca');
-    if (o.natstlscert !== undefined) { opts.tls.cert = read('natstlscert'); opts.tls.key = read('natstlskey'); }
+    if (o.natstlsca !== undefined) opts.tls.ca = read('natstlsca', o.natstlsca);
+    if (o.natstlscert !== undefined && o.natstlskey !== undefined) {
+      opts.tls.cert = read('natstlscert', o.natstlscert);
+      opts.tls.key = read('natstlskey', o.natstlskey);
+    }
   }
   return opts;
 }

@@ -15,8 +15,8 @@
 import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { Counters, type Key, type OptionValues, type SourceContext, type SourceInstance, type RecordSink } from 'specter/plugin';
-import { connectionOptions } from '../../shared/forward/nats-options.js';
+import { Counters, type Key, type SourceContext, type SourceInstance, type RecordSink } from 'specter/plugin';
+import { connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
 import { RecordDecoder, RecordFormatError } from '../../shared/forward/record-codec.js';
 import { ensureConsumer, ensureStream, type StreamSettings } from './stream.js';
 
@@ -27,8 +27,8 @@ export interface CollectorSettings extends StreamSettings {
   ackWaitS: number;
 }
 
-/** The source's context, its options seen as plain values. */
-export type CollectorContext = Omit<SourceContext, 'options'> & { readonly options: OptionValues };
+/** The source's context, with the connection options it reads. */
+export type CollectorContext = Omit<SourceContext, 'options'> & { readonly options: NatsConnectionValues };
 
 /** Stream sequences acknowledged lately, for spotting a message that comes again after its acknowledgement. */
 const RECENT = 1 << 16;

@@ -32,20 +32,20 @@ export default defineSource({
   create(ctx) {
     const o = ctx.options;
     checkConnectionOptions(o, ctx.fail);
-    if (!/^[A-Za-z0-9_-]+$/.test(o.natsdurable as string)) ctx.fail('a durable name has only letters, digits, - and _', 'natsdurable');
-    const subjects = (o.natssubjects as string).split(',').map((x) => x.trim()).filter(Boolean);
+    if (!/^[A-Za-z0-9_-]+$/.test(o.natsdurable)) ctx.fail('a durable name has only letters, digits, - and _', 'natsdurable');
+    const subjects = o.natssubjects.split(',').map((x) => x.trim()).filter(Boolean);
     if (!subjects.length) ctx.fail('names no subject', 'natssubjects');
     return new Collector(ctx, {
-      stream: o.natsstream as string,
+      stream: o.natsstream,
       subjects,
-      duplicateWindowS: o.natsdupwindow as number,
-      maxAgeS: o.natsmaxage as number,
-      maxBytes: (o.natsmaxbytes as number) || -1,
-      replicas: o.natsreplicas as number,
-      durable: o.natsdurable as string,
-      batch: o.natsbatch as number,
-      maxPending: o.natsmaxpending as number,
-      ackWaitS: o.natsackwait as number,
+      duplicateWindowS: o.natsdupwindow,
+      maxAgeS: o.natsmaxage,
+      maxBytes: o.natsmaxbytes || -1,
+      replicas: o.natsreplicas,
+      durable: o.natsdurable,
+      batch: o.natsbatch,
+      maxPending: o.natsmaxpending,
+      ackWaitS: o.natsackwait,
     }, ctx.log);
   },
 });

@@ -21,7 +21,7 @@ export default defineInput({
     const user = ctx.want('pwsniff.user');
     const pass = ctx.want('pwsniff.pass');
     const ports = new Set<number>();
-    for (const p of String(ctx.options.pwsniff_ports).split(',')) {
+    for (const p of ctx.options.pwsniff_ports.split(',')) {
       const n = Number(p.trim());
       if (!Number.isInteger(n) || n < 1 || n > 65535) ctx.fail(`"${p.trim()}" is not a port number`, 'pwsniff_ports');
       ports.add(n);

@@ -45,24 +45,24 @@ export default defineSource({
     const o = ctx.options;
     let events: Set<EventName> = new Set();
     try {
-      events = parseEvents(o.ctevents as string);
+      events = parseEvents(o.ctevents);
     } catch (err) {
       ctx.fail((err as Error).message, 'ctevents');
     }
     // Each filter is parsed alone first, so an error names its own option.
     for (const [field, option] of FILTERS) {
       try {
-        new FlowFilter({ [field]: o[option] as string | undefined });
+        new FlowFilter({ [field]: o[option] });
       } catch (err) {
         ctx.fail((err as Error).message, option);
       }
     }
-    const filter = new FlowFilter({ src: o.ctsrcfilter as string, dst: o.ctdstfilter as string, proto: o.ctprotofilter as string, mark: o.ctmarkfilter as string });
+    const filter = new FlowFilter({ src: o.ctsrcfilter, dst: o.ctdstfilter, proto: o.ctprotofilter, mark: o.ctmarkfilter });
     const filler = new FlowFiller((name) => ctx.want(name));
     return new NfctSource({
       events,
-      reliable: o.ctreliable as boolean,
-      pollInterval: o.ctpollinterval as number,
+      reliable: o.ctreliable,
+      pollInterval: o.ctpollinterval,
       rmem: ctx.rmem,
       filter,
     }, filler, ctx.counters, ctx.log);

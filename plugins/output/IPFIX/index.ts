@@ -52,7 +52,7 @@ export default defineOutput({
       ctMark: opt('ct.mark'),
     });
     const host = o.ipfixhost;
-    const proto = o.ipfixproto as 'udp' | 'tcp';
+    const proto = o.ipfixproto;
     // A host name goes over IPv4 with UDP (an IPv4 socket resolves it); over TCP it may resolve to IPv6.
     const ipHeader = net.isIPv6(host) || (proto === 'tcp' && !net.isIPv4(host)) ? 40 : 20;
     const maxLen = Math.min(65535, o.ipfixmtu - ipHeader - HEADERS[proto]);

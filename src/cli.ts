@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * specter command line: specter [-c FILE] [--check] [-d] [-p PIDFILE] [-u USER] [COMMAND ARGS...]
  * Exit codes: 0 ok, 1 configuration or start-up error, 2 usage error.

@@ -11,7 +11,7 @@ const LEVELS = ['trace', 'debug', 'info', 'info', 'warn', 'warn', 'error', 'fata
 /** How often a log file is checked for having been deleted. */
 const LINK_CHECK_MS = 1000;
 
-export function pinoLevel(loglevel: number): pino.Level {
+function pinoLevel(loglevel: number): pino.Level {
   return LEVELS[Math.min(8, Math.max(1, loglevel)) - 1];
 }
 

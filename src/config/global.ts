@@ -12,7 +12,7 @@ import { resolveOptions } from './options.js';
  */
 export const DEFAULT_RMEM = Math.max(16 << 20, Math.min(256 << 20, Math.floor(os.totalmem() / 16)));
 
-export const GLOBAL_OPTIONS: OptionSpecs = {
+const GLOBAL_OPTIONS: OptionSpecs = {
   logfile: { type: 'string', default: 'stderr', description: 'the daemon log: a file path, stdout or stderr' },
   loglevel: { type: 'int', default: 3, min: 1, max: 8, description: '1 = most verbose ... 8 = only fatal errors' },
   errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },

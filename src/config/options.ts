@@ -6,7 +6,7 @@ const TRUE = new Set(['yes', 'true', 'on', '1']);
 const FALSE = new Set(['no', 'false', 'off', '0']);
 const SIZE = /^(\d+)([kmg]?)$/i;
 
-export function convertOption(spec: OptionSpec, node: OptionNode, owner: string): OptionValue {
+function convertOption(spec: OptionSpec, node: OptionNode, owner: string): OptionValue {
   const bad = (expected: string): never => {
     const got = node.value === true ? 'no value' : `"${node.value}"`;
     throw new ConfigError(`${owner} option "${node.name}": expected ${expected}, got ${got}`, node.valuePos);

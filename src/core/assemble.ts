@@ -18,7 +18,7 @@ import { OutputCommits } from './output-commits.js';
 import type { OutputStage, Stage } from './pipeline.js';
 import type {
   DivertTarget, InputContext, InputDefinition, InputInstance, OptionSpecs, OptionValues, OutputContext, OutputDefinition,
-  OutputInstance, PluginDefinition, SourceContext, SourceDefinition, SourceInstance,
+  PluginDefinition, SourceContext, SourceDefinition, SourceInstance,
 } from './plugin.js';
 
 export interface AssembleOptions {

@@ -28,12 +28,12 @@ export function registerBuiltins(b: Builtins): void {
 
 const CLASSIC_SO = /(?:^|\/)(?:specter|ulogd)_(?:inp|inpflow|output|raw2packet|filter)?_?([A-Za-z0-9]+)\.so$/;
 
-export function builtinNames(): string[] {
+function builtinNames(): string[] {
   return Object.keys(builtins);
 }
 
 /** The built-in name a spec refers to, or null when it is a module path. */
-export function builtinFor(spec: string): string | null {
+function builtinFor(spec: string): string | null {
   const so = CLASSIC_SO.exec(spec);
   const name = (so ? so[1] : spec).toUpperCase();
   if (Object.hasOwn(builtins, name)) return name;

@@ -39,7 +39,7 @@ function packageRoot(): string {
 }
 
 const ROOT = packageRoot();
-export const ADDON_FILE = path.join(ROOT, 'native', 'build', 'Release', 'specter_netlink.node');
+const ADDON_FILE = path.join(ROOT, 'native', 'build', 'Release', 'specter_netlink.node');
 
 let loaded: NativeSocketClass | null = null;
 

@@ -3,10 +3,8 @@
 export const NETLINK_NETFILTER = 12;
 
 export const NLMSG_HDRLEN = 16;
-export const NLMSG_NOOP = 1;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
-export const NLMSG_OVERRUN = 4;
 
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
@@ -16,7 +14,7 @@ export const NLA_TYPE_MASK = ~(0x8000 | 0x4000) & 0xffff; // drop NLA_F_NESTED a
 
 export const NFGENMSG_LEN = 4;
 export const NFNL_SUBSYS_ULOG = 4;
-export const NFULNL_MSG_PACKET = 0;
+const NFULNL_MSG_PACKET = 0;
 export const NFULNL_MSG_CONFIG = 1;
 export const MSG_TYPE_PACKET = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET;
 export const MSG_TYPE_CONFIG = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;

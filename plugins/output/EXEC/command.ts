@@ -3,7 +3,7 @@
  * words, no shell ever sees it), macros expanded inside single arguments.
  */
 
-export const MACROS: { readonly [letter: string]: string } = {
+const MACROS: { readonly [letter: string]: string } = {
   I: 'in-interface',
   O: 'out-interface',
   S: 'source IP',

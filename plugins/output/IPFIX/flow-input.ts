@@ -31,7 +31,7 @@ export interface Flow {
   mark: number;
 }
 
-export const FLOW_KEYS: readonly KeyDef[] = [
+const FLOW_KEYS: readonly KeyDef[] = [
   { name: 'oob.family', type: 'u8' },
   { name: 'orig.ip.saddr', type: 'ipaddr' },
   { name: 'orig.ip.daddr', type: 'ipaddr' },

@@ -6,9 +6,9 @@
  */
 
 /** RFC 5103 reverse information elements: the forward element's id under this enterprise number. */
-export const REVERSE_PEN = 29305;
+const REVERSE_PEN = 29305;
 /** The netfilter project's enterprise number (as ulogd2 uses it), for the conntrack mark. */
-export const NETFILTER_PEN = 21373;
+const NETFILTER_PEN = 21373;
 
 export interface Field {
   readonly name: string;

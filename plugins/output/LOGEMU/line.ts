@@ -6,7 +6,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const pad2 = (n: number) => (n < 10 ? '0' + n : String(n));
 
 /** "Nov 22 15:04:05" (day padded with a space, as syslog writes it) for a time in seconds. */
-export function syslogTime(sec: number): string {
+function syslogTime(sec: number): string {
   const d = new Date(sec * 1000);
   const day = d.getDate();
   return `${MONTHS[d.getMonth()]} ${day < 10 ? ' ' + day : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;

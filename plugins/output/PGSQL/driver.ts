@@ -123,7 +123,7 @@ const BACKSLASH = 92;
  * characters \x00, and bytes as \\x hex (bytea's hex input once COPY has
  * undone its own escaping).
  */
-export function copyText(out: TextBuffer, rows: unknown[][]): Buffer {
+function copyText(out: TextBuffer, rows: unknown[][]): Buffer {
   for (const row of rows) {
     for (let i = 0; i < row.length; i++) {
       out.reserve(1);

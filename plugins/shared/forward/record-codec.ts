@@ -23,10 +23,10 @@
 import { bytesToText, putByteText, type Key, type Record } from 'specter/plugin';
 import { KEY_CODES, TYPE_CODES } from './key-codes.js';
 
-export const MAGIC = 0x53;
-export const VERSION = 1;
+const MAGIC = 0x53;
+const VERSION = 1;
 /** Offset of the sequence number, read by the spool without decoding the record. */
-export const SEQ_OFFSET = 4;
+const SEQ_OFFSET = 4;
 const HEADER = 14;
 
 const TYPE_CODE = new Map<string, number>(TYPE_CODES.map((t, i) => [t, i]));

@@ -72,7 +72,7 @@ export function columnClass(declared: string): ColumnClass {
 }
 
 /** Columns whose values come from the configuration rather than from a key. */
-export const CONSTANT_COLUMNS = new Set(['raw_label']);
+const CONSTANT_COLUMNS = new Set(['raw_label']);
 
 export interface Mapped {
   column: Column;

@@ -4,7 +4,7 @@ import type { Candidate, Endpoint, Time } from './nat-lookup.js';
 
 const PROTOCOLS: { readonly [n: number]: string } = { 1: 'icmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
 
-export function protocolName(n: number | null): string {
+function protocolName(n: number | null): string {
   return n === null ? '' : PROTOCOLS[n] ?? String(n);
 }
 

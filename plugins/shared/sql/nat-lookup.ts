@@ -57,7 +57,6 @@ const FIELDS = {
 } as const;
 type Field = keyof typeof FIELDS;
 const REQUIRED: readonly Field[] = ['origSaddr', 'origDaddr', 'replySaddr', 'replyDaddr', 'origSport', 'origDport', 'replySport', 'replyDport', 'start', 'end'];
-const ADDRESS: readonly Field[] = ['origSaddr', 'origDaddr', 'replySaddr', 'replyDaddr'];
 
 interface Col { name: string; type: string }
 type Resolved = { [F in Field]?: Col };
@@ -84,7 +83,7 @@ export interface Candidate {
 }
 
 /** Picks the columns of each field; throws naming the table and what is missing. */
-export function resolveColumns(columns: readonly Col[]): Resolved {
+function resolveColumns(columns: readonly Col[]): Resolved {
   if (columns.length === 0) throw new Error('no such table');
   const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
   const out: Resolved = {};
@@ -97,7 +96,7 @@ export function resolveColumns(columns: readonly Col[]): Resolved {
 }
 
 /** The SQL and its parameters for one lookup: both sides of the NAT, one SELECT each. */
-export function lookupSql(table: FlowTable, cols: Resolved, args: LookupArgs): { sql: string; params: unknown[] } {
+function lookupSql(table: FlowTable, cols: Resolved, args: LookupArgs): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);

@@ -4,7 +4,6 @@
  * {"n":"<digits>"}, an absent value as null.
  */
 export const encodeRow = (row: readonly unknown[]): unknown[] => row.map(encode);
-export const decodeRow = (row: readonly unknown[]): unknown[] => row.map(decode);
 
 export function encode(v: unknown): unknown {
   if (v instanceof Uint8Array) return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };

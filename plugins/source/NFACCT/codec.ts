@@ -8,10 +8,10 @@
  */
 import { i32le, u16le, u32le } from 'specter/plugin';
 
-export const NFNL_SUBSYS_ACCT = 7;
-export const NFNL_MSG_ACCT_NEW = 0;
-export const NFNL_MSG_ACCT_GET = 1;
-export const NFNL_MSG_ACCT_GET_CTRZERO = 2;
+const NFNL_SUBSYS_ACCT = 7;
+const NFNL_MSG_ACCT_NEW = 0;
+const NFNL_MSG_ACCT_GET = 1;
+const NFNL_MSG_ACCT_GET_CTRZERO = 2;
 
 const NFACCT_NAME = 1;
 const NFACCT_PKTS = 2;

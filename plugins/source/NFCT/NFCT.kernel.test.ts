@@ -186,9 +186,9 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     const columns = Object.keys(rows[0]).filter((c) => c !== '_ct_id');
     assert.ok(columns.includes('orig_ip_saddr_str') && columns.includes('flow_end_usec'), columns.join(','));
     // Every row is one record, column by column (the key a column holds is its name with dots).
-    const text = (o: Rec, get: (c: string) => unknown) => columns.map((c) => `${c}=${JSON.stringify(get(c) ?? null)}`).join(' ');
-    const fromRecords = records.map((r) => text(r, (c) => r[c.replace(/_/g, '.')])).sort();
-    const fromRows = rows.map((r) => text(r, (c) => r[c])).sort();
+    const text = (get: (c: string) => unknown) => columns.map((c) => `${c}=${JSON.stringify(get(c) ?? null)}`).join(' ');
+    const fromRecords = records.map((r) => text((c) => r[c.replace(/_/g, '.')])).sort();
+    const fromRows = rows.map((r) => text((c) => r[c])).sort();
     assert.deepEqual(fromRows, fromRecords);
   });
 

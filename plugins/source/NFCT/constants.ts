@@ -1,9 +1,9 @@
 /** nfnetlink_conntrack constants (linux/netfilter/nfnetlink_conntrack.h, nfnetlink.h, nf_conntrack_common.h). */
 
-export const NFNL_SUBSYS_CTNETLINK = 1;
-export const IPCTNL_MSG_CT_NEW = 0;
-export const IPCTNL_MSG_CT_GET = 1;
-export const IPCTNL_MSG_CT_DELETE = 2;
+const NFNL_SUBSYS_CTNETLINK = 1;
+const IPCTNL_MSG_CT_NEW = 0;
+const IPCTNL_MSG_CT_GET = 1;
+const IPCTNL_MSG_CT_DELETE = 2;
 export const MSG_CT_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 export const MSG_CT_GET = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 export const MSG_CT_DELETE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
@@ -62,18 +62,5 @@ export const CTA_TIMESTAMP = { START: 1, STOP: 2 } as const;
 /** Inside CTA_PROTOINFO: CTA_PROTOINFO_TCP, and in it CTA_PROTOINFO_TCP_STATE (u8). */
 export const CTA_PROTOINFO_TCP = 1;
 export const CTA_PROTOINFO_TCP_STATE = 1;
-
-/** Connection status bits (enum ip_conntrack_status) the flow line prints. */
-export const IPS = {
-  EXPECTED: 1 << 0,
-  SEEN_REPLY: 1 << 1,
-  ASSURED: 1 << 2,
-  CONFIRMED: 1 << 3,
-  SRC_NAT: 1 << 4,
-  DST_NAT: 1 << 5,
-  DYING: 1 << 9,
-  OFFLOAD: 1 << 14,
-  HW_OFFLOAD: 1 << 15,
-} as const;
 
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, DCCP: 33, GRE: 47, ICMPV6: 58, SCTP: 132, UDPLITE: 136 } as const;

@@ -71,7 +71,7 @@ function inRanges(buf: Buffer, t: FlowTuple, off: number, ranges: Range[]): bool
 }
 
 /** "10.0.0.0/8, 2001:db8::/32, 192.0.2.1": addresses with optional prefix lengths. */
-export function parseRanges(text: string, what: string): Range[] {
+function parseRanges(text: string, what: string): Range[] {
   const out: Range[] = [];
   for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [addr, len, extra] = item.split('/');
@@ -125,7 +125,7 @@ function parseIpv6(s: string): Uint8Array | null {
 }
 
 /** "tcp, udp, 47": protocol names or numbers. */
-export function parseProtos(text: string): Uint8Array {
+function parseProtos(text: string): Uint8Array {
   const set = new Uint8Array(256);
   const items = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   for (const item of items) {

@@ -45,6 +45,3 @@ export const NFCT_KEYS: readonly KeyDef[] = [
   k('reply.packets', 'u64', 'reply.raw.pktcount under the name of ulogd2\'s MySQL column reply_packets'),
   k('ct.portid', 'u32', 'netlink port of the process whose request caused the event (conntrack -D), absent when the kernel\'s own (a timeout)'),
 ];
-
-/** Index of each key in NFCT_KEYS, for the filler's slot table. */
-export const KEY_INDEX: { readonly [name: string]: number } = Object.fromEntries(NFCT_KEYS.map((d, i) => [d.name, i]));

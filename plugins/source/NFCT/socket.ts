@@ -20,7 +20,7 @@ const GROUP: { [e in EventName]: number } = {
 };
 
 /** bind()'s group bitmask for the events. */
-export function groupMask(events: Iterable<EventName>): number {
+function groupMask(events: Iterable<EventName>): number {
   let mask = 0;
   for (const e of events) mask |= 1 << (GROUP[e] - 1);
   return mask;

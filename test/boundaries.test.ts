@@ -50,6 +50,24 @@ test("no plugin imports src/ except through the plugin kit ('specter/plugin')", 
   assert.deepEqual(bad, [], `import these from 'specter/plugin' instead (add what is missing to src/plugin-api.ts):\n  ${bad.join('\n  ')}`);
 });
 
+test("no plugin imports another plugin's folder: what two plugins share lives in plugins/shared", () => {
+  const bad: string[] = [];
+  for (const kind of fs.readdirSync(path.join(ROOT, 'plugins'), { withFileTypes: true })) {
+    if (!kind.isDirectory()) continue;
+    for (const name of fs.readdirSync(path.join(ROOT, 'plugins', kind.name), { withFileTypes: true })) {
+      if (!name.isDirectory()) continue;
+      const own = `plugins/${kind.name}/${name.name}`;
+      // Tests may load other plugins as fixtures (BASE for its keys); the plugin's code may not.
+      bad.push(...crossings(own, 'plugins').filter((c) => {
+        if (/\.test\.ts:/.test(c)) return false;
+        const to = path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, c.split(':')[0])), c.split(': ')[1]));
+        return !to.startsWith(`${own}/`) && !to.startsWith('plugins/shared/');
+      }));
+    }
+  }
+  assert.deepEqual(bad, [], `move what is shared to plugins/shared/:\n  ${bad.join('\n  ')}`);
+});
+
 test('the checks see imports: the entry point imports both sides', () => {
   assert.ok(crossings('bin', 'plugins').length > 0 && crossings('bin', 'src').length > 0);
 });

@@ -11,7 +11,7 @@
 import pino from 'pino';
 import BASE from '../../plugins/input/BASE/index.js';
 import PWSNIFF from '../../plugins/input/PWSNIFF/index.js';
-import { JsonEncoder } from '../../plugins/output/JSON/encoder.js';
+import { JsonEncoder } from '../../plugins/shared/json/encoder.js';
 import { PacketLine } from '../../plugins/shared/kernel-log/packet-line.js';
 import { Counters } from '../../src/core/counters.js';
 import { KeyRegistry, type Key, type KeyType } from '../../src/core/keys.js';

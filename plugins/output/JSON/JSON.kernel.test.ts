@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Daemon, tempDir, writeConfig } from '../../../test/daemon.js';
 import { NetNs, waitFor } from '../../../test/netns.js';
-import { isoTime } from './encoder.js';
+import { isoTime } from '../../shared/json/encoder.js';
 
 const readJson = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
 

@@ -3,7 +3,7 @@
  * TCP or UDP peer. Records wait in a bounded buffer while a peer is away.
  */
 import { textFileOutput, FileSink, type Key, TextBuffer, defineOutput, parseEndpoint, SocketSink } from 'specter/plugin';
-import { JsonEncoder } from './encoder.js';
+import { JsonEncoder } from '../../shared/json/encoder.js';
 
 export default defineOutput({
   name: 'JSON',

@@ -58,10 +58,3 @@ export function transportName(proto: number): string {
 export function actionFromPrefix(prefix: string): string {
   return prefix.replace(/[\s:]+$/, '');
 }
-
-/** ECS MAC format: upper case, dash separated. */
-export function ecsMac(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (i ? '-' : '') + (b[i] < 16 ? '0' : '') + b[i].toString(16).toUpperCase();
-  return s;
-}

@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { CommitQueue, type Key, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
+import { Backoff, CommitQueue, ErrorReporter, type Key, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
 import { connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
 import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
 import type { Sequence } from './sequence.js';
@@ -43,9 +43,6 @@ export interface DropTarget {
   write(rec: Record): void;
   endBatch(): void;
 }
-
-const MIN_BACKOFF_MS = 200;
-const MAX_BACKOFF_MS = 5000;
 
 export class Forwarder implements OutputInstance {
   private nc: NatsConnection | null = null;
@@ -70,14 +67,15 @@ export class Forwarder implements OutputInstance {
   private readonly qTime: number[] = [];
   private qHead = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private backoff = MIN_BACKOFF_MS;
+  private readonly backoff = new Backoff();
   private retryTimer: NodeJS.Timeout | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
   private closed = false;
   /** Shutting down: no new publishes, the backlog waits in the spool for the next start. */
   private flushing = false;
-  private failLogged = false;
+  /** JetStream not acknowledging: a line when it starts, at most one a minute while it lasts, one when it ends. */
+  private readonly failures: ErrorReporter;
   private idle: (() => void) | null = null;
 
   constructor(
@@ -92,6 +90,7 @@ export class Forwarder implements OutputInstance {
   ) {
     this.encoder = new RecordEncoder(keys, slots, sensor, ctx.group);
     this.commits = new CommitQueue((n) => ctx.commit(n));
+    this.failures = new ErrorReporter(ctx.log, { level: 'warn' });
     const c = ctx.counters.extra;
     for (const name of ['diverted', 'spool_bytes', 'torn', 'republished', 'duplicates']) c[name] = 0;
     c.torn = spool.torn;
@@ -288,10 +287,9 @@ export class Forwarder implements OutputInstance {
     this.qDone[idx] = true;
     this.ctx.counters.sent++;
     if (duplicate) this.ctx.counters.extra.duplicates++;
-    this.backoff = MIN_BACKOFF_MS;
-    if (this.failLogged) {
-      this.failLogged = false;
-      this.ctx.log.info(`${this.ctx.name}: JetStream acknowledges again`);
+    if (this.failures.failing) {
+      this.backoff.reset();
+      this.failures.recovered(`${this.ctx.name}: JetStream acknowledges again`);
     }
     let h = this.qHead;
     while (h < this.qDone.length && this.qDone[h]) h++;
@@ -317,14 +315,8 @@ export class Forwarder implements OutputInstance {
     this.outstanding = 0;
     this.clearQueue();
     this.spool.rewind();
-    if (!this.failLogged) {
-      this.failLogged = true;
-      this.ctx.log.warn(`${this.ctx.name}: JetStream did not acknowledge (${why}); spooling and retrying`);
-    }
-    if (!this.retryTimer && !this.closed) {
-      this.retryTimer = setTimeout(() => this.retryNow(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
-    }
+    this.failures.failure(`${this.ctx.name}: JetStream did not acknowledge (${why}); spooling and retrying`);
+    if (!this.retryTimer && !this.closed) this.retryTimer = setTimeout(() => this.retryNow(), this.backoff.next());
     this.afterAnswer();
   }
 

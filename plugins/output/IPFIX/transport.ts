@@ -54,10 +54,13 @@ export class IpfixTransport {
   private closing = false;
   /** The collector failing: logged when it starts, now and then while it lasts, and when it ends. */
   private readonly failures: ErrorReporter;
+  private readonly drops: ErrorReporter;
+  private readonly dropLine = () => `queue for ${this.describe()} is full: dropping flow records (${this.counters.dropped} so far)`;
   private waiters: Array<() => void> = [];
 
   constructor(private readonly o: TransportOptions, private readonly counters: Counters, private readonly log: Logger) {
     this.failures = new ErrorReporter(log);
+    this.drops = new ErrorReporter(log, { level: 'warn' });
   }
 
   /** Bytes waiting to be handed to the socket. */
@@ -74,9 +77,7 @@ export class IpfixTransport {
   send(msg: Message, done: () => void): void {
     if (this.closing || (this.queuedBytes > 0 && this.queuedBytes + msg.data.length > this.o.maxBytes)) {
       this.counters.dropped += msg.records;
-      if (this.counters.dropped === msg.records || this.counters.dropped % 10000 < msg.records) {
-        this.log.warn({ dropped: this.counters.dropped }, `queue for ${this.describe()} is full: dropping flow records`);
-      }
+      this.drops.failure(this.dropLine);
       done();
       return;
     }

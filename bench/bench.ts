@@ -77,7 +77,9 @@ async function pipelineBench(ns: NetNs, gen: string, packets: number, dir: strin
   const file = path.join(dir, 'datagrams.bin');
   const child = ns.spawn(process.execPath, [script, 'capture', String(GROUP), String(packets), file], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', r));
   await waitFor(() => out.includes('bound'), 10000, 'the pipeline bench to bind');
   ns.exec(gen, ['127.0.0.1', String(PORT), String(packets), '100000', String(PAYLOAD)]);
@@ -89,13 +91,18 @@ async function pipelineBench(ns: NetNs, gen: string, packets: number, dir: strin
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`\n${packets.toLocaleString('en')} captured packets, 5 rounds, one process per output and round; CPU µs per packet of BASE + the output, no kernel:\n`);
+  console.log(
+    `\n${packets.toLocaleString('en')} captured packets, 5 rounds, one process per output and round; CPU µs per packet of BASE + the output, no kernel:\n`,
+  );
   console.log('| output | µs/packet (median) | min | max |\n|---|---:|---:|---:|');
   for (const [name, xs] of samples) console.log(`| ${name} | ${median(xs).toFixed(2)} | ${Math.min(...xs).toFixed(2)} | ${Math.max(...xs).toFixed(2)} |`);
 }
 
 function newestProfile(dir: string): string {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f));
   const newest = files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   return newest ? `${newest}\n${topFunctions(newest)}` : 'no profile was written';
 }
@@ -103,9 +110,13 @@ function newestProfile(dir: string): string {
 const mib = (bytes: number) => (Number.isFinite(bytes) ? `${+(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 1)} MiB` : '?');
 
 function table(rows: Row[]): string {
-  const head = '| consumer | offered | offered pps | receive buffer | scheduling | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
+  const head =
+    '| consumer | offered | offered pps | receive buffer | scheduling | logged by kernel | written | written/s | loss | CPU s | of it in kernel | CPU µs/packet | peak RSS MB | start ms |';
   const sep = '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map((r) => `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${mib(r.rcvbuf)} | ${r.sched} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`);
+  const body = rows.map(
+    (r) =>
+      `| ${r.consumer} | ${r.rate} | ${Math.round(r.offeredPps).toLocaleString('en')} | ${mib(r.rcvbuf)} | ${r.sched} | ${r.logged.toLocaleString('en')} | ${r.written.toLocaleString('en')} | ${Math.round(r.writtenPerSec).toLocaleString('en')} | ${(r.loss * 100).toFixed(1)} % | ${r.cpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerPkt.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.startMs.toFixed(0)} |`,
+  );
   return [head, sep, ...body].join('\n');
 }
 
@@ -115,14 +126,20 @@ function ratios(rows: Row[]): string {
   for (const r of rows.filter((x) => x.consumer.startsWith('specter'))) {
     const kind = r.consumer.split(' ')[1];
     const u = rows.find((x) => x.consumer === `ulogd2 ${kind}` && x.rate === r.rate);
-    if (u && u.usPerPkt > 0) out.push(`- ${kind} at ${r.rate}: specter uses ${(r.usPerPkt / u.usPerPkt).toFixed(2)}× the CPU per packet of ulogd2 (${r.usPerPkt.toFixed(2)} vs ${u.usPerPkt.toFixed(2)} µs); loss ${(r.loss * 100).toFixed(1)} % vs ${(u.loss * 100).toFixed(1)} %`);
+    if (u && u.usPerPkt > 0)
+      out.push(
+        `- ${kind} at ${r.rate}: specter uses ${(r.usPerPkt / u.usPerPkt).toFixed(2)}× the CPU per packet of ulogd2 (${r.usPerPkt.toFixed(2)} vs ${u.usPerPkt.toFixed(2)} µs); loss ${(r.loss * 100).toFixed(1)} % vs ${(u.loss * 100).toFixed(1)} %`,
+      );
   }
   return out.join('\n');
 }
 
 function idleTable(rows: IdleRow[]): string {
-  return ['| consumer | CPU % | RSS MB | peak RSS MB |', '|---|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.consumer} | ${r.cpuPercent.toFixed(3)} | ${r.rssMb.toFixed(0)} | ${r.peakRssMb.toFixed(0)} |`)].join('\n');
+  return [
+    '| consumer | CPU % | RSS MB | peak RSS MB |',
+    '|---|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.consumer} | ${r.cpuPercent.toFixed(3)} | ${r.rssMb.toFixed(0)} | ${r.peakRssMb.toFixed(0)} |`),
+  ].join('\n');
 }
 
 /** A size as `rmem` takes it: bytes, or a number with K, M or G (binary). */
@@ -184,7 +201,8 @@ async function main(): Promise<void> {
   if (values.warmup !== undefined) warmup.packets = Number(values.warmup);
   const wantUlogd = !values.forward && (!values.only || values.only.includes('ulogd'));
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) installUlogd();
-  if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd) console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
+  if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd)
+    console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
   const profiles = values.profile ? path.join(ROOT, 'bench', 'results', 'profiles') : null;
   const pick = (b: Buffers, only = values.only) => {
     const nodeArgs = [...(profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []), ...(values['node-args']?.split(' ').filter(Boolean) ?? [])];
@@ -196,18 +214,29 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-bench-gen-'));
   const gen = buildGenerator(work);
   const ns = new NetNs('specter-bench');
-  const cleanup = () => { ns.delete(); fs.rmSync(work, { recursive: true, force: true }); };
-  process.on('SIGINT', () => { killAll(); cleanup(); process.exit(130); });
+  const cleanup = () => {
+    ns.delete();
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    killAll();
+    cleanup();
+    process.exit(130);
+  });
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
   const sections: string[] = [];
   let file = 'latest.md';
   try {
     if (values.pipeline) {
-      ns.nft(`table ip bench {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} log group ${GROUP} drop\n  }\n}\n`);
+      ns.nft(
+        `table ip bench {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} log group ${GROUP} drop\n  }\n}\n`,
+      );
       await pipelineBench(ns, gen, Math.min(packets, 100000), work);
       return;
     }
-    ns.nft(`table ip bench {\n  counter logged { }\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} counter name logged log group ${GROUP} drop\n  }\n}\n`);
+    ns.nft(
+      `table ip bench {\n  counter logged { }\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${PORT} counter name logged log group ${GROUP} drop\n  }\n}\n`,
+    );
     if (values.capacity) {
       file = 'capacity.md';
       const seconds = Number(values.seconds ?? 10);
@@ -215,7 +244,9 @@ async function main(): Promise<void> {
       // The file outputs ulogd2 has too, unless --only names others.
       const list = pick(equal, values.only ?? 'specter PCAP,specter LOGEMU,specter JSON,ulogd2 PCAP,ulogd2 LOGEMU,ulogd2 JSON');
       const results = await capacity(ns, gen, list, steps, seconds, (line) => console.log(line));
-      sections.push(`## Sustained capacity, equal receive buffers (${mib(equal.effective!)} each), normal scheduling\n\nPaced steps of ${seconds} s each (${steps.map((x) => `${x / 1000}k`).join(', ')} pps), 0 loss = every packet the kernel logged is in the output.\n\n${capacityTables(results)}`);
+      sections.push(
+        `## Sustained capacity, equal receive buffers (${mib(equal.effective!)} each), normal scheduling\n\nPaced steps of ${seconds} s each (${steps.map((x) => `${x / 1000}k`).join(', ')} pps), 0 loss = every packet the kernel logged is in the output.\n\n${capacityTables(results)}`,
+      );
     } else if (values.idle) {
       file = 'idle.md';
       // CPU time comes in 10 ms ticks: 0.1 % needs a minute to show.
@@ -225,11 +256,19 @@ async function main(): Promise<void> {
       sections.push(`## Idle, one group bound, no traffic, ${seconds} s\n\n${idleTable(rows)}`);
     } else if (values.forward) {
       file = 'forward.md';
-      const o = { sensors: Number(values.sensors), rate: Number(values.rate), seconds: Number(values.seconds ?? 10), outage: Number(values.outage), outageRate: Number(values['outage-rate']) };
+      const o = {
+        sensors: Number(values.sensors),
+        rate: Number(values.rate),
+        seconds: Number(values.seconds ?? 10),
+        outage: Number(values.outage),
+        outageRate: Number(values['outage-rate']),
+      };
       sections.push(await forwardBench(ns, gen, o, (line) => console.log(line)));
     } else {
       const rows = await sideBySide(ns, gen, pick(equal), packets, rates, profiles);
-      sections.push(`## Equal receive buffers (${mib(equal.effective!)} each, as the kernel holds it), normal scheduling\n\n${table(rows)}\n\nRatios (specter's CPU per packet / ulogd2's, same run and rate):\n\n${ratios(rows)}`);
+      sections.push(
+        `## Equal receive buffers (${mib(equal.effective!)} each, as the kernel holds it), normal scheduling\n\n${table(rows)}\n\nRatios (specter's CPU per packet / ulogd2's, same run and rate):\n\n${ratios(rows)}`,
+      );
       if (values['default-buffers']) {
         scheduling.normal = false;
         const rows = await sideBySide(ns, gen, pick({ effective: null }), packets, rates, profiles);

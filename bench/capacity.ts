@@ -22,8 +22,7 @@ export interface Capacity {
   generatorShort?: Row;
 }
 
-export async function capacity(ns: NetNs, gen: string, list: Consumer[], steps: number[], seconds: number,
-  log: (line: string) => void): Promise<Capacity[]> {
+export async function capacity(ns: NetNs, gen: string, list: Consumer[], steps: number[], seconds: number, log: (line: string) => void): Promise<Capacity[]> {
   const outputs = [...new Set(list.filter((c) => c.daemon !== 'tcpdump').map((c) => c.output))];
   const results: Capacity[] = [];
   for (const output of outputs) {
@@ -45,7 +44,9 @@ export async function capacity(ns: NetNs, gen: string, list: Consumer[], steps: 
           continue;
         }
         r.rows.push(row);
-        log(`${c.name} at ${step / 1000}k pps for ${seconds} s: ${(row.loss * 100).toFixed(2)} % loss, ${row.usPerPkt.toFixed(2)} µs/packet, offered ${Math.round(row.offeredPps).toLocaleString('en')} pps`);
+        log(
+          `${c.name} at ${step / 1000}k pps for ${seconds} s: ${(row.loss * 100).toFixed(2)} % loss, ${row.usPerPkt.toFixed(2)} µs/packet, offered ${Math.round(row.offeredPps).toLocaleString('en')} pps`,
+        );
         if (row.written < row.logged) {
           // Loss at a lower pace than the step's is loss all the same.
           r.failed.set(c.daemon, row);
@@ -82,7 +83,10 @@ export function capacityTables(results: Capacity[]): string {
     out.push(`| ${r.output} | ${cell('specter')} | ${cell('ulogd2')} |`);
   }
   const short = results.filter((r) => r.generatorShort);
-  for (const r of short) out.push(`\n${r.output}: the generator offered only ${Math.round(r.generatorShort!.offeredPps).toLocaleString('en')} of ${r.generatorShort!.pace.toLocaleString('en')} pps, which ended the steps.`);
+  for (const r of short)
+    out.push(
+      `\n${r.output}: the generator offered only ${Math.round(r.generatorShort!.offeredPps).toLocaleString('en')} of ${r.generatorShort!.pace.toLocaleString('en')} pps, which ended the steps.`,
+    );
   out.push('\n| output | rate | specter loss | specter CPU µs/packet | ulogd2 loss | ulogd2 CPU µs/packet | CPU ratio |');
   out.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {

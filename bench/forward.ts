@@ -46,11 +46,17 @@ interface Proc {
 function spawnIn(ns: NetNs, name: string, cmd: string, args: string[]): Proc {
   const child = ns.spawn(cmd, args);
   let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise((r) => child.on('exit', r));
   return {
-    name, child, out: () => out,
+    name,
+    child,
+    out: () => out,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -64,10 +70,14 @@ async function specter(ns: NetNs, dir: string, name: string, conf: string): Prom
   const file = path.join(dir, `${name}.conf`);
   fs.writeFileSync(file, conf);
   const p = spawnIn(ns, name, process.execPath, [CLI, '-c', file]);
-  await waitFor(() => {
-    if (p.child.exitCode !== null) throw new Error(`${name} exited: ${p.out().trim().split('\n').slice(-3).join(' / ')}`);
-    return p.out().includes('specter started');
-  }, 20000, `${name} to start`);
+  await waitFor(
+    () => {
+      if (p.child.exitCode !== null) throw new Error(`${name} exited: ${p.out().trim().split('\n').slice(-3).join(' / ')}`);
+      return p.out().includes('specter started');
+    },
+    20000,
+    `${name} to start`,
+  );
   return p;
 }
 
@@ -77,7 +87,9 @@ const lineCount = (file: string) => {
     let n = 0;
     for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
     return n;
-  } catch { return 0; }
+  } catch {
+    return 0;
+  }
 };
 
 /** Waits until `count()` stops growing for 1.5 s; returns the time of its last growth (performance.now()). */
@@ -88,7 +100,11 @@ async function drained(count: () => number, maxMs = 300000): Promise<number> {
   const end = Date.now() + maxMs;
   while (Date.now() < end) {
     const n = count();
-    if (n !== last) { last = n; since = Date.now(); grew = performance.now(); }
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+      grew = performance.now();
+    }
     if (Date.now() - since > 1500) break;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -101,24 +117,40 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
   const rules = Array.from({ length: o.sensors }, (_, i) => `    udp dport ${BASE_PORT + i} counter name f${i} log group ${BASE_GROUP + i} drop\n`).join('');
   ns.nft(`table ip fwdbench {\n${counters}  chain input {\n    type filter hook input priority 0; policy accept;\n${rules}  }\n}\n`);
   const logged = (i: number) => Number(/packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 'fwdbench', `f${i}`]))![1]);
-  const resetCounters = () => { for (let i = 0; i < o.sensors; i++) ns.exec('nft', ['reset', 'counter', 'ip', 'fwdbench', `f${i}`]); };
+  const resetCounters = () => {
+    for (let i = 0; i < o.sensors; i++) ns.exec('nft', ['reset', 'counter', 'ip', 'fwdbench', `f${i}`]);
+  };
   const nats = new NatsServer(ns, path.join(dir, 'jetstream'));
   const procs: Proc[] = [];
   const peaks = new Map<string, number>();
-  const notePeak = (p: Proc) => { try { peaks.set(p.name, Math.max(peaks.get(p.name) ?? 0, peakRssMb(p.child.pid!))); } catch { /* gone */ } };
-  const sensorConf = (i: number, output: string, global = '') =>
-    `global {\n sensor s${i}\n${global}}\n${BASE_GROUP + i} {\n plugin BASE\n${output}}\n`;
+  const notePeak = (p: Proc) => {
+    try {
+      peaks.set(p.name, Math.max(peaks.get(p.name) ?? 0, peakRssMb(p.child.pid!)));
+    } catch {
+      /* gone */
+    }
+  };
+  const sensorConf = (i: number, output: string, global = '') => `global {\n sensor s${i}\n${global}}\n${BASE_GROUP + i} {\n plugin BASE\n${output}}\n`;
   // Each measure has a stream of its own, so that its collector reads only its records.
   let phase = 0;
-  const natsOut = (i: number) => ` plugin NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubject b${phase}.$sensor.$group\n spooldir ${path.join(dir, `spool-${i}`)}\n`;
-  const send = (i: number, packets: number, rate: number) => ns.spawn(gen, ['127.0.0.1', String(BASE_PORT + i), String(packets), String(rate), String(PAYLOAD)]);
+  const natsOut = (i: number) =>
+    ` plugin NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubject b${phase}.$sensor.$group\n spooldir ${path.join(dir, `spool-${i}`)}\n`;
+  const send = (i: number, packets: number, rate: number) =>
+    ns.spawn(gen, ['127.0.0.1', String(BASE_PORT + i), String(packets), String(rate), String(PAYLOAD)]);
   const sections: string[] = [];
   const db = `specter_bench_${randomBytes(3).toString('hex')}`;
   const psql = (database: string, sql: string) =>
-    execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', database, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
+    execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', database, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+      encoding: 'utf8',
+    }).trim();
   const collector = async (output: string) => {
     phase++;
-    const p = await specter(ns, dir, `collector${phase}`, `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n${output}}\n`);
+    const p = await specter(
+      ns,
+      dir,
+      `collector${phase}`,
+      `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n${output}}\n`,
+    );
     procs.push(p);
     return p;
   };
@@ -145,11 +177,16 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     const json = await cpuRow('JSON', ` plugin JSON\n jsonfile ${jsonFile}\n`, () => lineCount(jsonFile));
     const collectedCpu = path.join(dir, 'collected-cpu.json');
     const coll1 = await collector(` plugin JSON\n jsonfile ${collectedCpu}\n jsonfields sensor.name,sensor.seq\n`);
-    const natsRow = await cpuRow('NATS', natsOut(0), () => lineCount(collectedCpu), [coll1, { name: 'nats-server', child: nats.proc!, out: () => '', stop: async () => {} }]);
+    const natsRow = await cpuRow('NATS', natsOut(0), () => lineCount(collectedCpu), [
+      coll1,
+      { name: 'nats-server', child: nats.proc!, out: () => '', stop: async () => {} },
+    ]);
     await coll1.stop();
-    sections.push(`### Sensor CPU per record\n\n| output | records | logged | µs/record |\n|---|---:|---:|---:|\n`
-      + [json, natsRow].map((r) => `| ${r.label} | ${r.n} | ${r.logged} | ${r.us.toFixed(2)} |`).join('\n')
-      + `\n\nNATS / JSON: ${(natsRow.us / json.us).toFixed(2)}× (goal ≤ 1.5×)`);
+    sections.push(
+      `### Sensor CPU per record\n\n| output | records | logged | µs/record |\n|---|---:|---:|---:|\n` +
+        [json, natsRow].map((r) => `| ${r.label} | ${r.n} | ${r.logged} | ${r.us.toFixed(2)} |`).join('\n') +
+        `\n\nNATS / JSON: ${(natsRow.us / json.us).toFixed(2)}× (goal ≤ 1.5×)`,
+    );
 
     // 2. Sensors → collector → a file, then → PGSQL.
     const throughput = async (label: string, output: string, count: () => number) => {
@@ -159,7 +196,9 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `${label}-s${i}`, sensorConf(i, natsOut(i))));
       const t0 = performance.now();
       const gens = Array.from({ length: o.sensors }, (_, i) => send(i, packets, o.rate));
-      const sampler = setInterval(() => { for (const p of [...sensors, coll]) notePeak(p); }, 1000);
+      const sampler = setInterval(() => {
+        for (const p of [...sensors, coll]) notePeak(p);
+      }, 1000);
       await Promise.all(gens.map((g) => new Promise((r) => g.on('exit', r))));
       const tLast = await drained(count);
       clearInterval(sampler);
@@ -172,15 +211,25 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     };
     log(`${o.sensors} sensors → collector → JSON file, ${packets} records each at ${o.rate} pps ...`);
     const fileOut = path.join(dir, 'collected.json');
-    const fileRow = await throughput('file', ` plugin JSON\n jsonfile ${fileOut}\n jsonfields sensor.name,sensor.seq,oob.prefix,ip.saddr,udp.dport\n`, () => lineCount(fileOut));
+    const fileRow = await throughput('file', ` plugin JSON\n jsonfile ${fileOut}\n jsonfields sensor.name,sensor.seq,oob.prefix,ip.saddr,udp.dport\n`, () =>
+      lineCount(fileOut),
+    );
     log(`${o.sensors} sensors → collector → PGSQL ...`);
     psql('postgres', `CREATE DATABASE ${db}`);
-    psql(db, 'CREATE TABLE ulog (id bigserial PRIMARY KEY, sensor_name text, sensor_seq bigint, ip_saddr_str text, udp_dport integer, UNIQUE (sensor_name, sensor_seq))');
-    const pgRow = await throughput('pgsql', ` plugin PGSQL\n pgsqlhost /var/run/postgresql\n pgsqluser postgres\n pgsqldb ${db}\n pgsqltable ulog\n pgsqlspooldir ${path.join(dir, 'pgspool')}\n`,
-      () => Number(psql(db, 'SELECT count(*) FROM ulog')));
-    sections.push(`### ${o.sensors} sensors → one collector, ${o.rate} pps each for ${o.seconds} s\n\n| collector output | logged | written | loss | records/s |\n|---|---:|---:|---:|---:|\n`
-      + [fileRow, pgRow].map((r) => `| ${r.label} | ${r.total} | ${r.n} | ${((1 - r.n / r.total) * 100).toFixed(2)} % | ${Math.round(r.perSec)} |`).join('\n')
-      + '\n\nGoals: file ≥ 100,000 records/s with 0 loss; PGSQL ≥ 50,000 rows/s.');
+    psql(
+      db,
+      'CREATE TABLE ulog (id bigserial PRIMARY KEY, sensor_name text, sensor_seq bigint, ip_saddr_str text, udp_dport integer, UNIQUE (sensor_name, sensor_seq))',
+    );
+    const pgRow = await throughput(
+      'pgsql',
+      ` plugin PGSQL\n pgsqlhost /var/run/postgresql\n pgsqluser postgres\n pgsqldb ${db}\n pgsqltable ulog\n pgsqlspooldir ${path.join(dir, 'pgspool')}\n`,
+      () => Number(psql(db, 'SELECT count(*) FROM ulog')),
+    );
+    sections.push(
+      `### ${o.sensors} sensors → one collector, ${o.rate} pps each for ${o.seconds} s\n\n| collector output | logged | written | loss | records/s |\n|---|---:|---:|---:|---:|\n` +
+        [fileRow, pgRow].map((r) => `| ${r.label} | ${r.total} | ${r.n} | ${((1 - r.n / r.total) * 100).toFixed(2)} % | ${Math.round(r.perSec)} |`).join('\n') +
+        '\n\nGoals: file ≥ 100,000 records/s with 0 loss; PGSQL ≥ 50,000 rows/s.',
+    );
 
     // 3. An outage in the middle of a paced stream: the backlog drains while live records keep coming.
     log(`outage: ${o.sensors} sensors at ${o.outageRate} pps, NATS away ${o.outage} s ...`);
@@ -190,9 +239,12 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     const sensors: Proc[] = [];
     for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `outage-s${i}`, sensorConf(i, natsOut(i))));
     const streamSeconds = o.outage + 10 + Math.ceil(o.outage / 2);
-    const gens = Array.from({ length: o.sensors }, (_, i) => send(i, o.outageRate * streamSeconds, o.outageRate))
-      .map((g) => new Promise((r) => g.on('exit', r)));
-    const sampler = setInterval(() => { for (const p of [...sensors, coll]) notePeak(p); }, 1000);
+    const gens = Array.from({ length: o.sensors }, (_, i) => send(i, o.outageRate * streamSeconds, o.outageRate)).map(
+      (g) => new Promise((r) => g.on('exit', r)),
+    );
+    const sampler = setInterval(() => {
+      for (const p of [...sensors, coll]) notePeak(p);
+    }, 1000);
     await new Promise((r) => setTimeout(r, 5000));
     await nats.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, o.outage * 1000));
@@ -204,7 +256,11 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     const live = o.outageRate * o.sensors;
     let caughtUp = true;
     try {
-      await waitFor(() => Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile) < live, streamSeconds * 1000, 'the backlog to drain');
+      await waitFor(
+        () => Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile) < live,
+        streamSeconds * 1000,
+        'the backlog to drain',
+      );
     } catch {
       caughtUp = false;
     }
@@ -217,19 +273,29 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     await coll.stop();
     const total = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0);
     const drainRate = backlog / drainS + live;
-    sections.push(`### NATS away ${o.outage} s, ${o.sensors} sensors at ${o.outageRate} pps each\n\n`
-      + (caughtUp ? `Backlog ${backlog} records, drained in ${drainS.toFixed(1)} s while ${live} records/s kept coming: `
-        + `${Math.round(drainRate)} records/s through the collector, ${(drainRate / live).toFixed(1)}× the live rate (goal ≥ 3×). `
-        : `Backlog ${backlog} records, not caught up with the live stream within ${drainS.toFixed(0)} s. `)
-      + `Logged ${total}, collected ${lineCount(outFile)} (${total - lineCount(outFile)} missing).`);
+    sections.push(
+      `### NATS away ${o.outage} s, ${o.sensors} sensors at ${o.outageRate} pps each\n\n` +
+        (caughtUp
+          ? `Backlog ${backlog} records, drained in ${drainS.toFixed(1)} s while ${live} records/s kept coming: ` +
+            `${Math.round(drainRate)} records/s through the collector, ${(drainRate / live).toFixed(1)}× the live rate (goal ≥ 3×). `
+          : `Backlog ${backlog} records, not caught up with the live stream within ${drainS.toFixed(0)} s. `) +
+        `Logged ${total}, collected ${lineCount(outFile)} (${total - lineCount(outFile)} missing).`,
+    );
 
-    sections.push(`### Peak resident memory\n\n| process | peak RSS MB |\n|---|---:|\n`
-      + [...peaks].map(([n, mb]) => `| ${n} | ${mb.toFixed(0)} |`).join('\n') + '\n\nGoal: ≤ 150 MB each.');
+    sections.push(
+      `### Peak resident memory\n\n| process | peak RSS MB |\n|---|---:|\n` +
+        [...peaks].map(([n, mb]) => `| ${n} | ${mb.toFixed(0)} |`).join('\n') +
+        '\n\nGoal: ≤ 150 MB each.',
+    );
     return `## Forwarding over NATS JetStream (${os.cpus().length} cores, nats-server in the same namespace)\n\n${sections.join('\n\n')}`;
   } finally {
     for (const p of procs) await p.stop();
     await nats.stop();
-    try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* never created */ }
+    try {
+      psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    } catch {
+      /* never created */
+    }
     ns.exec('nft', ['delete', 'table', 'ip', 'fwdbench']);
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -43,7 +43,9 @@ async function capture(group: number, packets: number): Promise<Buffer[]> {
   let seen = 0;
   let last: Buffer | null = null;
   let done!: () => void;
-  const enough = new Promise<void>((r) => { done = r; });
+  const enough = new Promise<void>((r) => {
+    done = r;
+  });
   await source.start({
     packet(pkt: Packet) {
       if (pkt.buf !== last) datagrams.push((last = pkt.buf));
@@ -87,7 +89,11 @@ async function build(name: string, dir: string) {
   fs.writeFileSync(conf, `1 {\n plugin BASE\n plugin ${plugin.split(' ')[0]}\n ${opts.replace(/DIR/g, dir)}\n}\n`);
   if (plugin === 'SQLITE3') {
     const { default: Database } = await import('better-sqlite3');
-    new Database(path.join(dir, 'out.db')).exec('CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_time_sec INTEGER, oob_prefix TEXT, ip_saddr_str TEXT, ip_daddr_str TEXT, ip_protocol INTEGER, udp_sport INTEGER, udp_dport INTEGER, raw_pktlen INTEGER)').close();
+    new Database(path.join(dir, 'out.db'))
+      .exec(
+        'CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_time_sec INTEGER, oob_prefix TEXT, ip_saddr_str TEXT, ip_daddr_str TEXT, ip_protocol INTEGER, udp_sport INTEGER, udp_dport INTEGER, raw_pktlen INTEGER)',
+      )
+      .close();
   }
   const { groups, keys } = await buildAll(conf, silent, false);
   const g = groups[0];

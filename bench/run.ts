@@ -6,7 +6,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NetNs, waitFor } from '../test/netns.js';
+import { type NetNs, waitFor } from '../test/netns.js';
 import type { Consumer } from './consumers.js';
 import { cpuSeconds, netfilterReceiveBuffer, peakRssMb, policyOf, rssMb } from './proc.js';
 
@@ -81,8 +81,12 @@ async function start(ns: NetNs, c: Consumer): Promise<Started> {
   live.set(child, dir);
   child.on('error', () => undefined);
   let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise((r) => child.on('exit', r));
   void exited.then(() => live.delete(child));
   const stop = async () => {
@@ -112,7 +116,11 @@ async function drained(c: Consumer, dir: string): Promise<number> {
   const deadline = Date.now() + 120000;
   while (Date.now() < deadline) {
     const n = c.written(dir);
-    if (n !== last) { last = n; stableSince = Date.now(); lastGrowth = performance.now(); }
+    if (n !== last) {
+      last = n;
+      stableSince = Date.now();
+      lastGrowth = performance.now();
+    }
     if (Date.now() - stableSince > 1000) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -142,7 +150,10 @@ export async function runOne(ns: NetNs, gen: string, c: Consumer, packets: numbe
     // CPU from here on: the per-packet cost, without the runtime's own start-up.
     const cpu0 = cpuSeconds(child.pid!);
     const tSend = performance.now();
-    const sent = ns.exec(gen, ['127.0.0.1', String(PORT), String(packets), String(rate), String(PAYLOAD)]).trim().split(' ');
+    const sent = ns
+      .exec(gen, ['127.0.0.1', String(PORT), String(packets), String(rate), String(PAYLOAD)])
+      .trim()
+      .split(' ');
     const offeredPps = Number(sent[0]) / Number(sent[1]);
     const lastGrowth = await drained(c, dir);
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${c.name} exited early: ${s.output().trim().split('\n').slice(-3).join(' / ')}`);
@@ -154,11 +165,21 @@ export async function runOne(ns: NetNs, gen: string, c: Consumer, packets: numbe
     const logged = counter(ns);
     const written = c.written(dir) - before;
     return {
-      consumer: c.name, rate: rate ? `${rate / 1000}k pps` : 'max', pace: rate, logged, written,
+      consumer: c.name,
+      rate: rate ? `${rate / 1000}k pps` : 'max',
+      pace: rate,
+      logged,
+      written,
       loss: logged ? Math.max(0, 1 - written / logged) : 0,
-      cpu, sysShare, usPerPkt: written ? (cpu * 1e6) / written : NaN, rssMb: rss, startMs: s.startMs, offeredPps,
+      cpu,
+      sysShare,
+      usPerPkt: written ? (cpu * 1e6) / written : NaN,
+      rssMb: rss,
+      startMs: s.startMs,
+      offeredPps,
       writtenPerSec: written / ((lastGrowth - tSend) / 1000),
-      rcvbuf, sched,
+      rcvbuf,
+      sched,
     };
   } finally {
     await s.stop();

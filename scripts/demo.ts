@@ -22,19 +22,25 @@ table inet demo {
 }`;
 
 // The commands the demo runs and the Debian package of each.
-const TOOLS: Array<[command: string, pkg: string]> = [['ip', 'iproute2'], ['nft', 'nftables'], ['ping', 'iputils-ping'], ['ncat', 'ncat']];
+const TOOLS: Array<[command: string, pkg: string]> = [
+  ['ip', 'iproute2'],
+  ['nft', 'nftables'],
+  ['ping', 'iputils-ping'],
+  ['ncat', 'ncat'],
+];
 
 /** One line naming every missing command and how to install it, or null when all are on PATH. */
 function missingTools(): string | null {
   const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
-  const onPath = (cmd: string) => dirs.some((d) => {
-    try {
-      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const onPath = (cmd: string) =>
+    dirs.some((d) => {
+      try {
+        fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   const missing = TOOLS.filter(([cmd]) => !onPath(cmd));
   if (missing.length === 0) return null;
   return `${missing.map(([cmd]) => cmd).join(', ')} not found: run scripts/setup, or apt-get install -y ${missing.map(([, pkg]) => pkg).join(' ')}`;
@@ -48,7 +54,9 @@ async function main(): Promise<void> {
   const logemu = path.join(dir, 'specter.logemu');
   const dbfile = path.join(dir, 'specter.db');
   new Database(dbfile).exec(fs.readFileSync(path.join(ROOT, 'doc', 'sqlite3.table'), 'utf8')).close();
-  const conf = writeConfig(dir, `# specter demo: group 1 decoded by BASE, written as kernel-style log lines and into SQLite
+  const conf = writeConfig(
+    dir,
+    `# specter demo: group 1 decoded by BASE, written as kernel-style log lines and into SQLite
 global {
   logfile stderr
   loglevel 3
@@ -62,7 +70,8 @@ global {
   logemufile ${logemu}
   sqlite3db ${dbfile}
 }
-`);
+`,
+  );
   const ns = new NetNs('specter-demo');
   let daemon: Daemon | undefined;
   try {
@@ -74,14 +83,25 @@ global {
     ns.exec('ping', ['-c', '2', '-i', '0.2', '127.0.0.1']);
     ns.exec('ping', ['-6', '-c', '2', '-i', '0.2', '::1']);
     // Closed ports: the connection attempts are refused, but the rules log them first.
-    for (const args of [['-z', '-w', '1', '127.0.0.1', '8080'], ['-u', '-w', '1', '127.0.0.1', '5353']]) {
-      try { ns.exec('ncat', args, 'hello\n'); } catch { /* refused */ }
+    for (const args of [
+      ['-z', '-w', '1', '127.0.0.1', '8080'],
+      ['-u', '-w', '1', '127.0.0.1', '5353'],
+    ]) {
+      try {
+        ns.exec('ncat', args, 'hello\n');
+      } catch {
+        /* refused */
+      }
     }
-    const lines = await waitFor(() => {
-      const text = fs.existsSync(logemu) ? fs.readFileSync(logemu, 'utf8') : '';
-      const l = text.split('\n').filter(Boolean);
-      return l.length >= 6 ? l : null;
-    }, 10000, 'the logged lines');
+    const lines = await waitFor(
+      () => {
+        const text = fs.existsSync(logemu) ? fs.readFileSync(logemu, 'utf8') : '';
+        const l = text.split('\n').filter(Boolean);
+        return l.length >= 6 ? l : null;
+      },
+      10000,
+      'the logged lines',
+    );
     console.log(`\n${logemu}:`);
     for (const l of lines) console.log(`  ${l}`);
     const code = await daemon.stop();

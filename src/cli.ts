@@ -90,7 +90,12 @@ async function main(): Promise<number> {
     checkOnly: args.check === true,
     user: args.user,
     pidfile: child ? process.env[DETACHED_CHILD] : args.pidfile,
-    onReady: child ? () => { process.send?.({ ready: true }); process.disconnect?.(); } : undefined,
+    onReady: child
+      ? () => {
+          process.send?.({ ready: true });
+          process.disconnect?.();
+        }
+      : undefined,
   });
 }
 

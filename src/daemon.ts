@@ -58,7 +58,11 @@ export function describe(groups: AssembledGroup[], global: GlobalConfig): string
     if (g.source) out.push(`group ${g.id}: ${g.source.line}`);
     else {
       const s = nflogSettings(g.sourceOptions, global.bufsize);
-      out.push(`group ${g.id}: NFLOG ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      out.push(
+        `group ${g.id}: NFLOG ${Object.entries(s)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
     }
     for (const st of g.info) {
       const keys = st.kind === 'output' ? st.reads : st.writes;
@@ -95,8 +99,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   for (const r of running) {
     const g = r.group;
     const pipeline = new Pipeline(g.inputs, g.fanout, keys.size);
-    const source = g.source?.instance
-      ?? new NflogSource(g.id, nflogSettings(g.sourceOptions, global.bufsize), { rmem: global.rmem }, log.child({ group: g.id, source: 'NFLOG' }));
+    const source =
+      g.source?.instance ??
+      new NflogSource(g.id, nflogSettings(g.sourceOptions, global.bufsize), { rmem: global.rmem }, log.child({ group: g.id, source: 'NFLOG' }));
     await source.start(pipeline);
     r.source = source;
   }

@@ -27,7 +27,9 @@ export function checkPidfileRemovable(file: string, user: string, log: Logger): 
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
-    log.info(`pidfile ${file}: ${dir} is not writable by ${user}, so the file is emptied rather than removed at exit (a directory owned by ${user}, e.g. /run/specter, avoids that)`);
+    log.info(
+      `pidfile ${file}: ${dir} is not writable by ${user}, so the file is emptied rather than removed at exit (a directory owned by ${user}, e.g. /run/specter, avoids that)`,
+    );
   }
 }
 

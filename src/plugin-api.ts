@@ -9,12 +9,29 @@
 
 // The contract: definitions, contexts, instances, typed options.
 export {
-  defineInput, defineOutput, defineSource,
-  type DivertTarget, type InputContext, type InputDefinition, type InputInstance,
-  type OptionSpec, type OptionSpecs, type OptionType, type OptionValue, type OptionValues, type OptionValuesOf,
-  type OutputContext, type OutputDefinition, type OutputInstance, type PluginDefinition,
-  type SourceContext, type SourceDefinition, type SourceInstance,
-  CommandUsageError, type CommandContext, type PluginCommand,
+  defineInput,
+  defineOutput,
+  defineSource,
+  type DivertTarget,
+  type InputContext,
+  type InputDefinition,
+  type InputInstance,
+  type OptionSpec,
+  type OptionSpecs,
+  type OptionType,
+  type OptionValue,
+  type OptionValues,
+  type OptionValuesOf,
+  type OutputContext,
+  type OutputDefinition,
+  type OutputInstance,
+  type PluginDefinition,
+  type SourceContext,
+  type SourceDefinition,
+  type SourceInstance,
+  CommandUsageError,
+  type CommandContext,
+  type PluginCommand,
 } from './core/plugin.js';
 export type { PacketSink, RecordSink } from './core/source.js';
 
@@ -44,6 +61,10 @@ export { copyBytes, LastBytes } from './core/last-bytes.js';
 
 // Kernel sources: a netlink socket of any protocol.
 export {
-  NETLINK_ADD_MEMBERSHIP, NETLINK_BROADCAST_ERROR, NETLINK_DROP_MEMBERSHIP, NETLINK_NO_ENOBUFS,
-  NetlinkSocket, type NetlinkHandlers,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_BROADCAST_ERROR,
+  NETLINK_DROP_MEMBERSHIP,
+  NETLINK_NO_ENOBUFS,
+  NetlinkSocket,
+  type NetlinkHandlers,
 } from './netlink/socket.js';

@@ -18,7 +18,10 @@ const VALUE_OPTIONS = new Set(['-c', '--configfile', '-p', '--pidfile', '-u', '-
 export function splitCommand(argv: readonly string[]): { options: string[]; command?: string; args: string[] } {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (VALUE_OPTIONS.has(a)) { i++; continue; }
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
     if (a === '--') return { options: argv.slice(0, i), command: argv[i + 1], args: argv.slice(i + 2) };
     if (!a.startsWith('-')) return { options: argv.slice(0, i), command: a, args: argv.slice(i + 1) };
   }
@@ -37,9 +40,15 @@ export async function runPluginCommand(configFile: string, command: string, args
     try {
       return await found.cmd.run(args, {
         ...found.target,
-        write: (text) => { process.stdout.write(text); },
-        say: (text) => { process.stderr.write(`${text}\n`); },
-        usage: (message) => { throw new CommandUsageError(message); },
+        write: (text) => {
+          process.stdout.write(text);
+        },
+        say: (text) => {
+          process.stderr.write(`${text}\n`);
+        },
+        usage: (message) => {
+          throw new CommandUsageError(message);
+        },
       });
     } catch (err) {
       if (!(err instanceof CommandUsageError)) throw err;
@@ -74,7 +83,9 @@ async function findCommand(configFile: string, command: string) {
       return { cmd, target: { name: n === 1 ? def.name : `${def.name}#${n}`, group: group.id } };
     }
   }
-  throw new Error(elsewhere.length ? `no output of ${configFile} answers it: ${elsewhere.join('; ')}` : `unknown command: no output of ${configFile} offers it`);
+  throw new Error(
+    elsewhere.length ? `no output of ${configFile} answers it: ${elsewhere.join('; ')}` : `unknown command: no output of ${configFile} offers it`,
+  );
 }
 
 function sourceName(group: GroupNode): string {

@@ -17,7 +17,9 @@ const LATE = Symbol('late');
 /** Resolves with the promise's outcome, or LATE after `ms`. */
 async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof LATE> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<typeof LATE>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms), LATE); });
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms), LATE);
+  });
   try {
     return await Promise.race([p, late]);
   } finally {
@@ -32,28 +34,34 @@ export async function stopGroups(running: ReadonlyArray<{ group: AssembledGroup;
 
   await Promise.all(running.map(({ source }) => source?.stop(left()).catch((err) => log.error({ err }, `${source.name}: closing failed`))));
 
-  await Promise.all(running.flatMap(({ group }) => group.outputs.map(async (st) => {
-    const name = `group ${group.id}: ${st.name}`;
-    let late = false;
-    try {
-      late = (await within(st.instance.flush(), left())) === LATE;
-    } catch (err) {
-      log.error({ err }, `${name} could not flush`);
-    }
-    const dropped = st.counters.dropped;
-    try {
-      if ((await within(st.instance.close(), CLOSE_GRACE_MS)) === LATE) {
-        const c = st.counters;
-        const lost = Math.max(0, c.received - c.sent - c.dropped);
-        c.dropped += lost;
-        log.error(`${name} did not close within ${CLOSE_GRACE_MS / 1000} s after the flush${late ? ` deadline of ${seconds}` : ''}: exiting without it, ${lost} records not confirmed written counted as dropped`);
-        return;
-      }
-    } catch (err) {
-      log.error({ err }, `${name} could not close`);
-    }
-    if (late) log.warn(`${name} not flushed within ${seconds}: ${st.counters.dropped - dropped} records dropped at close, the rest written or spooled`);
-  })));
+  await Promise.all(
+    running.flatMap(({ group }) =>
+      group.outputs.map(async (st) => {
+        const name = `group ${group.id}: ${st.name}`;
+        let late = false;
+        try {
+          late = (await within(st.instance.flush(), left())) === LATE;
+        } catch (err) {
+          log.error({ err }, `${name} could not flush`);
+        }
+        const dropped = st.counters.dropped;
+        try {
+          if ((await within(st.instance.close(), CLOSE_GRACE_MS)) === LATE) {
+            const c = st.counters;
+            const lost = Math.max(0, c.received - c.sent - c.dropped);
+            c.dropped += lost;
+            log.error(
+              `${name} did not close within ${CLOSE_GRACE_MS / 1000} s after the flush${late ? ` deadline of ${seconds}` : ''}: exiting without it, ${lost} records not confirmed written counted as dropped`,
+            );
+            return;
+          }
+        } catch (err) {
+          log.error({ err }, `${name} could not close`);
+        }
+        if (late) log.warn(`${name} not flushed within ${seconds}: ${st.counters.dropped - dropped} records dropped at close, the rest written or spooled`);
+      }),
+    ),
+  );
 
   for (const { group } of running) {
     for (const st of group.inputs) await st.instance.close?.().catch((err: unknown) => log.error({ err }, `group ${group.id}: ${st.name} could not close`));

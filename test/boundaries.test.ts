@@ -58,11 +58,13 @@ test("no plugin imports another plugin's folder: what two plugins share lives in
       if (!name.isDirectory()) continue;
       const own = `plugins/${kind.name}/${name.name}`;
       // Tests may load other plugins as fixtures (BASE for its keys); the plugin's code may not.
-      bad.push(...crossings(own, 'plugins').filter((c) => {
-        if (/\.test\.ts:/.test(c)) return false;
-        const to = path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, c.split(':')[0])), c.split(': ')[1]));
-        return !to.startsWith(`${own}/`) && !to.startsWith('plugins/shared/');
-      }));
+      bad.push(
+        ...crossings(own, 'plugins').filter((c) => {
+          if (/\.test\.ts:/.test(c)) return false;
+          const to = path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, c.split(':')[0])), c.split(': ')[1]));
+          return !to.startsWith(`${own}/`) && !to.startsWith('plugins/shared/');
+        }),
+      );
     }
   }
   assert.deepEqual(bad, [], `move what is shared to plugins/shared/:\n  ${bad.join('\n  ')}`);

@@ -40,18 +40,31 @@ describe('doc/plugins.md examples', () => {
     assert.equal(closed!.counters.sent, 300);
     const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
     assert.equal(lines.length, 600);
-    assert.ok(lines.every((l) => l === '127.0.0.1 P: '), lines[0]);
+    assert.ok(
+      lines.every((l) => l === '127.0.0.1 P: '),
+      lines[0],
+    );
   });
 
   it('the input sets its key for the outputs that read it', async () => {
     const out = path.join(dir, 'classes.json');
-    await checkCompliance('JSON', { jsonfile: out, jsonfields: 'oob.mark,mark.class', jsonsync: true }, {
-      inputs: ['BASE', files['markclass.mjs']], records: 4, flushOnly: true,
-    });
-    const objs = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => {
-      const o = JSON.parse(l);
-      return o['mark.class'] === undefined ? { 'oob.mark': o['oob.mark'] } : { 'oob.mark': o['oob.mark'], 'mark.class': o['mark.class'] };
-    });
+    await checkCompliance(
+      'JSON',
+      { jsonfile: out, jsonfields: 'oob.mark,mark.class', jsonsync: true },
+      {
+        inputs: ['BASE', files['markclass.mjs']],
+        records: 4,
+        flushOnly: true,
+      },
+    );
+    const objs = fs
+      .readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const o = JSON.parse(l);
+        return o['mark.class'] === undefined ? { 'oob.mark': o['oob.mark'] } : { 'oob.mark': o['oob.mark'], 'mark.class': o['mark.class'] };
+      });
     assert.deepEqual(objs, [{ 'oob.mark': 0 }, { 'oob.mark': 1, 'mark.class': 'web' }, { 'oob.mark': 2, 'mark.class': 'mail' }, { 'oob.mark': 3 }]);
   });
 

@@ -113,10 +113,15 @@ async function feed(name: string, stage: OutputStage, pipeline: Pipeline, record
   const pkt = new Packet();
   const stats = { packets: 0, malformed: 0 };
   for (let i = 0; i < records; i++) {
-    decodeDatagram(FIXTURE, pkt, (p) => {
-      p.mark = i;
-      pipeline.packet(p);
-    }, stats);
+    decodeDatagram(
+      FIXTURE,
+      pkt,
+      (p) => {
+        p.mark = i;
+        pipeline.packet(p);
+      },
+      stats,
+    );
     if ((i + 1) % batch === 0 || i === records - 1) {
       pipeline.endBatch();
       await turn();
@@ -127,14 +132,20 @@ async function feed(name: string, stage: OutputStage, pipeline: Pipeline, record
 
   const balanced = (when: string) => {
     const spooled = c.extra.spooled ?? 0;
-    assert.equal(c.sent + c.dropped + spooled, c.received, `${name}: received = sent + dropped${spooled ? ' + spooled' : ''} ${when} (${JSON.stringify(c.snapshot())})`);
+    assert.equal(
+      c.sent + c.dropped + spooled,
+      c.received,
+      `${name}: received = sent + dropped${spooled ? ' + spooled' : ''} ${when} (${JSON.stringify(c.snapshot())})`,
+    );
     assert.equal(stage.commits.settled, records, `${name}: every record committed ${when} (${JSON.stringify(c.snapshot())})`);
     assert.equal(pipeline.committed(), records, `${name}: the group committed every record ${when}`);
   };
 
   if (flush) {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, flushMs, 'late'); });
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(resolve, flushMs, 'late');
+    });
     const done = await Promise.race([stage.instance.flush().then(() => 'done' as const), late]);
     clearTimeout(timer);
     assert.equal(done, 'done', `${name}: flush() did not end within ${flushMs} ms (${JSON.stringify(c.snapshot())})`);

@@ -29,27 +29,46 @@ export class Daemon {
   private exited: Promise<number | null>;
 
   /** `entry`: the command to run, by default this tree's (an installed copy's, say). */
-  constructor(ns: NetNs, readonly configFile: string, extraArgs: string[] = [], entry = CLI) {
+  constructor(
+    ns: NetNs,
+    readonly configFile: string,
+    extraArgs: string[] = [],
+    entry = CLI,
+  ) {
     this.proc = ns.spawn(process.execPath, [...(entry === CLI ? NODE_ARGS : []), entry, '-c', configFile, ...extraArgs]);
-    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
+    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+    });
+    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.stdout += d;
+    });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
   }
 
   /** Waits until the daemon logs that it is reading (the config must log to stderr at loglevel ≤ 4). */
   async started(ms = 10000): Promise<void> {
     let code: number | null | undefined;
-    void this.exited.then((c) => { code = c; });
-    await waitFor(() => {
-      if (code !== undefined) throw new Error(`daemon exited with ${code}: ${this.stderr}`);
-      return this.stderr.includes('specter started');
-    }, ms, 'the daemon to start');
+    void this.exited.then((c) => {
+      code = c;
+    });
+    await waitFor(
+      () => {
+        if (code !== undefined) throw new Error(`daemon exited with ${code}: ${this.stderr}`);
+        return this.stderr.includes('specter started');
+      },
+      ms,
+      'the daemon to start',
+    );
   }
 
   /** The last counters the daemon logged for a component ("JSON", "NFLOG group 1") of a group. */
   counters(component: string, group?: number): { [k: string]: number } | undefined {
-    return this.stderr.split('\n').filter((l) => l.includes('"counters"')).map((l) => JSON.parse(l))
-      .filter((o) => o.component === component && (group === undefined || o.group === group)).at(-1);
+    return this.stderr
+      .split('\n')
+      .filter((l) => l.includes('"counters"'))
+      .map((l) => JSON.parse(l))
+      .filter((o) => o.component === component && (group === undefined || o.group === group))
+      .at(-1);
   }
 
   signal(sig: NodeJS.Signals): void {

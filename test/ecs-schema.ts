@@ -27,13 +27,24 @@ const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 /** Whether one JSON value fits an ECS type; a reason when it does not. */
 function typeError(type: string, v: unknown): string | null {
   switch (type) {
-    case 'keyword': case 'constant_keyword': case 'wildcard': case 'match_only_text': case 'text':
+    case 'keyword':
+    case 'constant_keyword':
+    case 'wildcard':
+    case 'match_only_text':
+    case 'text':
       return typeof v === 'string' ? null : `a string (ECS ${type})`;
     case 'ip':
       return typeof v === 'string' && net.isIP(v) !== 0 ? null : 'an IP address as a string (ECS ip)';
-    case 'long': case 'integer': case 'short': case 'byte': case 'unsigned_long':
+    case 'long':
+    case 'integer':
+    case 'short':
+    case 'byte':
+    case 'unsigned_long':
       return Number.isSafeInteger(v) ? null : `an integer (ECS ${type})`;
-    case 'float': case 'half_float': case 'scaled_float': case 'double':
+    case 'float':
+    case 'half_float':
+    case 'scaled_float':
+    case 'double':
       return typeof v === 'number' && Number.isFinite(v) ? null : `a number (ECS ${type})`;
     case 'boolean':
       return typeof v === 'boolean' ? null : 'true or false (ECS boolean)';

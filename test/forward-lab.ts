@@ -19,7 +19,10 @@ export class ForwardLab {
   readonly nats: NatsServer;
   private readonly daemons: Daemon[] = [];
 
-  constructor(prefix: string, readonly groups: readonly number[]) {
+  constructor(
+    prefix: string,
+    readonly groups: readonly number[],
+  ) {
     this.ns = new NetNs(prefix);
     this.nats = new NatsServer(this.ns, path.join(this.dir, 'jetstream'));
     // Group g logs pings to 127.0.0.g, counted by counter c<g>.
@@ -66,7 +69,11 @@ export class ForwardLab {
   /** Records a JSON output wrote (one object per line), with their sensor and sequence. */
   jsonRecords(file: string): Array<{ [k: string]: unknown }> {
     if (!fs.existsSync(file)) return [];
-    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   }
 
   lines(file: string): string[] {

@@ -23,9 +23,13 @@ export function inputHarness(def: InputDefinition, want?: string[], options: Opt
     log: pino({ level: 'silent' }),
     counters: new Counters(),
     checkOnly: false,
-    fail: (m: string) => { throw new Error(m); },
-    want: (n) => (!want || want.includes(n) ? keys.get(n) ?? null : null),
-    key: (n) => { throw new Error(`no earlier input produces ${n}`); },
+    fail: (m: string) => {
+      throw new Error(m);
+    },
+    want: (n) => (!want || want.includes(n) ? (keys.get(n) ?? null) : null),
+    key: (n) => {
+      throw new Error(`no earlier input produces ${n}`);
+    },
   }) as InputInstance;
   const rec = new Record(keys.size);
   const pkt = new Packet();

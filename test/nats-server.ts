@@ -13,7 +13,10 @@ export class NatsServer {
   proc: ChildProcess | null = null;
   log = '';
 
-  constructor(private readonly ns: NetNs, readonly storeDir: string) {}
+  constructor(
+    private readonly ns: NetNs,
+    readonly storeDir: string,
+  ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
@@ -23,12 +26,20 @@ export class NatsServer {
     this.log = '';
     const proc = this.ns.spawn('nats-server', ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port)]);
     this.proc = proc;
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => { this.log += d; });
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => { this.log += d; });
-    await waitFor(() => {
-      if (proc.exitCode !== null) throw new Error(`nats-server exited: ${this.log}`);
-      return this.log.includes('Server is ready');
-    }, 15000, 'nats-server to start');
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.log += d;
+    });
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.log += d;
+    });
+    await waitFor(
+      () => {
+        if (proc.exitCode !== null) throw new Error(`nats-server exited: ${this.log}`);
+        return this.log.includes('Server is ready');
+      },
+      15000,
+      'nats-server to start',
+    );
   }
 
   /** Stops the server (SIGKILL by default: no goodbye to its clients) and waits for it to be gone. */

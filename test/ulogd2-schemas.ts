@@ -46,14 +46,21 @@ function fetchPackage(): Map<string, Buffer> {
         download();
       } catch (err) {
         const why = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').at(-1);
-        throw new Error(`cannot get ulogd2's SQL schemas: ulogd2 is not installed and "apt-get download ulogd2" failed (${why}); install ulogd2 or give apt-get access to a Debian mirror`);
+        throw new Error(
+          `cannot get ulogd2's SQL schemas: ulogd2 is not installed and "apt-get download ulogd2" failed (${why}); install ulogd2 or give apt-get access to a Debian mirror`,
+        );
       }
     }
     const deb = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
     if (!deb) throw new Error('cannot get ulogd2\'s SQL schemas: "apt-get download ulogd2" left no .deb file');
     execFileSync('dpkg', ['-x', deb, 'x'], { cwd: tmp });
     const dir = path.join(tmp, 'x', DOC);
-    return new Map(fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+    return new Map(
+      fs
+        .readdirSync(dir)
+        .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+        .map((f) => [f, fs.readFileSync(path.join(dir, f))]),
+    );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

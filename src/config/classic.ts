@@ -52,7 +52,8 @@ export function parseClassic(text: string, file: string): ConfigModel {
 
     const brace = tokens.findIndex((t) => !t.quoted && t.text === '{');
     if (brace >= 0) {
-      if (block) throw new ConfigError(`nested block: "{" inside block ${block.name} (opened at line ${block.pos.line}); close it with "}" first`, tokens[brace].pos);
+      if (block)
+        throw new ConfigError(`nested block: "{" inside block ${block.name} (opened at line ${block.pos.line}); close it with "}" first`, tokens[brace].pos);
       if (brace !== 1) {
         if (brace === 0) throw new ConfigError('expected a block name ("global" or a group number) before "{"', first.pos);
         throw new ConfigError(`unexpected "${tokens[1].text}": expected "{" after block name "${first.text}"`, tokens[1].pos);
@@ -73,7 +74,8 @@ export function parseClassic(text: string, file: string): ConfigModel {
       throw new ConfigError(`option "${first.text}" outside a block: options go inside "global {" or a group block such as "1 {"`, first.pos);
     }
     if (first.quoted) throw new ConfigError(`expected an option name, found a quoted string`, first.pos);
-    if (rest.length > 1) throw new ConfigError(`unexpected "${rest[1].text}" after the value of "${first.text}": one value per option (quote values with spaces)`, rest[1].pos);
+    if (rest.length > 1)
+      throw new ConfigError(`unexpected "${rest[1].text}" after the value of "${first.text}": one value per option (quote values with spaces)`, rest[1].pos);
     const value = rest[0];
 
     if (first.text === 'plugin') {
@@ -127,7 +129,10 @@ function tokenize(line: string, lineNo: number, file: string, out: Token[]): boo
   const n = line.length;
   while (i < n) {
     const c = line[i];
-    if (c === ' ' || c === '\t') { i++; continue; }
+    if (c === ' ' || c === '\t') {
+      i++;
+      continue;
+    }
     if (c === '#') return false;
     const pos: Pos = { file, line: lineNo, col: i + 1 };
     if (c === '\\' && /^\\[ \t]*$/.test(line.slice(i))) return true;
@@ -135,14 +140,22 @@ function tokenize(line: string, lineNo: number, file: string, out: Token[]): boo
       let s = '';
       i++;
       for (;;) {
-        if (i >= n) throw new ConfigError('unterminated quoted string: expected a closing \'"\' on the same line', pos);
+        if (i >= n) throw new ConfigError("unterminated quoted string: expected a closing '\"' on the same line", pos);
         const d = line[i];
-        if (d === '"') { i++; break; }
-        if (d === '\\' && i + 1 < n && (line[i + 1] === '"' || line[i + 1] === '\\')) { s += line[i + 1]; i += 2; continue; }
+        if (d === '"') {
+          i++;
+          break;
+        }
+        if (d === '\\' && i + 1 < n && (line[i + 1] === '"' || line[i + 1] === '\\')) {
+          s += line[i + 1];
+          i += 2;
+          continue;
+        }
         s += d;
         i++;
       }
-      if (i < n && !/[ \t#]/.test(line[i])) throw new ConfigError(`unexpected "${line[i]}" right after a quoted string: expected a space`, { file, line: lineNo, col: i + 1 });
+      if (i < n && !/[ \t#]/.test(line[i]))
+        throw new ConfigError(`unexpected "${line[i]}" right after a quoted string: expected a space`, { file, line: lineNo, col: i + 1 });
       out.push({ text: s, pos, quoted: true });
       continue;
     }
@@ -153,7 +166,7 @@ function tokenize(line: string, lineNo: number, file: string, out: Token[]): boo
     }
     let j = i;
     while (j < n && !/[ \t#"{}]/.test(line[j])) j++;
-    if (j < n && line[j] === '"') throw new ConfigError('unexpected \'"\' inside a value: quote the whole value', { file, line: lineNo, col: j + 1 });
+    if (j < n && line[j] === '"') throw new ConfigError("unexpected '\"' inside a value: quote the whole value", { file, line: lineNo, col: j + 1 });
     const word = line.slice(i, j);
     // A trailing backslash glued to a word continues the line too.
     if (j === n && word.endsWith('\\')) {

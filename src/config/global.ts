@@ -17,10 +17,27 @@ const GLOBAL_OPTIONS: OptionSpecs = {
   loglevel: { type: 'int', default: 3, min: 1, max: 8, description: '1 = most verbose ... 8 = only fatal errors' },
   errignore: { type: 'bool', default: false, description: 'leave out a plugin that cannot start instead of stopping' },
   // The kernel keeps a socket buffer size in an int and doubles what it is asked: 2G is the most it holds.
-  rmem: { type: 'size', default: DEFAULT_RMEM, min: 4096, max: 2 * 1024 ** 3, description: 'netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait (default: 1/16 of the memory, 16M to 256M; at most 2G, the kernel\'s limit)' },
+  rmem: {
+    type: 'size',
+    default: DEFAULT_RMEM,
+    min: 4096,
+    max: 2 * 1024 ** 3,
+    description:
+      "netlink receive buffer of each group: kernel memory that holds a burst until it is read, used only while packets wait (default: 1/16 of the memory, 16M to 256M; at most 2G, the kernel's limit)",
+  },
   bufsize: { type: 'size', default: 128 * 1024, min: 4096, max: 128 * 1024, description: 'default kernel batch size (nlbufsiz) of every group' },
-  shutdowntimeout: { type: 'int', default: 30, min: 1, max: 3600, description: 'seconds SIGTERM waits for the outputs to flush; then what is left is spooled or counted as dropped' },
-  sensor: { type: 'string', default: os.hostname().split('.')[0], description: 'this machine\'s name in forwarded records (sensor.name); default: the host name up to its first dot' },
+  shutdowntimeout: {
+    type: 'int',
+    default: 30,
+    min: 1,
+    max: 3600,
+    description: 'seconds SIGTERM waits for the outputs to flush; then what is left is spooled or counted as dropped',
+  },
+  sensor: {
+    type: 'string',
+    default: os.hostname().split('.')[0],
+    description: "this machine's name in forwarded records (sensor.name); default: the host name up to its first dot",
+  },
 };
 
 export interface GlobalConfig {
@@ -44,7 +61,10 @@ export function resolveGlobal(model: ConfigModel): GlobalConfig {
   const sensorNode = nodes.filter((o) => o.name === 'sensor').at(-1);
   // It names subjects, message ids and spool files: letters, digits, '-' and '_' only.
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(v.sensor as string)) {
-    throw new ConfigError(`global option "sensor": "${v.sensor}" must be 1 to 64 letters, digits, - or _${sensorNode ? '' : ' (it comes from the host name: set sensor in the global block)'}`, sensorNode?.valuePos);
+    throw new ConfigError(
+      `global option "sensor": "${v.sensor}" must be 1 to 64 letters, digits, - or _${sensorNode ? '' : ' (it comes from the host name: set sensor in the global block)'}`,
+      sensorNode?.valuePos,
+    );
   }
   return {
     logfile: v.logfile as string,

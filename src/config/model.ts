@@ -6,14 +6,14 @@
 export interface Pos {
   readonly file: string;
   readonly line: number; // 1-based
-  readonly col: number;  // 1-based
+  readonly col: number; // 1-based
 }
 
 export interface OptionNode {
   readonly name: string;
   /** The raw value; `true` for a flag written without a value. */
   readonly value: string | true;
-  readonly pos: Pos;      // of the option name
+  readonly pos: Pos; // of the option name
   readonly valuePos: Pos; // of the value (same as pos for a flag)
 }
 
@@ -42,7 +42,10 @@ export interface ConfigModel {
 
 /** A configuration or start-up error: printed as one line, `file:line:col: message`. */
 export class ConfigError extends Error {
-  constructor(message: string, readonly pos?: Pos) {
+  constructor(
+    message: string,
+    readonly pos?: Pos,
+  ) {
     super(message);
     this.name = 'ConfigError';
   }

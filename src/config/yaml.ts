@@ -84,7 +84,10 @@ function pluginOf(n: Node, posOf: PosOf): PluginNode {
   }
   if (items.length !== 1) throw new ConfigError('a plugin entry is "NAME", "NAME: {options}" or a mapping with "plugin: NAME"', posOf(n));
   const [only] = items;
-  const opts = only.value === null || (isScalar(only.value) && only.value.value === null) ? [] : optionsOf(mapOf(only.value, scalarText(only.key, posOf), posOf), posOf, new Set());
+  const opts =
+    only.value === null || (isScalar(only.value) && only.value.value === null)
+      ? []
+      : optionsOf(mapOf(only.value, scalarText(only.key, posOf), posOf), posOf, new Set());
   return { spec: scalarText(only.key, posOf), pos: posOf(only.key), options: opts };
 }
 

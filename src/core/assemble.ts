@@ -17,8 +17,18 @@ import { builtinInputKeys, loadPlugin, loadSource } from './loader.js';
 import { OutputCommits } from './output-commits.js';
 import type { OutputStage, Stage } from './pipeline.js';
 import type {
-  DivertTarget, InputContext, InputDefinition, InputInstance, OptionSpecs, OptionValues, OutputContext, OutputDefinition,
-  PluginDefinition, SourceContext, SourceDefinition, SourceInstance,
+  DivertTarget,
+  InputContext,
+  InputDefinition,
+  InputInstance,
+  OptionSpecs,
+  OptionValues,
+  OutputContext,
+  OutputDefinition,
+  PluginDefinition,
+  SourceContext,
+  SourceDefinition,
+  SourceInstance,
 } from './plugin.js';
 
 export interface AssembleOptions {
@@ -76,7 +86,7 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
   const defs: PluginDefinition[] = [];
   for (const node of group.plugins) {
     const given = opts.plugins && Object.hasOwn(opts.plugins, node.spec) ? opts.plugins[node.spec] : undefined;
-    defs.push(given ?? await loadPlugin(node.spec, node.pos, configDir));
+    defs.push(given ?? (await loadPlugin(node.spec, node.pos, configDir)));
   }
   if (!defs.some((d) => d.kind === 'output')) {
     throw new ConfigError(`group ${group.id} has no output plugin: nothing would be logged`, group.pos);
@@ -86,7 +96,11 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
   const sourceOptions = resolveOptions(sourceSpecs, owned.get(SOURCE) ?? [], sourceDef ? `source ${sourceDef.name}` : `group ${group.id}`, group.pos);
   if (sourceDef) {
     const input = defs.find((d) => d.kind === 'input');
-    if (input) throw new ConfigError(`group ${group.id}: source ${sourceDef.name} delivers whole records; input plugin ${input.name} has no packet to read here`, group.plugins[defs.indexOf(input)].pos);
+    if (input)
+      throw new ConfigError(
+        `group ${group.id}: source ${sourceDef.name} delivers whole records; input plugin ${input.name} has no packet to read here`,
+        group.plugins[defs.indexOf(input)].pos,
+      );
   }
 
   const seen = new Map<string, number>();
@@ -100,7 +114,9 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
     }
     const nodes = [...(owned.get(i) ?? []), ...node.options];
     return {
-      node, def, name,
+      node,
+      def,
+      name,
       options: resolveOptions(def.options, nodes, def.name, node.pos),
       optionNodes: nodes,
       counters: new Counters(),
@@ -128,7 +144,10 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
     if (p.def.kind !== 'output') continue;
     const resolve = (name: string): Key | undefined => {
       const k = produced.get(name);
-      if (k) { p.reads.add(name); read.add(name); }
+      if (k) {
+        p.reads.add(name);
+        read.add(name);
+      }
       return k;
     };
     const ctx: OutputContext = {
@@ -160,9 +179,15 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
   let source: AssembledGroup['source'];
   if (sourceDef && sourceNode) {
     const p: Loaded = {
-      node: { spec: sourceDef.name, pos: sourceNode.pos, options: [] }, def: sourceDef, name: sourceDef.name,
-      options: sourceOptions, optionNodes: owned.get(SOURCE) ?? [], counters: new Counters(),
-      log: opts.log.child({ group: group.id, source: sourceDef.name }), reads: new Set(), writes: [],
+      node: { spec: sourceDef.name, pos: sourceNode.pos, options: [] },
+      def: sourceDef,
+      name: sourceDef.name,
+      options: sourceOptions,
+      optionNodes: owned.get(SOURCE) ?? [],
+      counters: new Counters(),
+      log: opts.log.child({ group: group.id, source: sourceDef.name }),
+      reads: new Set(),
+      writes: [],
     };
     const ctx: SourceContext = {
       ...baseContext(p, group, opts),
@@ -211,12 +236,14 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
     inputs.unshift(stage(p, await create(p, () => (p.def as InputDefinition).create(ctx))));
   }
 
-  const info = plugins.map((p): StageInfo => ({
-    name: p.name,
-    kind: p.def.kind,
-    reads: [...p.reads],
-    writes: p.def.kind === 'output' ? [] : p.writes,
-  }));
+  const info = plugins.map(
+    (p): StageInfo => ({
+      name: p.name,
+      kind: p.def.kind,
+      reads: [...p.reads],
+      writes: p.def.kind === 'output' ? [] : p.writes,
+    }),
+  );
   return { id: group.id, inputs, outputs, fanout, sourceOptions, source, info };
 }
 
@@ -232,9 +259,15 @@ function claimBlockOptions(group: GroupNode, defs: PluginDefinition[], sourceSpe
   };
   for (const o of group.options) {
     let claimed = false;
-    if (Object.hasOwn(sourceSpecs, o.name)) { claim(SOURCE, o); claimed = true; }
+    if (Object.hasOwn(sourceSpecs, o.name)) {
+      claim(SOURCE, o);
+      claimed = true;
+    }
     defs.forEach((d, i) => {
-      if (Object.hasOwn(d.options, o.name)) { claim(i, o); claimed = true; }
+      if (Object.hasOwn(d.options, o.name)) {
+        claim(i, o);
+        claimed = true;
+      }
     });
     if (!claimed) {
       const plugins = defs.map((d) => `${d.name} (${optionList(d.options)})`).join('; ');

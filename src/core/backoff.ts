@@ -5,7 +5,10 @@
 export class Backoff {
   private delay: number;
 
-  constructor(readonly min = 100, readonly max = 5000) {
+  constructor(
+    readonly min = 100,
+    readonly max = 5000,
+  ) {
     this.delay = min;
   }
 

@@ -27,7 +27,11 @@ export class BatchedText {
   private count = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly sink: FileSink, private readonly sync: boolean, private readonly encode: RecordEncoder) {
+  constructor(
+    private readonly sink: FileSink,
+    private readonly sync: boolean,
+    private readonly encode: RecordEncoder,
+  ) {
     sink.recycle = (chunk) => this.out.release(chunk);
   }
 

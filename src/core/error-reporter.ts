@@ -22,7 +22,10 @@ export class ErrorReporter {
   private readonly intervalMs: number;
   private readonly level: 'error' | 'warn';
 
-  constructor(private readonly log: Logger, opts: ReporterOptions = {}) {
+  constructor(
+    private readonly log: Logger,
+    opts: ReporterOptions = {},
+  ) {
     this.intervalMs = opts.intervalMs ?? 60_000;
     this.level = opts.level ?? 'error';
   }

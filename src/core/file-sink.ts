@@ -154,7 +154,9 @@ export class FileSink {
 
   private addSwitch(at: number, renameTo: (() => string) | null): Promise<void> {
     let resolve!: () => void;
-    const done = new Promise<void>((r) => { resolve = r; });
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
     let i = this.switches.length;
     while (i > 0 && this.switches[i - 1].at > at) i--;
     this.switches.splice(i, 0, { at, renameTo, done, resolve });
@@ -198,7 +200,10 @@ export class FileSink {
       this.opts.counters.errors++;
       // Rate-limited: a rotation retried every few batches must not fill the log.
       const what = renameTo ? 'rotate' : 'reopen';
-      this.switchErrors.failure(`cannot ${what} ${this.opts.path}: ${e.message}; still writing to the previous file, trying again ${retry}`, { file: this.opts.path, code: e.code ?? e.message });
+      this.switchErrors.failure(`cannot ${what} ${this.opts.path}: ${e.message}; still writing to the previous file, trying again ${retry}`, {
+        file: this.opts.path,
+        code: e.code ?? e.message,
+      });
       return false;
     }
     this.switchErrors.recovered(`${this.opts.path} opened again`, { file: this.opts.path });
@@ -285,7 +290,10 @@ export class FileSink {
       else this.opts.counters.dropped += events[k];
     }
     this.opts.counters.errors++;
-    this.writeErrors.failure(`cannot write ${this.opts.path}: ${err.message}; dropping records until it works again`, { file: this.opts.path, code: err.code ?? err.message });
+    this.writeErrors.failure(`cannot write ${this.opts.path}: ${err.message}; dropping records until it works again`, {
+      file: this.opts.path,
+      code: err.code ?? err.message,
+    });
   }
 }
 

@@ -23,16 +23,28 @@ export function ipv6ToString(b: Uint8Array): string {
   }
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (bestStart < 0) return g.map((x) => x.toString(16)).join(':');
-  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
-  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
+  const head = g
+    .slice(0, bestStart)
+    .map((x) => x.toString(16))
+    .join(':');
+  const tail = g
+    .slice(bestStart + bestLen)
+    .map((x) => x.toString(16))
+    .join(':');
   return `${head}::${tail}`;
 }
 
@@ -56,13 +68,21 @@ export function hexString(b: Uint8Array): string {
 /** A generic printable form of a value of the given type. */
 export function valueToString(type: KeyType, v: unknown): string {
   switch (type) {
-    case 'ipv4': return ipv4ToString(v as number);
-    case 'ipv6': return ipv6ToString(v as Uint8Array);
-    case 'ipaddr': return ipToString(v as number | Uint8Array);
-    case 'mac': return macToString(v as Uint8Array);
-    case 'raw': return hexString(v as Uint8Array);
-    case 'bool': return v ? 'true' : 'false';
-    case 'time': return new Date(v as number).toISOString();
-    default: return String(v);
+    case 'ipv4':
+      return ipv4ToString(v as number);
+    case 'ipv6':
+      return ipv6ToString(v as Uint8Array);
+    case 'ipaddr':
+      return ipToString(v as number | Uint8Array);
+    case 'mac':
+      return macToString(v as Uint8Array);
+    case 'raw':
+      return hexString(v as Uint8Array);
+    case 'bool':
+      return v ? 'true' : 'false';
+    case 'time':
+      return new Date(v as number).toISOString();
+    default:
+      return String(v);
   }
 }

@@ -6,16 +6,22 @@
 
 /** The value types of keys and how a value of each type is held in a record slot. */
 export type KeyType =
-  | 'u8' | 'u16' | 'u32' | 'i8' | 'i16' | 'i32' // number
-  | 'u64' | 'i64'                               // bigint
-  | 'bool'                                      // boolean
-  | 'ipv4'                                      // number, host order (192.168.0.10 = 0xc0a8000a)
-  | 'ipv6'                                      // Uint8Array(16)
-  | 'ipaddr'                                    // number (IPv4) or Uint8Array(16) (IPv6), per packet
-  | 'mac'                                       // Uint8Array (usually 6 bytes)
-  | 'string'                                    // string
-  | 'raw'                                       // Uint8Array
-  | 'time';                                     // number: milliseconds since the epoch (may have a fraction)
+  | 'u8'
+  | 'u16'
+  | 'u32'
+  | 'i8'
+  | 'i16'
+  | 'i32' // number
+  | 'u64'
+  | 'i64' // bigint
+  | 'bool' // boolean
+  | 'ipv4' // number, host order (192.168.0.10 = 0xc0a8000a)
+  | 'ipv6' // Uint8Array(16)
+  | 'ipaddr' // number (IPv4) or Uint8Array(16) (IPv6), per packet
+  | 'mac' // Uint8Array (usually 6 bytes)
+  | 'string' // string
+  | 'raw' // Uint8Array
+  | 'time'; // number: milliseconds since the epoch (may have a fraction)
 
 export interface KeyDef {
   readonly name: string;
@@ -66,7 +72,10 @@ export function closestKeys(name: string, candidates: Iterable<string>, max = 3)
   for (const c of candidates) scored.push([editDistance(name, c), c]);
   scored.sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]));
   const limit = Math.max(2, Math.ceil(name.length / 3));
-  return scored.filter(([d]) => d <= limit).slice(0, max).map(([, c]) => c);
+  return scored
+    .filter(([d]) => d <= limit)
+    .slice(0, max)
+    .map(([, c]) => c);
 }
 
 function editDistance(a: string, b: string): number {

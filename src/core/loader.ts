@@ -71,9 +71,14 @@ export async function loadSource(spec: string, pos: Pos, configDir: string): Pro
   if (name === 'NFLOG') return null;
   if (Object.hasOwn(builtinSources, name)) return (await builtinSources[name]()).default;
   if (!isModulePath(spec)) {
-    throw new ConfigError(`unknown source "${spec}": expected NFLOG${Object.keys(builtinSources).map((n) => `, ${n}`).join('')} or a path to a JavaScript module`, pos);
+    throw new ConfigError(
+      `unknown source "${spec}": expected NFLOG${Object.keys(builtinSources)
+        .map((n) => `, ${n}`)
+        .join('')} or a path to a JavaScript module`,
+      pos,
+    );
   }
-  const def = await importModule(path.resolve(configDir, spec), spec, pos) as unknown as SourceDefinition;
+  const def = (await importModule(path.resolve(configDir, spec), spec, pos)) as unknown as SourceDefinition;
   if (def.kind !== 'source') throw new ConfigError(`module "${spec}" is a plugin of kind "${def.kind}", not a source`, pos);
   return def;
 }
@@ -108,6 +113,7 @@ function shapeProblem(def: Partial<PluginDefinition>): string | null {
   if (typeof def.name !== 'string' || !def.name) return 'must export a name';
   if (typeof def.create !== 'function') return 'must export a create(ctx) function';
   if (def.options !== undefined && (typeof def.options !== 'object' || def.options === null)) return 'has an invalid options table';
-  if ((kind === 'input' || kind === 'source') && !Array.isArray((def as { produces?: unknown }).produces)) return `is ${kind === 'input' ? 'an input' : 'a source'} but lists no produced keys ("produces")`;
+  if ((kind === 'input' || kind === 'source') && !Array.isArray((def as { produces?: unknown }).produces))
+    return `is ${kind === 'input' ? 'an input' : 'a source'} but lists no produced keys ("produces")`;
   return null;
 }

@@ -24,7 +24,10 @@ export class OutputCommits {
   /** Told after every change of `settled` (the pipeline recomputes the group's committed count). */
   changed: () => void = () => {};
 
-  constructor(private readonly counters: Counters, private readonly log: Logger) {}
+  constructor(
+    private readonly counters: Counters,
+    private readonly log: Logger,
+  ) {}
 
   /** Records of the group, in delivery order, that this output has settled. */
   get settled(): number {

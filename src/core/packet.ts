@@ -18,12 +18,12 @@ export class Packet {
   /** Protocol family of the packet (nfgenmsg): 2 = IPv4, 10 = IPv6, 7 = bridge, 3 = ARP, 0 = unspec. */
   family = 0;
 
-  hwProtocol = -1;   // NFULA_PACKET_HDR hw_protocol (ethertype, host order)
-  hook = -1;         // NFULA_PACKET_HDR hook
+  hwProtocol = -1; // NFULA_PACKET_HDR hw_protocol (ethertype, host order)
+  hook = -1; // NFULA_PACKET_HDR hook
   mark = -1;
-  tsSec = -1;        // NFULA_TIMESTAMP seconds (-1: none, the kernel did not stamp it)
+  tsSec = -1; // NFULA_TIMESTAMP seconds (-1: none, the kernel did not stamp it)
   tsUsec = -1;
-  indev = -1;        // interface indexes
+  indev = -1; // interface indexes
   outdev = -1;
   physindev = -1;
   physoutdev = -1;
@@ -31,18 +31,24 @@ export class Packet {
   gid = -1;
   seqLocal = -1;
   seqGlobal = -1;
-  hwType = -1;       // NFULA_HWTYPE (ARPHRD_*)
-  hwLen = -1;        // NFULA_HWLEN
-  vlanTci = -1;      // NFULA_VLAN / NFULA_VLAN_TCI
-  vlanProto = -1;    // NFULA_VLAN / NFULA_VLAN_PROTO
-  ctInfo = -1;       // NFULA_CT_INFO
+  hwType = -1; // NFULA_HWTYPE (ARPHRD_*)
+  hwLen = -1; // NFULA_HWLEN
+  vlanTci = -1; // NFULA_VLAN / NFULA_VLAN_TCI
+  vlanProto = -1; // NFULA_VLAN / NFULA_VLAN_PROTO
+  ctInfo = -1; // NFULA_CT_INFO
 
-  hwAddrOff = 0; hwAddrLen = -1;       // NFULA_HWADDR address bytes
-  hwHeaderOff = 0; hwHeaderLen = -1;   // NFULA_HWHEADER (the link-layer header)
-  payloadOff = 0; payloadLen = -1;     // NFULA_PAYLOAD (network header onwards)
-  prefixOff = 0; prefixLen = -1;       // NFULA_PREFIX without the trailing NUL
-  l2HdrOff = 0; l2HdrLen = -1;         // NFULA_L2HDR
-  ctOff = 0; ctLen = -1;               // NFULA_CT, kept raw
+  hwAddrOff = 0;
+  hwAddrLen = -1; // NFULA_HWADDR address bytes
+  hwHeaderOff = 0;
+  hwHeaderLen = -1; // NFULA_HWHEADER (the link-layer header)
+  payloadOff = 0;
+  payloadLen = -1; // NFULA_PAYLOAD (network header onwards)
+  prefixOff = 0;
+  prefixLen = -1; // NFULA_PREFIX without the trailing NUL
+  l2HdrOff = 0;
+  l2HdrLen = -1; // NFULA_L2HDR
+  ctOff = 0;
+  ctLen = -1; // NFULA_CT, kept raw
 
   /** Resets every field to absent; called by the source before each packet. */
   reset(buf: Buffer): void {

@@ -151,7 +151,10 @@ export class ReconnectingSink<C, T> {
       }
       const taken = this.queue.slice(0, this.batch);
       try {
-        await this.opts.link.send(this.conn, taken.map((e) => e.item));
+        await this.opts.link.send(
+          this.conn,
+          taken.map((e) => e.item),
+        );
       } catch (err) {
         if (this.closing) break;
         this.failed(err, 'send failed');

@@ -216,7 +216,11 @@ export class SocketSink {
       conn.events += q.events;
       conn.last = q.ticket;
       const done = (err?: Error | null) => this.written(conn, q, err);
-      if (this.udp) this.udp.send(q.data, this.ep.port!, this.ep.host!, (err) => { if (err) this.problem(err); done(err); });
+      if (this.udp)
+        this.udp.send(q.data, this.ep.port!, this.ep.host!, (err) => {
+          if (err) this.problem(err);
+          done(err);
+        });
       else this.sock!.write(q.data, done);
     }
   }

@@ -38,7 +38,8 @@ export function putUint(b: Uint8Array, o: number, n: number): number {
   if (n <= 0x7fffffff) {
     // The common case (ports, lengths, times, addresses as numbers) in 32-bit integer arithmetic.
     let x = n | 0;
-    const end = o + (x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10);
+    const end =
+      o + (x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10);
     let p = end;
     while (x >= 10) {
       const q = (x / 10) | 0;
@@ -72,7 +73,7 @@ export function putInt(b: Uint8Array, o: number, n: number): number {
 /** Exactly `width` digits, zero-padded. */
 export function putFixed(b: Uint8Array, o: number, n: number, width: number): number {
   const end = o + width;
-  for (let p = end; p > o;) {
+  for (let p = end; p > o; ) {
     const q = Math.floor(n / 10);
     b[--p] = 48 + (n - q * 10);
     n = q;

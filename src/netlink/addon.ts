@@ -21,12 +21,7 @@ export interface NativeSocket {
 }
 
 export interface NativeSocketClass {
-  new (
-    protocol: number,
-    ends: Int32Array,
-    onBatch: (buf: Buffer, count: number) => void,
-    onError: (errno: number, times: number) => void,
-  ): NativeSocket;
+  new (protocol: number, ends: Int32Array, onBatch: (buf: Buffer, count: number) => void, onError: (errno: number, times: number) => void): NativeSocket;
 }
 
 const METHODS: Array<keyof NativeSocket> = ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'close'];

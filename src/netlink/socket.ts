@@ -42,10 +42,18 @@ export class NetlinkSocket {
   private paused = false;
   private closed = false;
 
-  constructor(readonly protocol: number, private readonly handlers: NetlinkHandlers) {
+  constructor(
+    readonly protocol: number,
+    private readonly handlers: NetlinkHandlers,
+  ) {
     const Native = loadAddon();
     try {
-      this.native = new Native(protocol, this.ends, (buf, count) => this.onBatch(buf, count), (errno, times) => this.onError(errno, times));
+      this.native = new Native(
+        protocol,
+        this.ends,
+        (buf, count) => this.onBatch(buf, count),
+        (errno, times) => this.onError(errno, times),
+      );
     } catch (err) {
       throw this.error(err);
     }

@@ -6,8 +6,19 @@
 import { i32le, u16be, u16le, u32be, u32le } from '../core/bytes.js';
 import type { Packet } from '../core/packet.js';
 import {
-  MSG_TYPE_CONFIG, MSG_TYPE_PACKET, NFGENMSG_LEN, NFULA, NFULA_CFG, NFULA_VLAN_PROTO, NFULA_VLAN_TCI, NLA_HDRLEN,
-  NLA_TYPE_MASK, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN,
+  MSG_TYPE_CONFIG,
+  MSG_TYPE_PACKET,
+  NFGENMSG_LEN,
+  NFULA,
+  NFULA_CFG,
+  NFULA_VLAN_PROTO,
+  NFULA_VLAN_TCI,
+  NLA_HDRLEN,
+  NLA_TYPE_MASK,
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
 } from './constants.js';
 
 const align4 = (n: number) => (n + 3) & ~3;
@@ -123,7 +134,10 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
         pkt.hwProtocol = u16be(buf, p);
         pkt.hook = buf[p + 2];
         break;
-      case NFULA.MARK: if (plen < 4) return false; pkt.mark = u32be(buf, p); break;
+      case NFULA.MARK:
+        if (plen < 4) return false;
+        pkt.mark = u32be(buf, p);
+        break;
       case NFULA.TIMESTAMP:
         if (plen < 16) return false;
         // Seconds past 32 bits or microseconds past a second are no kernel time: left absent, BASE stamps the packet.
@@ -132,10 +146,22 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
           pkt.tsUsec = u32be(buf, p + 12);
         }
         break;
-      case NFULA.IFINDEX_INDEV: if (plen < 4) return false; pkt.indev = u32be(buf, p); break;
-      case NFULA.IFINDEX_OUTDEV: if (plen < 4) return false; pkt.outdev = u32be(buf, p); break;
-      case NFULA.IFINDEX_PHYSINDEV: if (plen < 4) return false; pkt.physindev = u32be(buf, p); break;
-      case NFULA.IFINDEX_PHYSOUTDEV: if (plen < 4) return false; pkt.physoutdev = u32be(buf, p); break;
+      case NFULA.IFINDEX_INDEV:
+        if (plen < 4) return false;
+        pkt.indev = u32be(buf, p);
+        break;
+      case NFULA.IFINDEX_OUTDEV:
+        if (plen < 4) return false;
+        pkt.outdev = u32be(buf, p);
+        break;
+      case NFULA.IFINDEX_PHYSINDEV:
+        if (plen < 4) return false;
+        pkt.physindev = u32be(buf, p);
+        break;
+      case NFULA.IFINDEX_PHYSOUTDEV:
+        if (plen < 4) return false;
+        pkt.physoutdev = u32be(buf, p);
+        break;
       case NFULA.HWADDR: {
         if (plen < 4) return false;
         const n = u16be(buf, p);
@@ -144,7 +170,10 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
         pkt.hwAddrLen = n;
         break;
       }
-      case NFULA.PAYLOAD: pkt.payloadOff = p; pkt.payloadLen = plen; break;
+      case NFULA.PAYLOAD:
+        pkt.payloadOff = p;
+        pkt.payloadLen = plen;
+        break;
       case NFULA.PREFIX: {
         // A C string: it ends at the first NUL.
         let n = 0;
@@ -153,18 +182,51 @@ function decodePacket(buf: Buffer, start: number, end: number, pkt: Packet): boo
         pkt.prefixLen = n;
         break;
       }
-      case NFULA.UID: if (plen < 4) return false; pkt.uid = u32be(buf, p); break;
-      case NFULA.GID: if (plen < 4) return false; pkt.gid = u32be(buf, p); break;
-      case NFULA.SEQ: if (plen < 4) return false; pkt.seqLocal = u32be(buf, p); break;
-      case NFULA.SEQ_GLOBAL: if (plen < 4) return false; pkt.seqGlobal = u32be(buf, p); break;
-      case NFULA.HWTYPE: if (plen < 2) return false; pkt.hwType = u16be(buf, p); break;
-      case NFULA.HWLEN: if (plen < 2) return false; pkt.hwLen = u16be(buf, p); break;
-      case NFULA.HWHEADER: pkt.hwHeaderOff = p; pkt.hwHeaderLen = plen; break;
-      case NFULA.L2HDR: pkt.l2HdrOff = p; pkt.l2HdrLen = plen; break;
-      case NFULA.CT: pkt.ctOff = p; pkt.ctLen = plen; break;
-      case NFULA.CT_INFO: if (plen < 4) return false; pkt.ctInfo = u32be(buf, p); break;
-      case NFULA.VLAN: if (!decodeVlan(buf, p, p + plen, pkt)) return false; break;
-      default: break; // attributes of newer kernels
+      case NFULA.UID:
+        if (plen < 4) return false;
+        pkt.uid = u32be(buf, p);
+        break;
+      case NFULA.GID:
+        if (plen < 4) return false;
+        pkt.gid = u32be(buf, p);
+        break;
+      case NFULA.SEQ:
+        if (plen < 4) return false;
+        pkt.seqLocal = u32be(buf, p);
+        break;
+      case NFULA.SEQ_GLOBAL:
+        if (plen < 4) return false;
+        pkt.seqGlobal = u32be(buf, p);
+        break;
+      case NFULA.HWTYPE:
+        if (plen < 2) return false;
+        pkt.hwType = u16be(buf, p);
+        break;
+      case NFULA.HWLEN:
+        if (plen < 2) return false;
+        pkt.hwLen = u16be(buf, p);
+        break;
+      case NFULA.HWHEADER:
+        pkt.hwHeaderOff = p;
+        pkt.hwHeaderLen = plen;
+        break;
+      case NFULA.L2HDR:
+        pkt.l2HdrOff = p;
+        pkt.l2HdrLen = plen;
+        break;
+      case NFULA.CT:
+        pkt.ctOff = p;
+        pkt.ctLen = plen;
+        break;
+      case NFULA.CT_INFO:
+        if (plen < 4) return false;
+        pkt.ctInfo = u32be(buf, p);
+        break;
+      case NFULA.VLAN:
+        if (!decodeVlan(buf, p, p + plen, pkt)) return false;
+        break;
+      default:
+        break; // attributes of newer kernels
     }
     off += align4(alen);
   }

@@ -4,24 +4,37 @@ import { MAX_NLBUFSIZ } from './constants.js';
 
 export const NFLOG_OPTIONS: OptionSpecs = {
   nlbufsiz: {
-    type: 'size', min: 4096, max: MAX_NLBUFSIZ,
+    type: 'size',
+    min: 4096,
+    max: MAX_NLBUFSIZ,
     description: 'kernel batch buffer of the group: packets are sent in datagrams of up to this size (default: global bufsize, 128K)',
   },
   qthreshold: {
-    type: 'int', default: 256, min: 1, max: 65535,
+    type: 'int',
+    default: 256,
+    min: 1,
+    max: 65535,
     description: 'packets the kernel queues before it sends a batch',
   },
   flushtimeout: {
-    type: 'int', default: 5, min: 0, max: 6000,
+    type: 'int',
+    default: 5,
+    min: 0,
+    max: 6000,
     description: 'hundredths of a second after which a partial batch is sent (latency bound at low rates)',
   },
   copymode: {
-    type: 'enum', default: 'packet', values: ['packet', 'meta', 'none'],
+    type: 'enum',
+    default: 'packet',
+    values: ['packet', 'meta', 'none'],
     description: 'what the kernel copies: the packet, metadata only, or nothing',
   },
   copyrange: {
-    type: 'size', default: 0, min: 0, max: 65535,
-    description: 'bytes of each packet copied (0 = the whole packet; a rule\'s own snaplen takes precedence)',
+    type: 'size',
+    default: 0,
+    min: 0,
+    max: 65535,
+    description: "bytes of each packet copied (0 = the whole packet; a rule's own snaplen takes precedence)",
   },
   seq: { type: 'bool', default: true, description: 'ask for per-group sequence numbers (counts packets the kernel dropped)' },
   seqglobal: { type: 'bool', default: false, description: 'ask for global sequence numbers across all groups' },

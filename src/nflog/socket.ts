@@ -95,7 +95,9 @@ export class NflogSocket {
         this.warned = true;
         const size = this.receiveBuffer;
         const capped = size < this.rmem ? ` (asked for ${this.rmem}: net.core.rmem_max caps it without CAP_NET_ADMIN)` : '';
-        this.log.warn(`NFLOG group ${this.group}: the kernel dropped packets: the receive buffer of ${size} bytes${capped} was full; a larger rmem absorbs longer bursts`);
+        this.log.warn(
+          `NFLOG group ${this.group}: the kernel dropped packets: the receive buffer of ${size} bytes${capped} was full; a larger rmem absorbs longer bursts`,
+        );
       }
       return;
     }

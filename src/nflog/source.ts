@@ -53,9 +53,15 @@ export class NflogSource implements Source {
   async start(sink: PacketSink): Promise<void> {
     this.sink = sink;
     const s = this.settings;
-    const sock = new NflogSocket(this.group, this.limits.rmem, this.log, (buf) => this.onDatagram(buf), () => {
-      this.counters.extra.enobufs++;
-    });
+    const sock = new NflogSocket(
+      this.group,
+      this.limits.rmem,
+      this.log,
+      (buf) => this.onDatagram(buf),
+      () => {
+        this.counters.extra.enobufs++;
+      },
+    );
     this.sock = sock;
     try {
       if (s.pfbind) {
@@ -68,13 +74,17 @@ export class NflogSource implements Source {
       let flags = 0;
       if (s.seq) flags |= CFG_FLAG.SEQ;
       if (s.seqglobal) flags |= CFG_FLAG.SEQ_GLOBAL;
-      await sock.request(AF_UNSPEC, [
-        cfg.mode(COPY_MODE[s.copymode], s.copyrange === 0 ? 0xffff : s.copyrange),
-        cfg.u32(NFULA_CFG.NLBUFSIZ, s.nlbufsiz),
-        cfg.u32(NFULA_CFG.QTHRESH, s.qthreshold),
-        cfg.u32(NFULA_CFG.TIMEOUT, s.flushtimeout),
-        cfg.flags(flags),
-      ], 'configuring copy mode, buffer size, threshold, timeout and flags');
+      await sock.request(
+        AF_UNSPEC,
+        [
+          cfg.mode(COPY_MODE[s.copymode], s.copyrange === 0 ? 0xffff : s.copyrange),
+          cfg.u32(NFULA_CFG.NLBUFSIZ, s.nlbufsiz),
+          cfg.u32(NFULA_CFG.QTHRESH, s.qthreshold),
+          cfg.u32(NFULA_CFG.TIMEOUT, s.flushtimeout),
+          cfg.flags(flags),
+        ],
+        'configuring copy mode, buffer size, threshold, timeout and flags',
+      );
     } catch (err) {
       sock.close();
       this.sock = null;
@@ -98,7 +108,12 @@ export class NflogSource implements Source {
     });
     let limit: NodeJS.Timeout | undefined;
     let late = false;
-    const timeout = new Promise<void>((r) => { limit = setTimeout(() => { late = true; r(); }, maxMs); });
+    const timeout = new Promise<void>((r) => {
+      limit = setTimeout(() => {
+        late = true;
+        r();
+      }, maxMs);
+    });
     await Promise.race([unbound, this.quiet(500), timeout]);
     clearTimeout(limit);
     if (late) this.log.warn(`${this.name}: not drained within the shutdown timeout; closing it`);

@@ -7,32 +7,46 @@ const parse = (text: string) => parseClassic(text, 'test.conf');
 
 describe('classic syntax', () => {
   it('reads blocks, options, flags, quotes and comments', () => {
-    const m = parse([
-      '# a comment line',
-      'global {',
-      '  logfile "/var/log/with space\tand # hash.log"   # trailing comment',
-      '  loglevel 5#glued comment',
-      '}',
-      '',
-      '1 {',
-      '  plugin /lib/specter/specter_BASE.so',
-      '  plugin LOGEMU',
-      '  logemusync',
-      '  logemufile "say \\"hi\\" \\\\"',
-      '}',
-    ].join('\n'));
-    assert.deepEqual(m.global?.options.map((o) => [o.name, o.value]), [
-      ['logfile', '/var/log/with space\tand # hash.log'],
-      ['loglevel', '5'],
-    ]);
+    const m = parse(
+      [
+        '# a comment line',
+        'global {',
+        '  logfile "/var/log/with space\tand # hash.log"   # trailing comment',
+        '  loglevel 5#glued comment',
+        '}',
+        '',
+        '1 {',
+        '  plugin /lib/specter/specter_BASE.so',
+        '  plugin LOGEMU',
+        '  logemusync',
+        '  logemufile "say \\"hi\\" \\\\"',
+        '}',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      m.global?.options.map((o) => [o.name, o.value]),
+      [
+        ['logfile', '/var/log/with space\tand # hash.log'],
+        ['loglevel', '5'],
+      ],
+    );
     assert.equal(m.groups.length, 1);
     const g = m.groups[0];
     assert.equal(g.id, 1);
-    assert.deepEqual(g.plugins.map((p) => [p.spec, p.pos.line, p.pos.col]), [['/lib/specter/specter_BASE.so', 8, 10], ['LOGEMU', 9, 10]]);
-    assert.deepEqual(g.options.map((o) => [o.name, o.value, o.valuePos.line, o.valuePos.col]), [
-      ['logemusync', true, 10, 3],
-      ['logemufile', 'say "hi" \\', 11, 14],
-    ]);
+    assert.deepEqual(
+      g.plugins.map((p) => [p.spec, p.pos.line, p.pos.col]),
+      [
+        ['/lib/specter/specter_BASE.so', 8, 10],
+        ['LOGEMU', 9, 10],
+      ],
+    );
+    assert.deepEqual(
+      g.options.map((o) => [o.name, o.value, o.valuePos.line, o.valuePos.col]),
+      [
+        ['logemusync', true, 10, 3],
+        ['logemufile', 'say "hi" \\', 11, 14],
+      ],
+    );
   });
 
   it('joins continued lines and keeps positions on the physical lines', () => {
@@ -46,7 +60,10 @@ describe('classic syntax', () => {
   it('keeps several groups apart and accepts an empty file', () => {
     assert.deepEqual(parse('').groups, []);
     const m = parse('0 {\n plugin A\n}\n65535 {\n plugin B\n}\n');
-    assert.deepEqual(m.groups.map((g) => g.id), [0, 65535]);
+    assert.deepEqual(
+      m.groups.map((g) => g.id),
+      [0, 65535],
+    );
   });
 });
 

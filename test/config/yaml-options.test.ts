@@ -19,23 +19,39 @@ const strip = (m: ReturnType<typeof parseClassic>) => ({
 
 describe('YAML configuration', () => {
   it('describes the same model as the classic syntax', () => {
-    const classic = parseClassic('global {\n logfile stdout\n loglevel 2\n}\n1 {\n plugin BASE\n plugin LOGEMU\n logemufile /tmp/a\n logemusync\n}\n', 'a.conf');
-    const yaml = parseYaml('global:\n  logfile: stdout\n  loglevel: 2\ngroups:\n  1:\n    logemufile: /tmp/a\n    logemusync: true\n    plugins: [BASE, LOGEMU]\n', 'a.yaml');
+    const classic = parseClassic(
+      'global {\n logfile stdout\n loglevel 2\n}\n1 {\n plugin BASE\n plugin LOGEMU\n logemufile /tmp/a\n logemusync\n}\n',
+      'a.conf',
+    );
+    const yaml = parseYaml(
+      'global:\n  logfile: stdout\n  loglevel: 2\ngroups:\n  1:\n    logemufile: /tmp/a\n    logemusync: true\n    plugins: [BASE, LOGEMU]\n',
+      'a.yaml',
+    );
     assert.deepEqual(strip(yaml), strip(classic));
   });
 
   it('gives per-instance options, so one group can hold two instances of an output', () => {
-    const m = parseYaml([
-      'groups:',
-      '  3:',
-      '    plugins:',
-      '      - BASE',
-      '      - LOGEMU: { logemufile: /tmp/one }',
-      '      - plugin: LOGEMU',
-      '        logemufile: /tmp/two',
-    ].join('\n'), 'b.yaml');
+    const m = parseYaml(
+      [
+        'groups:',
+        '  3:',
+        '    plugins:',
+        '      - BASE',
+        '      - LOGEMU: { logemufile: /tmp/one }',
+        '      - plugin: LOGEMU',
+        '        logemufile: /tmp/two',
+      ].join('\n'),
+      'b.yaml',
+    );
     const g = m.groups[0];
-    assert.deepEqual(g.plugins.map((p) => [p.spec, p.options.map((o) => o.value)]), [['BASE', []], ['LOGEMU', ['/tmp/one']], ['LOGEMU', ['/tmp/two']]]);
+    assert.deepEqual(
+      g.plugins.map((p) => [p.spec, p.options.map((o) => o.value)]),
+      [
+        ['BASE', []],
+        ['LOGEMU', ['/tmp/one']],
+        ['LOGEMU', ['/tmp/two']],
+      ],
+    );
     assert.deepEqual([g.plugins[2].options[0].valuePos.line, g.plugins[2].options[0].valuePos.col], [7, 21]);
   });
 
@@ -50,13 +66,16 @@ describe('YAML configuration', () => {
   ];
   for (const [name, text, line, col, msg] of BAD) {
     it(`error: ${name}`, () => {
-      assert.throws(() => parseYaml(text, 'bad.yaml'), (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.match(err.message, msg);
-        assert.deepEqual([err.pos?.line, err.pos?.col], [line, col], err.toString());
-        assert.ok(!err.toString().includes('\n'));
-        return true;
-      });
+      assert.throws(
+        () => parseYaml(text, 'bad.yaml'),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, msg);
+          assert.deepEqual([err.pos?.line, err.pos?.col], [line, col], err.toString());
+          assert.ok(!err.toString().includes('\n'));
+          return true;
+        },
+      );
     });
   }
 });
@@ -69,7 +88,12 @@ describe('option values', () => {
     size: { type: 'size', default: 0, description: 'a size' },
     mode: { type: 'enum', default: 'a', values: ['a', 'b'], description: 'an enum' },
   };
-  const node = (name: string, value: string | true): OptionNode => ({ name, value, pos: { file: 'f', line: 4, col: 2 }, valuePos: { file: 'f', line: 4, col: 8 } });
+  const node = (name: string, value: string | true): OptionNode => ({
+    name,
+    value,
+    pos: { file: 'f', line: 4, col: 2 },
+    valuePos: { file: 'f', line: 4, col: 8 },
+  });
 
   it('converts every type and applies defaults', () => {
     assert.deepEqual(resolveOptions(specs, [], 'P'), { name: 'x', count: 1, on: false, size: 0, mode: 'a' });
@@ -89,19 +113,31 @@ describe('option values', () => {
   ];
   for (const [name, value, msg] of BAD) {
     it(`rejects ${name}=${String(value)} at the value's position`, () => {
-      assert.throws(() => resolveOptions(specs, [node(name, value)], 'P'), (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.match(err.message, msg);
-        assert.equal(err.toString().slice(0, 6), 'f:4:8:');
-        return true;
-      });
+      assert.throws(
+        () => resolveOptions(specs, [node(name, value)], 'P'),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, msg);
+          assert.equal(err.toString().slice(0, 6), 'f:4:8:');
+          return true;
+        },
+      );
     });
   }
 
   it('rejects unknown global options and lists the known ones', () => {
-    assert.throws(() => resolveGlobal(parseClassic('global {\n logfiel x\n}\n', 'g.conf')), /g\.conf:2:2: unknown global option "logfiel": expected one of logfile, loglevel/);
+    assert.throws(
+      () => resolveGlobal(parseClassic('global {\n logfiel x\n}\n', 'g.conf')),
+      /g\.conf:2:2: unknown global option "logfiel": expected one of logfile, loglevel/,
+    );
     assert.deepEqual(resolveGlobal(parseClassic('', 'g.conf')), {
-      logfile: 'stderr', loglevel: 3, errignore: false, rmem: DEFAULT_RMEM, bufsize: 131072, shutdowntimeout: 30, sensor: os.hostname().split('.')[0],
+      logfile: 'stderr',
+      loglevel: 3,
+      errignore: false,
+      rmem: DEFAULT_RMEM,
+      bufsize: 131072,
+      shutdowntimeout: 30,
+      sensor: os.hostname().split('.')[0],
     });
   });
 });

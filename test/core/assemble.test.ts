@@ -17,7 +17,9 @@ const log = pino({ level: 'silent' });
 const dir = tempDir('specter-assemble-');
 
 // Third-party plugins as plain JavaScript modules, loaded by path like a user's own plugin.
-fs.writeFileSync(path.join(dir, 'counter-input.mjs'), `
+fs.writeFileSync(
+  path.join(dir, 'counter-input.mjs'),
+  `
 export default {
   kind: 'input', name: 'COUNTER', description: 'test input', options: { step: { type: 'int', default: 1, description: 'step' } },
   produces: [{ name: 'test.n', type: 'u32' }, { name: 'test.twice', type: 'u32' }, { name: 'test.label', type: 'string' }],
@@ -27,8 +29,11 @@ export default {
     let i = 0;
     return { process(pkt, rec) { i += ctx.options.step; if (n) rec.set(n, i); if (twice) rec.set(twice, 2 * i); if (label) rec.set(label, 'x' + i); } };
   },
-};`);
-fs.writeFileSync(path.join(dir, 'collect-output.mjs'), `
+};`,
+);
+fs.writeFileSync(
+  path.join(dir, 'collect-output.mjs'),
+  `
 export default {
   kind: 'output', name: 'COLLECT', description: 'test output',
   options: { field: { type: 'string', default: 'test.n', description: 'key to collect' }, fail_on: { type: 'int', default: -1, description: 'throw on this value' } },
@@ -42,7 +47,8 @@ export default {
       async flush() {}, async close() {},
     };
   },
-};`);
+};`,
+);
 
 const g = globalThis as unknown as { wanted: Record<string, boolean>; collected: unknown[]; batches: number };
 
@@ -69,7 +75,10 @@ describe('group assembly', () => {
     const grp = await assemble('1 {\n plugin ./counter-input.mjs\n plugin ./collect-output.mjs\n field test.twice\n step 3\n}\n', keys);
     assert.deepEqual(g.wanted, { n: false, twice: true, label: false });
     const info = grp.info.map((s) => [s.name, s.kind, s.reads.join(','), s.writes.join(',')]);
-    assert.deepEqual(info, [['COUNTER', 'input', '', 'test.twice'], ['COLLECT', 'output', 'test.twice', '']]);
+    assert.deepEqual(info, [
+      ['COUNTER', 'input', '', 'test.twice'],
+      ['COLLECT', 'output', 'test.twice', ''],
+    ]);
     const p = new Pipeline(grp.inputs, grp.outputs, keys.size);
     const pkt = new Packet();
     p.packet(pkt);

@@ -15,7 +15,29 @@ function samples(count: number): Buffer[] {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
-  const pieces = ['61', '0a', '7f', 'c3a9', 'd09f', 'e697a5', 'f09f94a5', 'ff', 'c0af', 'e08080', 'eda080', 'f4908080', 'c3', 'e697', 'f09f94', '80', 'bf', 'f5', 'efbfbd', 'c2a0', '5c78'];
+  const pieces = [
+    '61',
+    '0a',
+    '7f',
+    'c3a9',
+    'd09f',
+    'e697a5',
+    'f09f94a5',
+    'ff',
+    'c0af',
+    'e08080',
+    'eda080',
+    'f4908080',
+    'c3',
+    'e697',
+    'f09f94',
+    '80',
+    'bf',
+    'f5',
+    'efbfbd',
+    'c2a0',
+    '5c78',
+  ];
   return Array.from({ length: count }, () => Buffer.from(Array.from({ length: 1 + rnd(8) }, () => pieces[rnd(pieces.length)]).join(''), 'hex'));
 }
 
@@ -52,9 +74,15 @@ describe('byte text', () => {
 
   it('renders exactly as Python decodes with backslashreplace, and gives the bytes back, for mixed input', () => {
     const all = samples(2000);
-    const py = execFileSync('python3', ['-c', `import sys, json
-print(json.dumps([bytes.fromhex(l).decode('utf-8', 'backslashreplace') for l in sys.stdin.read().split()]))`],
-    { input: all.map((b) => b.toString('hex')).join('\n'), encoding: 'utf8' });
+    const py = execFileSync(
+      'python3',
+      [
+        '-c',
+        `import sys, json
+print(json.dumps([bytes.fromhex(l).decode('utf-8', 'backslashreplace') for l in sys.stdin.read().split()]))`,
+      ],
+      { input: all.map((b) => b.toString('hex')).join('\n'), encoding: 'utf8' },
+    );
     const expected = JSON.parse(py) as string[];
     const out = Buffer.alloc(64);
     all.forEach((b, i) => {

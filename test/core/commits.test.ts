@@ -48,7 +48,9 @@ describe('CommitQueue', () => {
 
   it('settles everything up to a ticket, and keeps working past many tickets', () => {
     let total = 0;
-    const q = new CommitQueue((n) => { total += n; });
+    const q = new CommitQueue((n) => {
+      total += n;
+    });
     const first = q.hold(1);
     const tickets = Array.from({ length: 3000 }, () => q.hold(1));
     for (const t of tickets.slice(0, 2000)) q.settle(t);
@@ -104,7 +106,10 @@ describe('pipeline commits', () => {
     ctx[0].commit(2);
     assert.equal(pipeline.committed(), 5);
     assert.deepEqual(told, [3, 5]);
-    assert.deepEqual(grp.outputs.map((s) => s.commits.settled), [5, 5]);
+    assert.deepEqual(
+      grp.outputs.map((s) => s.commits.settled),
+      [5, 5],
+    );
   });
 
   it('settles a record whose write() threw in its place: after the records before it', async () => {

@@ -7,7 +7,17 @@ import { ErrorReporter } from '../../src/core/error-reporter.js';
 
 function captured() {
   const lines: { level: number; msg: string; failures?: number }[] = [];
-  return { lines, log: pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } }) };
+  return {
+    lines,
+    log: pino(
+      { level: 'info' },
+      {
+        write: (s: string) => {
+          lines.push(JSON.parse(s));
+        },
+      },
+    ),
+  };
 }
 
 test('a streak of 100 000 failures writes one line, and one more when it ends', () => {
@@ -18,7 +28,10 @@ test('a streak of 100 000 failures writes one line, and one more when it ends', 
   assert.equal(logged, 1);
   assert.equal(r.count, 100_000);
   r.recovered('peer back');
-  assert.deepEqual(lines.map((l) => l.msg), ['peer away', 'peer back (after 100000 failures)']);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['peer away', 'peer back (after 100000 failures)'],
+  );
   assert.equal(lines[0].level, 50);
   assert.equal(lines[1].failures, 100_000);
   assert.equal(r.failing, false);
@@ -33,7 +46,10 @@ test('after the interval the next failure is logged with how many came since', a
   await new Promise((res) => setTimeout(res, 60));
   assert.equal(r.failure('full'), true);
   r.failure('full');
-  assert.deepEqual(lines.map((l) => l.msg), ['full', 'full (10 times since the last report, 11 in all)']);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['full', 'full (10 times since the last report, 11 in all)'],
+  );
   assert.ok(lines.every((l) => l.level === 40));
   assert.equal(lines[1].failures, 11);
 });
@@ -47,14 +63,24 @@ test('back-off doubles from min to max and starts over after reset', () => {
 
 test('fields given with a failure or a recovery go into its line', () => {
   const lines: { msg: string; file?: string; code?: string; failures?: number }[] = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+  const log = pino(
+    { level: 'info' },
+    {
+      write: (s: string) => {
+        lines.push(JSON.parse(s));
+      },
+    },
+  );
   const r = new ErrorReporter(log);
   r.failure('cannot write out.txt', { file: 'out.txt', code: 'ENOSPC' });
   r.recovered('out.txt works again', { file: 'out.txt' });
-  assert.deepEqual(lines.map(({ msg, file, code, failures }) => ({ msg, file, code, failures })), [
-    { msg: 'cannot write out.txt', file: 'out.txt', code: 'ENOSPC', failures: undefined },
-    { msg: 'out.txt works again (after 1 failure)', file: 'out.txt', code: undefined, failures: 1 },
-  ]);
+  assert.deepEqual(
+    lines.map(({ msg, file, code, failures }) => ({ msg, file, code, failures })),
+    [
+      { msg: 'cannot write out.txt', file: 'out.txt', code: 'ENOSPC', failures: undefined },
+      { msg: 'out.txt works again (after 1 failure)', file: 'out.txt', code: undefined, failures: 1 },
+    ],
+  );
 });
 
 test('a message given as a function is built only for the lines written', () => {
@@ -64,5 +90,8 @@ test('a message given as a function is built only for the lines written', () => 
   const line = () => `dropped ${++built}`;
   for (let i = 0; i < 1000; i++) r.failure(line);
   assert.equal(built, 1);
-  assert.deepEqual(lines.map((l) => l.msg), ['dropped 1']);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['dropped 1'],
+  );
 });

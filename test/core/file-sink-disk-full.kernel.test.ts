@@ -31,7 +31,14 @@ describe('FileSink on a full disk', () => {
     const file = path.join(mnt, 'out.txt');
     const counters = new Counters();
     const logged: string[] = [];
-    const log = pino({ level: 'info' }, { write: (s: string) => { logged.push(JSON.parse(s).msg); } });
+    const log = pino(
+      { level: 'info' },
+      {
+        write: (s: string) => {
+          logged.push(JSON.parse(s).msg);
+        },
+      },
+    );
     const sink = new FileSink({ path: file, counters, log });
     sink.open();
     // 100 chunks of 10 lines of 100 bytes: 100 KB for a 64 KiB disk, whose end falls inside a line.
@@ -47,7 +54,10 @@ describe('FileSink on a full disk', () => {
     assert.ok(text.length > 32 * 1024, `the disk took ${text.length} bytes`);
     assert.ok(text.endsWith('\n'), 'no half line at the end');
     const lines = text.split('\n').slice(0, -1);
-    assert.ok(lines.every((l, i) => l === `${String(i).padStart(6, '0')} ${'x'.repeat(92)}`), 'whole lines, in order, none twice');
+    assert.ok(
+      lines.every((l, i) => l === `${String(i).padStart(6, '0')} ${'x'.repeat(92)}`),
+      'whole lines, in order, none twice',
+    );
     assert.equal(counters.sent, lines.length, 'sent = lines in the file');
     assert.equal(counters.dropped, 1000 - lines.length, 'dropped = lines not in the file');
     assert.ok(counters.errors >= 1);

@@ -14,7 +14,14 @@ import { tempDir } from '../daemon.js';
 
 /** A pino logger whose lines land in `lines`. */
 function memoryLog(lines: Array<{ level: number; msg: string }>) {
-  return pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+  return pino(
+    { level: 'info' },
+    {
+      write: (s: string) => {
+        lines.push(JSON.parse(s));
+      },
+    },
+  );
 }
 
 const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'latin1') : '');
@@ -58,14 +65,20 @@ describe('FileSink', () => {
       sink.write(Buffer.from(`${String(fed++).padStart(4, '0')}\n`), 1);
       sink.write(Buffer.from(`${String(fed++).padStart(4, '0')}\n`), 1);
       fs.renameSync(file, `${file}.1`);
-      await sink.reopen().then(() => { switchedAt = fed; });
+      await sink.reopen().then(() => {
+        switchedAt = fed;
+      });
       await sink.close();
       assert.ok(switchedAt >= 0 && switchedAt < 10, `the switch waited for ${switchedAt} writes`);
       const old = read(`${file}.1`);
       const now = read(file);
       assert.ok(old.length > 0 && now.length > 0, 'both files written');
       const all = (old + now).split('\n').filter(Boolean);
-      assert.deepEqual(all, Array.from({ length: 200 }, (_, i) => String(i).padStart(4, '0')), 'every chunk once, in order');
+      assert.deepEqual(
+        all,
+        Array.from({ length: 200 }, (_, i) => String(i).padStart(4, '0')),
+        'every chunk once, in order',
+      );
       assert.equal(counters.sent, 200);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -81,7 +94,10 @@ describe('FileSink', () => {
       sink.write(Buffer.from('a'), 1); // in flight
       sink.write(Buffer.from('b'), 1); // queued
       let asked = 0;
-      const rotated = sink.rotate(() => { asked++; return `${file}.r`; });
+      const rotated = sink.rotate(() => {
+        asked++;
+        return `${file}.r`;
+      });
       sink.write(Buffer.from('c'), 1);
       assert.equal(asked, 0, 'not before the queued chunks are written');
       await rotated;

@@ -6,7 +6,12 @@ import { describe, it } from 'node:test';
 import { createLog } from '../../src/logger.js';
 import { tempDir } from '../daemon.js';
 
-const messages = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).msg as string);
+const messages = (file: string) =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l).msg as string);
 
 describe('daemon log file', () => {
   it('keeps logging to the old file when a reopen fails, says so, and reopens at the next try', async () => {

@@ -18,15 +18,21 @@ import { waitFor } from '../netns.js';
 function tcpLink(port: number): Link<net.Socket, string> {
   return {
     describe: `tcp:127.0.0.1:${port}`,
-    open: () => new Promise((resolve, reject) => {
-      const s = net.createConnection(port, '127.0.0.1');
-      s.once('connect', () => { s.removeAllListeners('error'); s.on('error', () => {}); resolve(s); });
-      s.once('error', reject);
-    }),
-    send: (s, items) => new Promise((resolve, reject) => {
-      if (s.destroyed) return reject(new Error('connection closed'));
-      s.write(items.join(''), (err) => (err ? reject(err) : resolve()));
-    }),
+    open: () =>
+      new Promise((resolve, reject) => {
+        const s = net.createConnection(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.removeAllListeners('error');
+          s.on('error', () => {});
+          resolve(s);
+        });
+        s.once('error', reject);
+      }),
+    send: (s, items) =>
+      new Promise((resolve, reject) => {
+        if (s.destroyed) return reject(new Error('connection closed'));
+        s.write(items.join(''), (err) => (err ? reject(err) : resolve()));
+      }),
     close: (s) => s.destroy(),
   };
 }
@@ -48,8 +54,17 @@ test('records wait while the peer is away, overflow is dropped, the rest arrives
     link: tcpLink(port),
     maxBytes: 100 * 8,
     counters,
-    log: pino({ level: 'info' }, { write: (s: string) => { logged.push(JSON.parse(s).msg); } }),
-    commit: (n) => { committed += n; },
+    log: pino(
+      { level: 'info' },
+      {
+        write: (s: string) => {
+          logged.push(JSON.parse(s).msg);
+        },
+      },
+    ),
+    commit: (n) => {
+      committed += n;
+    },
     backoff: new Backoff(20, 100),
   });
   t.after(() => sink.close());
@@ -66,20 +81,31 @@ test('records wait while the peer is away, overflow is dropped, the rest arrives
   assert.equal(counters.sent, 0);
 
   let got = '';
-  const server = net.createServer((c) => c.on('data', (d) => { got += d; }));
+  const server = net.createServer((c) =>
+    c.on('data', (d) => {
+      got += d;
+    }),
+  );
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  t.after(() => { server.close(); });
+  t.after(() => {
+    server.close();
+  });
   await sink.flush();
   assert.equal(counters.sent, 100);
   await waitFor(() => got.length === 800, 5000);
-  assert.deepEqual(got.trim().split('\n').map(Number), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    got.trim().split('\n').map(Number),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   assert.equal(committed, 150);
   assert.equal(counters.received, counters.sent + counters.dropped);
   const failures = logged.filter((m) => m.includes('cannot connect'));
   assert.equal(failures.length, 1, `one line for the whole streak of ${counters.errors} failures: ${logged.join(' | ')}`);
-  assert.ok(logged.some((m) => m.startsWith(`tcp:127.0.0.1:${port} works again`)), logged.join(' | '));
+  assert.ok(
+    logged.some((m) => m.startsWith(`tcp:127.0.0.1:${port} works again`)),
+    logged.join(' | '),
+  );
   assert.ok(logged.some((m) => m.includes('is full: dropping records')));
-
 });
 
 test('close() never waits for an absent peer: what is queued is dropped and committed', async () => {
@@ -87,8 +113,14 @@ test('close() never waits for an absent peer: what is queued is dropped and comm
   const counters = new Counters();
   let committed = 0;
   const sink = new ReconnectingSink({
-    link: tcpLink(port), maxBytes: 1 << 20, counters, log: pino({ level: 'silent' }),
-    commit: (n) => { committed += n; }, backoff: new Backoff(1000, 1000),
+    link: tcpLink(port),
+    maxBytes: 1 << 20,
+    counters,
+    log: pino({ level: 'silent' }),
+    commit: (n) => {
+      committed += n;
+    },
+    backoff: new Backoff(1000, 1000),
   });
   for (let i = 0; i < 10; i++) sink.push('x\n', 2, 3);
   const t0 = Date.now();

@@ -37,7 +37,10 @@ async function pausedPeer(listen: (s: net.Server) => Promise<Endpoint>) {
     connected: () => conn !== null,
     resume: () => conn!.resume(),
     lines: () => Buffer.concat(chunks).toString('latin1').split('\n').filter(Boolean),
-    close: () => { conn?.destroy(); server.close(); },
+    close: () => {
+      conn?.destroy();
+      server.close();
+    },
   };
 }
 
@@ -45,10 +48,13 @@ const record = (i: number) => Buffer.from(`${String(i).padStart(8, '0')} ${'x'.r
 
 const PEERS: Array<[string, (s: net.Server) => Promise<Endpoint>]> = [
   ['TCP', (s) => new Promise((r) => s.listen(0, '127.0.0.1', () => r({ kind: 'tcp', host: '127.0.0.1', port: (s.address() as net.AddressInfo).port })))],
-  ['a Unix stream socket', (s) => {
-    const p = path.join(dir, `peer-${process.hrtime.bigint()}.sock`);
-    return new Promise((r) => s.listen(p, () => r({ kind: 'unix', path: p })));
-  }],
+  [
+    'a Unix stream socket',
+    (s) => {
+      const p = path.join(dir, `peer-${process.hrtime.bigint()}.sock`);
+      return new Promise((r) => s.listen(p, () => r({ kind: 'unix', path: p })));
+    },
+  ],
 ];
 
 describe('SocketSink with a peer that stops reading', () => {
@@ -73,12 +79,25 @@ describe('SocketSink with a peer that stops reading', () => {
         peer.resume();
         await sink.flush();
         assert.equal(sink.bufferedBytes, 0);
-        const lines = await waitFor(() => { const l = peer.lines(); return l.length === counters.sent ? l : null; }, 10000, 'every record sent');
+        const lines = await waitFor(
+          () => {
+            const l = peer.lines();
+            return l.length === counters.sent ? l : null;
+          },
+          10000,
+          'every record sent',
+        );
         assert.equal(counters.sent + counters.dropped, TOTAL, 'each record sent or counted as dropped');
         assert.equal(lines.length, TOTAL - counters.dropped, 'the peer has every record not dropped');
         const seqs = lines.map((l) => Number(l.slice(0, 8)));
-        assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), 'in order, none twice');
-        assert.ok(lines.every((l) => l.length === RECORD - 1), 'no record torn');
+        assert.ok(
+          seqs.every((s, i) => i === 0 || s > seqs[i - 1]),
+          'in order, none twice',
+        );
+        assert.ok(
+          lines.every((l) => l.length === RECORD - 1),
+          'no record torn',
+        );
         await sink.close();
         assert.equal(counters.sent + counters.dropped, TOTAL);
       } finally {

@@ -18,7 +18,9 @@ const log = pino({ level: 'silent' });
 const dir = tempDir('specter-source-kind-');
 
 // A record source as a third-party module: it sets a key of its own and one of BASE's.
-fs.writeFileSync(path.join(dir, 'replay-source.mjs'), `
+fs.writeFileSync(
+  path.join(dir, 'replay-source.mjs'),
+  `
 export default {
   kind: 'source', name: 'REPLAY', description: 'test source', inputKeys: true,
   options: { replaycount: { type: 'int', default: 2, description: 'records' } },
@@ -41,8 +43,11 @@ export default {
       async stop() {},
     };
   },
-};`);
-fs.writeFileSync(path.join(dir, 'collect.mjs'), `
+};`,
+);
+fs.writeFileSync(
+  path.join(dir, 'collect.mjs'),
+  `
 export default {
   kind: 'output', name: 'COLLECT', description: 'test output',
   options: { field: { type: 'string', default: 'replay.n', description: 'key' }, divert: { type: 'string', description: 'output to divert odd values to' } },
@@ -55,11 +60,18 @@ export default {
       endBatch() { to?.endBatch(); }, async flush() {}, async close() {},
     };
   },
-};`);
+};`,
+);
 
 // The same output without the divert option, to divert to (block options reach every plugin that declares them).
-fs.writeFileSync(path.join(dir, 'sink.mjs'), fs.readFileSync(path.join(dir, 'collect.mjs'), 'utf8')
-  .replace("name: 'COLLECT'", "name: 'SINK'").replace(/, divert: \{[^}]*\}/, '').replaceAll('field', 'sinkfield'));
+fs.writeFileSync(
+  path.join(dir, 'sink.mjs'),
+  fs
+    .readFileSync(path.join(dir, 'collect.mjs'), 'utf8')
+    .replace("name: 'COLLECT'", "name: 'SINK'")
+    .replace(/, divert: \{[^}]*\}/, '')
+    .replaceAll('field', 'sinkfield'),
+);
 
 const g = globalThis as unknown as { sourceSaw: Record<string, boolean>; got: Record<string, unknown[]> };
 
@@ -86,8 +98,14 @@ describe('record sources', () => {
     const grp = await assemble('9 {\n source ./replay-source.mjs\n replaycount 3\n plugin ./collect.mjs\n plugin ./sink.mjs\n sinkfield tcp.sport\n}\n', keys);
     assert.deepEqual(g.sourceSaw, { n: true, sport: true, dport: false, knownDport: true, knownX: false });
     assert.equal(grp.source?.line, 'REPLAY count=3');
-    assert.deepEqual(grp.info.map((s) => [s.kind, s.name, s.writes.join(','), s.reads.join(',')]),
-      [['source', 'REPLAY', 'replay.n,tcp.sport', ''], ['output', 'COLLECT', '', 'replay.n'], ['output', 'SINK', '', 'tcp.sport']]);
+    assert.deepEqual(
+      grp.info.map((s) => [s.kind, s.name, s.writes.join(','), s.reads.join(',')]),
+      [
+        ['source', 'REPLAY', 'replay.n,tcp.sport', ''],
+        ['output', 'COLLECT', '', 'replay.n'],
+        ['output', 'SINK', '', 'tcp.sport'],
+      ],
+    );
     const p = new Pipeline(grp.inputs, grp.fanout, keys.size);
     await (grp.source!.instance as SourceInstance).start(p);
     assert.deepEqual(g.got.COLLECT, [1, 2, 3]);
@@ -110,7 +128,7 @@ describe('record sources', () => {
     assert.match(err.toString(), /specter\.conf:2:9: unknown source "NOSUCH": expected NFLOG(, [A-Z]+)* or a path to a JavaScript module/);
   });
 
-  it('take their own options, and NFLOG\'s are unknown to them', async () => {
+  it("take their own options, and NFLOG's are unknown to them", async () => {
     const err = await assembleError('9 {\n source ./replay-source.mjs\n qthreshold 5\n plugin ./collect.mjs\n}\n');
     assert.match(err.message, /unknown option "qthreshold".*group settings: replaycount/);
   });
@@ -126,7 +144,10 @@ describe('divertTo', () => {
   it('feeds the named output only what is diverted to it, and takes it out of the fan-out', async () => {
     const keys = new KeyRegistry();
     const grp = await assemble('9 {\n source ./replay-source.mjs\n replaycount 4\n plugin ./collect.mjs\n divert SINK\n plugin ./sink.mjs\n}\n', keys);
-    assert.deepEqual(grp.fanout.map((o) => o.name), ['COLLECT']);
+    assert.deepEqual(
+      grp.fanout.map((o) => o.name),
+      ['COLLECT'],
+    );
     const p = new Pipeline(grp.inputs, grp.fanout, keys.size);
     await (grp.source!.instance as SourceInstance).start(p);
     assert.deepEqual(g.got.COLLECT, [2, 4]);

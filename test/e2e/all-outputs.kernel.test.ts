@@ -32,7 +32,11 @@ describe('four outputs in one group', { timeout: 60000 }, () => {
     const pcap = path.join(dir, 'four.pcap');
     const json = path.join(dir, 'four.json');
     const marks = path.join(dir, 'exec.out');
-    const daemon = new Daemon(ns, writeConfig(dir, `global {
+    const daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {
   logfile stderr
   loglevel 3
 }
@@ -50,7 +54,9 @@ describe('four outputs in one group', { timeout: 60000 }, () => {
   execqueue 200
   jsonfile ${json}
 }
-`));
+`,
+      ),
+    );
     await daemon.started();
     ns.exec('ping', ['-f', '-c', '2000', '127.0.0.1']);
     // SIGTERM waits for EXEC's queue: 200 commands take seconds where fork is slow.
@@ -71,7 +77,10 @@ describe('four outputs in one group', { timeout: 60000 }, () => {
 
     const text = fs.readFileSync(json, 'utf8');
     assert.ok(text.endsWith('\n'), 'the last JSON line is complete');
-    const objs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const objs = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     assert.equal(objs.length, logged);
     assert.ok(objs.every((x) => x['oob.prefix'] === 'four: '));
 

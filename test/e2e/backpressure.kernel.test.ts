@@ -40,7 +40,10 @@ describe('a file output slower than the traffic', { timeout: 90000 }, () => {
     // The reader opens the FIFO at once and reads nothing for 3 s: the pipe, then JSON's 1 MiB queue, fill up.
     const reader = spawn('sh', ['-c', `exec 3<"${fifo}"; sleep 3; cat <&3 > "${out}"`], { stdio: 'ignore' });
     const readerDone = new Promise((r) => reader.on('exit', r));
-    const daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin JSON\n jsonfile ${fifo}\n jsonbuffer 1M\n}\n`));
+    const daemon = new Daemon(
+      ns,
+      writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin JSON\n jsonfile ${fifo}\n jsonbuffer 1M\n}\n`),
+    );
     await daemon.started();
     ns.exec('ping', ['-f', '-c', '8000', '127.0.0.1']);
     assert.equal(await daemon.stop(60000), 0, daemon.stderr);
@@ -68,7 +71,14 @@ describe('a file output slower than the traffic', { timeout: 90000 }, () => {
     // This reader waits longer than the longest pause (5 s).
     const reader = spawn('sh', ['-c', `exec 3<"${fifo}"; sleep 9; cat <&3 > "${out}"`], { stdio: 'ignore' });
     const readerDone = new Promise((r) => reader.on('exit', r));
-    const daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin JSON\n plugin LOGEMU\n jsonfile ${fifo}\n jsonbuffer 1M\n logemufile ${logemu}\n}\n`, 'stuck.conf'));
+    const daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin JSON\n plugin LOGEMU\n jsonfile ${fifo}\n jsonbuffer 1M\n logemufile ${logemu}\n}\n`,
+        'stuck.conf',
+      ),
+    );
     await daemon.started();
     ns.exec('ping', ['-f', '-c', '8000', '127.0.0.1']);
     const beside = () => (fs.existsSync(logemu) ? fs.readFileSync(logemu, 'utf8').split('\n').filter(Boolean).length : 0);

@@ -96,7 +96,12 @@ function kernelLines(): Buffer[] {
       const rec = buf.toString('latin1', 0, n).split('\n')[0];
       const msg = rec.slice(rec.indexOf(';') + 1);
       if (!msg.startsWith(tag)) continue;
-      out.push(Buffer.from(msg.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1'));
+      out.push(
+        Buffer.from(
+          msg.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+          'latin1',
+        ),
+      );
     }
   } finally {
     fs.closeSync(fd);
@@ -133,7 +138,11 @@ describe('text from packets and prefixes', { timeout: 120000 }, () => {
     mariadb(db, 'CREATE TABLE ulog (id int AUTO_INCREMENT PRIMARY KEY, oob_prefix varchar(128), pwsniff_user varchar(64), pwsniff_pass varbinary(64))');
     new Database(files.sqlite).exec('CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_prefix TEXT, pwsniff_user TEXT, pwsniff_pass BLOB)').close();
 
-    daemon = new Daemon(ns, writeConfig(dir, `global {
+    daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {
   logfile stderr
   loglevel 3
 }
@@ -160,33 +169,53 @@ describe('text from packets and prefixes', { timeout: 120000 }, () => {
   mysqldb ${db}
   mysqluser root
 }
-`));
+`,
+      ),
+    );
     await daemon.started();
-    execFileSync('ip', ['netns', 'exec', ns.name, 'python3', '-', String(UDP_BASE), String(PREFIXES.length), ...LOGINS.map((l) => l.bytes.toString('hex'))],
-      { input: SENDER, stdio: ['pipe', 'ignore', 'inherit'] });
+    execFileSync('ip', ['netns', 'exec', ns.name, 'python3', '-', String(UDP_BASE), String(PREFIXES.length), ...LOGINS.map((l) => l.bytes.toString('hex'))], {
+      input: SENDER,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
   });
 
   after(async () => {
     await daemon?.stop();
     ns?.delete();
     fs.writeFileSync(SYSCTL, oldSysctl);
-    try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* not made */ }
-    try { mariadb('', `DROP DATABASE IF EXISTS ${db}`); } catch { /* not made */ }
+    try {
+      psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    } catch {
+      /* not made */
+    }
+    try {
+      mariadb('', `DROP DATABASE IF EXISTS ${db}`);
+    } catch {
+      /* not made */
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const prefixOf = (i: number) => ({ bytes: Buffer.concat([Buffer.from(`${tag}${i} `), PREFIXES[i].bytes]), text: `${tag}${i} ${PREFIXES[i].text}` });
 
   it('LOGEMU writes the bytes of the kernel line, prefix included, UTF-8 or not', async () => {
-    const lines = await waitFor(() => {
-      const all = fs.existsSync(files.logemu) ? splitLines(fs.readFileSync(files.logemu)) : [];
-      const ours = all.filter((l) => l.includes(tag));
-      return ours.length === PREFIXES.length ? ours : null;
-    }, 10000, 'a LOGEMU line per prefix');
-    const kernel = await waitFor(() => {
-      const k = kernelLines();
-      return k.length === PREFIXES.length ? k : null;
-    }, 10000, 'the kernel lines');
+    const lines = await waitFor(
+      () => {
+        const all = fs.existsSync(files.logemu) ? splitLines(fs.readFileSync(files.logemu)) : [];
+        const ours = all.filter((l) => l.includes(tag));
+        return ours.length === PREFIXES.length ? ours : null;
+      },
+      10000,
+      'a LOGEMU line per prefix',
+    );
+    const kernel = await waitFor(
+      () => {
+        const k = kernelLines();
+        return k.length === PREFIXES.length ? k : null;
+      },
+      10000,
+      'the kernel lines',
+    );
     for (let i = 0; i < PREFIXES.length; i++) {
       const { bytes } = prefixOf(i);
       const mine = lines.find((l) => l.includes(bytes))!;
@@ -198,16 +227,32 @@ describe('text from packets and prefixes', { timeout: 120000 }, () => {
   });
 
   it('JSON and OPRINT show UTF-8 as text and other bytes as \\xNN', async () => {
-    const rows = await waitFor(() => {
-      const r = fs.existsSync(files.json) ? fs.readFileSync(files.json, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-      return r.filter((x) => x['pwsniff.pass'] !== undefined).length === LOGINS.length ? r : null;
-    }, 10000, 'every login in JSON');
+    const rows = await waitFor(
+      () => {
+        const r = fs.existsSync(files.json)
+          ? fs
+              .readFileSync(files.json, 'utf8')
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l))
+          : [];
+        return r.filter((x) => x['pwsniff.pass'] !== undefined).length === LOGINS.length ? r : null;
+      },
+      10000,
+      'every login in JSON',
+    );
     for (let i = 0; i < PREFIXES.length; i++) {
       const { text } = prefixOf(i);
       assert.equal(rows.filter((r) => r['oob.prefix'] === text).length, 1, `prefix ${i} in JSON`);
     }
-    assert.deepEqual(rows.filter((r) => r['pwsniff.user'] !== undefined).map((r) => r['pwsniff.user']), LOGINS.map((l) => l.text));
-    assert.deepEqual(rows.filter((r) => r['pwsniff.pass'] !== undefined).map((r) => r['pwsniff.pass']), LOGINS.map((l) => l.text));
+    assert.deepEqual(
+      rows.filter((r) => r['pwsniff.user'] !== undefined).map((r) => r['pwsniff.user']),
+      LOGINS.map((l) => l.text),
+    );
+    assert.deepEqual(
+      rows.filter((r) => r['pwsniff.pass'] !== undefined).map((r) => r['pwsniff.pass']),
+      LOGINS.map((l) => l.text),
+    );
 
     const oprint = fs.readFileSync(files.oprint, 'utf8');
     assert.ok(oprint.isWellFormed() && !oprint.includes('\ufffd'), 'OPRINT writes well-formed UTF-8');
@@ -220,30 +265,75 @@ describe('text from packets and prefixes', { timeout: 120000 }, () => {
     const users = LOGINS.map((l) => l.text);
     const passes = LOGINS.map((l) => l.bytes.toString('hex'));
     const prefixes = PREFIXES.map((_, i) => prefixOf(i).text).sort();
-    const ours = (rows: string[][]) => rows.filter((r) => r[0].startsWith(tag)).map((r) => r[0]).sort();
+    const ours = (rows: string[][]) =>
+      rows
+        .filter((r) => r[0].startsWith(tag))
+        .map((r) => r[0])
+        .sort();
 
-    const pg = () => psql(db, "SELECT coalesce(oob_prefix, ''), coalesce(pwsniff_user, ''), coalesce(encode(pwsniff_pass, 'hex'), '') FROM ulog ORDER BY id")
-      .split('\n').filter(Boolean).map((l) => l.split('\t'));
+    const pg = () =>
+      psql(db, "SELECT coalesce(oob_prefix, ''), coalesce(pwsniff_user, ''), coalesce(encode(pwsniff_pass, 'hex'), '') FROM ulog ORDER BY id")
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t'));
     const pgRows = await waitFor(() => (pg().filter((r) => r[2] !== '').length === LOGINS.length ? pg() : null), 15000, 'every login in PostgreSQL');
     assert.deepEqual(ours(pgRows), prefixes, 'PostgreSQL prefixes');
-    assert.deepEqual(pgRows.filter((r) => r[1] !== '').map((r) => r[1]), users, 'PostgreSQL users');
-    assert.deepEqual(pgRows.filter((r) => r[2] !== '').map((r) => r[2]), passes, 'PostgreSQL passwords as bytes');
+    assert.deepEqual(
+      pgRows.filter((r) => r[1] !== '').map((r) => r[1]),
+      users,
+      'PostgreSQL users',
+    );
+    assert.deepEqual(
+      pgRows.filter((r) => r[2] !== '').map((r) => r[2]),
+      passes,
+      'PostgreSQL passwords as bytes',
+    );
 
-    const charsets = mariadb('', `SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db}' AND TABLE_NAME = 'ulog' AND COLUMN_NAME IN ('oob_prefix', 'pwsniff_user') ORDER BY COLUMN_NAME`);
+    const charsets = mariadb(
+      '',
+      `SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db}' AND TABLE_NAME = 'ulog' AND COLUMN_NAME IN ('oob_prefix', 'pwsniff_user') ORDER BY COLUMN_NAME`,
+    );
     assert.equal(charsets, 'oob_prefix\tutf8mb4\npwsniff_user\tutf8mb4\n', 'MariaDB text columns hold utf8mb4');
-    const my = () => mariadb(db, "SELECT coalesce(oob_prefix, ''), coalesce(pwsniff_user, ''), coalesce(lower(hex(pwsniff_pass)), '') FROM ulog ORDER BY id")
-      .split('\n').filter(Boolean).map((l) => l.split('\t'));
+    const my = () =>
+      mariadb(db, "SELECT coalesce(oob_prefix, ''), coalesce(pwsniff_user, ''), coalesce(lower(hex(pwsniff_pass)), '') FROM ulog ORDER BY id")
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t'));
     const myRows = await waitFor(() => (my().filter((r) => r[2] !== '').length === LOGINS.length ? my() : null), 15000, 'every login in MariaDB');
     assert.deepEqual(ours(myRows), prefixes, 'MariaDB prefixes');
-    assert.deepEqual(myRows.filter((r) => r[1] !== '').map((r) => r[1]), users, 'MariaDB users');
-    assert.deepEqual(myRows.filter((r) => r[2] !== '').map((r) => r[2]), passes, 'MariaDB passwords as bytes');
+    assert.deepEqual(
+      myRows.filter((r) => r[1] !== '').map((r) => r[1]),
+      users,
+      'MariaDB users',
+    );
+    assert.deepEqual(
+      myRows.filter((r) => r[2] !== '').map((r) => r[2]),
+      passes,
+      'MariaDB passwords as bytes',
+    );
 
     type Row = { oob_prefix: string | null; pwsniff_user: string | null; pwsniff_pass: Buffer | null };
-    const lite = () => new Database(files.sqlite, { readonly: true }).prepare('SELECT oob_prefix, pwsniff_user, pwsniff_pass FROM ulog ORDER BY id').all() as Row[];
+    const lite = () =>
+      new Database(files.sqlite, { readonly: true }).prepare('SELECT oob_prefix, pwsniff_user, pwsniff_pass FROM ulog ORDER BY id').all() as Row[];
     const liteRows = await waitFor(() => (lite().filter((r) => r.pwsniff_pass).length === LOGINS.length ? lite() : null), 15000, 'every login in SQLite');
-    assert.deepEqual(liteRows.map((r) => r.oob_prefix ?? '').filter((p) => p.startsWith(tag)).sort(), prefixes, 'SQLite prefixes');
-    assert.deepEqual(liteRows.filter((r) => r.pwsniff_user !== null).map((r) => r.pwsniff_user), users, 'SQLite users');
-    assert.deepEqual(liteRows.filter((r) => r.pwsniff_pass !== null).map((r) => r.pwsniff_pass!.toString('hex')), passes, 'SQLite passwords as bytes');
+    assert.deepEqual(
+      liteRows
+        .map((r) => r.oob_prefix ?? '')
+        .filter((p) => p.startsWith(tag))
+        .sort(),
+      prefixes,
+      'SQLite prefixes',
+    );
+    assert.deepEqual(
+      liteRows.filter((r) => r.pwsniff_user !== null).map((r) => r.pwsniff_user),
+      users,
+      'SQLite users',
+    );
+    assert.deepEqual(
+      liteRows.filter((r) => r.pwsniff_pass !== null).map((r) => r.pwsniff_pass!.toString('hex')),
+      passes,
+      'SQLite passwords as bytes',
+    );
   });
 });
 

@@ -17,7 +17,7 @@ function run(args: string[]) {
 const GOOD = 'global {\n logfile stderr\n}\n1 {\n plugin BASE\n plugin LOGEMU\n logemufile /tmp/x.log\n qthreshold 10\n}\n';
 
 describe('specter --check', () => {
-  it('prints each group\'s pipeline with the keys read and written, and opens nothing', () => {
+  it("prints each group's pipeline with the keys read and written, and opens nothing", () => {
     const r = run(['-c', writeConfig(dir, GOOD, 'good.conf'), '--check']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^group 1: NFLOG nlbufsiz=131072 qthreshold=10 /m);
@@ -56,7 +56,12 @@ const BAD: Array<[string, string, string, RegExp]> = [
   ['o.conf', '1 {\n plugin "BASE\n}\n', ':2:9:', /unterminated quoted string/],
   ['p.conf', 'global {\n plugin BASE\n}\n', ':2:2:', /belongs in a group block/],
   ['q.yaml', 'groups:\n  1:\n    plugins: BASE\n', ':3:14:', /must be a list/],
-  ['r.yaml', 'groups:\n  1:\n    plugins:\n      - BASE\n      - LOGEMU: { logemufile: /x, sync: 1 }\n', ':5:35:', /unknown option "sync": plugin LOGEMU takes logemufile, logemusync/],
+  [
+    'r.yaml',
+    'groups:\n  1:\n    plugins:\n      - BASE\n      - LOGEMU: { logemufile: /x, sync: 1 }\n',
+    ':5:35:',
+    /unknown option "sync": plugin LOGEMU takes logemufile, logemusync/,
+  ],
   ['s.conf', '1 {\n plugin ./no-such-module.js\n}\n', ':2:9:', /cannot load plugin module/],
   ['t.conf', '1 {\n plugin BASE\n plugin OPRINT\n dumpfile\n}\n', ':4:2:', /OPRINT option "dumpfile": expected a value/],
   ['u.conf', '1 {\n source NFCT\n plugin IPFIX\n}\n', ':3:9:', /IPFIX needs option "ipfixhost"/],
@@ -97,7 +102,7 @@ describe('a reader that closes early', () => {
   for (let g = 1; g <= 300; g++) big += `${g} {\n plugin BASE\n plugin OPRINT\n dumpfile /tmp/never-opened-${g}\n}\n`;
   const bigConf = writeConfig(dir, big, 'big.conf');
 
-  it('--check | head -1 ends quietly with the check\'s status', () => {
+  it("--check | head -1 ends quietly with the check's status", () => {
     assert.ok(run(['-c', bigConf, '--check']).stdout.length > 4 * 65536, 'the output must overflow the pipe');
     const r = piped(['-c', bigConf, '--check'], 'head -1');
     assert.equal(r.stderr, '');

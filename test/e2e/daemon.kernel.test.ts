@@ -36,7 +36,9 @@ describe('daemon with an old-style configuration', { timeout: 60000 }, () => {
   it('runs plugin paths of the classic specter unchanged and flushes on SIGTERM', async () => {
     const logemu = path.join(dir, 'old.logemu');
     const oprint = path.join(dir, 'old.oprint');
-    const conf = writeConfig(dir, `# specter.conf from the C specter days
+    const conf = writeConfig(
+      dir,
+      `# specter.conf from the C specter days
 global {
 \tlogfile stderr
 \tloglevel 3
@@ -49,7 +51,8 @@ global {
 \tlogemufile ${logemu}
 \tdumpfile ${oprint}
 }
-`);
+`,
+    );
     daemon = new Daemon(ns, conf);
     await daemon.started();
     ns.exec('ping', ['-c', '3', '-i', '0.2', '127.0.0.1']);
@@ -97,9 +100,16 @@ describe('an output that cannot write', { timeout: 60000 }, () => {
   it('logs the error, counts the drops and keeps reading the other groups', async () => {
     const good = path.join(dir, 'one.log');
     const full = path.join(mnt, 'two.log');
-    const conf = writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin LOGEMU\n logemufile ${good}\n logemusync\n}\n2 {\n plugin BASE\n plugin LOGEMU\n logemufile ${full}\n logemusync\n}\n`);
+    const conf = writeConfig(
+      dir,
+      `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin LOGEMU\n logemufile ${good}\n logemusync\n}\n2 {\n plugin BASE\n plugin LOGEMU\n logemufile ${full}\n logemusync\n}\n`,
+    );
     // A full disk: the file can be created, but every write of group 2 fails with ENOSPC.
-    try { execFileSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k'], { stdio: 'ignore' }); } catch { /* disk full */ }
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+    } catch {
+      /* disk full */
+    }
     daemon = new Daemon(ns, conf);
     await daemon.started();
     ns.exec('ping', ['-c', '3', '-i', '0.2', '127.0.0.1']);
@@ -130,7 +140,10 @@ describe('SIGHUP', { timeout: 60000 }, () => {
     try {
       ns.nft('table ip t {\n chain input {\n  type filter hook input priority 0;\n  icmp type echo-request log group 3\n }\n}\n');
       const file = path.join(dir, 'rot.log');
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n3 {\n plugin BASE\n plugin LOGEMU\n logemufile ${file}\n logemusync\n}\n`));
+      daemon = new Daemon(
+        ns,
+        writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n3 {\n plugin BASE\n plugin LOGEMU\n logemufile ${file}\n logemusync\n}\n`),
+      );
       await daemon.started();
       ns.exec('ping', ['-c', '1', '127.0.0.1']);
       await waitFor(() => lines(file).length === 1, 5000, 'the first line');

@@ -30,7 +30,10 @@ describe('the demo', () => {
     // A PATH with ip only: nft, ping and ncat are missing.
     const bin = path.join(dir, 'bin');
     fs.mkdirSync(bin);
-    const ip = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'ip')).find((f) => fs.existsSync(f));
+    const ip = (process.env.PATH ?? '')
+      .split(':')
+      .map((d) => path.join(d, 'ip'))
+      .find((f) => fs.existsSync(f));
     fs.symlinkSync(ip!, path.join(bin, 'ip'));
     const r = demo({ ...process.env, PATH: bin });
     assert.equal(r.code, 1);

@@ -19,7 +19,10 @@ const psql = (db: string, sql: string) =>
 function database(): { db: string; conf: string; drop: () => void } {
   const db = `specter_fwd_${randomBytes(4).toString('hex')}`;
   psql('postgres', `CREATE DATABASE ${db}`);
-  psql(db, 'CREATE TABLE ulog (id bigserial PRIMARY KEY, sensor_name text NOT NULL, sensor_seq bigint NOT NULL, oob_prefix text, ip_daddr_str text, UNIQUE (sensor_name, sensor_seq))');
+  psql(
+    db,
+    'CREATE TABLE ulog (id bigserial PRIMARY KEY, sensor_name text NOT NULL, sensor_seq bigint NOT NULL, oob_prefix text, ip_daddr_str text, UNIQUE (sensor_name, sensor_seq))',
+  );
   return {
     db,
     conf: ` plugin PGSQL\n pgsqlhost /var/run/postgresql\n pgsqldb ${db}\n pgsqluser postgres\n pgsqltable ulog\n pgsqlspooldir ${path.join('/tmp', db)}\n`,
@@ -49,7 +52,10 @@ describe('collectors', { timeout: 240000 }, () => {
       await sleep(1000);
       assert.equal(rows(pg.db), sum, 'rows = the sum of the counters');
       assert.equal(distinct(pg.db), sum, 'no (sensor, seq) twice');
-      assert.equal(psql(pg.db, "SELECT string_agg(sensor_name || '=' || n, ',' ORDER BY sensor_name) FROM (SELECT sensor_name, count(*) n FROM ulog GROUP BY 1) c"), 'fw1=400,fw2=300,fw3=200');
+      assert.equal(
+        psql(pg.db, "SELECT string_agg(sensor_name || '=' || n, ',' ORDER BY sensor_name) FROM (SELECT sensor_name, count(*) n FROM ulog GROUP BY 1) c"),
+        'fw1=400,fw2=300,fw3=200',
+      );
       // The collector writes the very line each sensor wrote for the same packet.
       const atSensors = [1, 2, 3].flatMap((g) => lab.lines(local(g))).sort();
       assert.equal(atSensors.length, sum);

@@ -59,8 +59,11 @@ describe('forwarding through failures', { timeout: 180000 }, () => {
       await lab.nats.stop('SIGKILL');
       let sensor = await lab.sensor('fw2', 2);
       const traffic = lab.ping(2, 600, 0.005);
-      const segBytes = () => fs.readdirSync(path.join(lab.spoolDir('fw2'), 'group-2')).filter((f) => f.endsWith('.seg'))
-        .reduce((n, f) => n + fs.statSync(path.join(lab.spoolDir('fw2'), 'group-2', f)).size, 0);
+      const segBytes = () =>
+        fs
+          .readdirSync(path.join(lab.spoolDir('fw2'), 'group-2'))
+          .filter((f) => f.endsWith('.seg'))
+          .reduce((n, f) => n + fs.statSync(path.join(lab.spoolDir('fw2'), 'group-2', f)).size, 0);
       await lab.until(() => segBytes() > 50000, 20000, 'the sensor to spool');
       sensor.proc.kill('SIGKILL');
       await sensor.wait();
@@ -90,10 +93,14 @@ describe('forwarding through failures', { timeout: 180000 }, () => {
     }
   });
 
-  it('refuses to start with -u when the spool directory is not the user\'s, in one line', async () => {
+  it("refuses to start with -u when the spool directory is not the user's, in one line", async () => {
     const lab = new ForwardLab('spt-fwd-user', [7]);
     try {
-      const conf = writeConfig(lab.dir, `global {\n sensor fw7\n}\n7 {\n plugin BASE\n plugin NATS\n natsurl ${lab.nats.url}\n spooldir ${lab.spoolDir('fw7')}\n}\n`, 'user.conf');
+      const conf = writeConfig(
+        lab.dir,
+        `global {\n sensor fw7\n}\n7 {\n plugin BASE\n plugin NATS\n natsurl ${lab.nats.url}\n spooldir ${lab.spoolDir('fw7')}\n}\n`,
+        'user.conf',
+      );
       const d = new Daemon(lab.ns, conf, ['-u', 'nobody']);
       assert.equal(await d.wait(), 1);
       assert.match(d.stderr, /NATS cannot start: the spool directory \S+spool-fw7\S* is not writable by the user the daemon runs as/);

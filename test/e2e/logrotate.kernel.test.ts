@@ -30,14 +30,29 @@ describe('logrotate with -u', { timeout: 60000 }, () => {
     const alive = () => assert.equal(daemon!.proc.exitCode, null, `the daemon exited: ${daemon!.stderr}`);
     try {
       ns.nft('table ip t {\n chain input {\n  type filter hook input priority 0;\n  icmp type echo-request log group 7 prefix "rot: "\n }\n}\n');
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile ${logfile}\n loglevel 3\n}\n7 {\n plugin BASE\n plugin LOGEMU\n logemufile ${out}\n logemusync\n}\n`), ['-u', 'nobody']);
-      await waitFor(() => { alive(); return read(logfile).includes('specter started'); }, 10000, 'the daemon to start');
+      daemon = new Daemon(
+        ns,
+        writeConfig(dir, `global {\n logfile ${logfile}\n loglevel 3\n}\n7 {\n plugin BASE\n plugin LOGEMU\n logemufile ${out}\n logemusync\n}\n`),
+        ['-u', 'nobody'],
+      );
+      await waitFor(
+        () => {
+          alive();
+          return read(logfile).includes('specter started');
+        },
+        10000,
+        'the daemon to start',
+      );
       for (const f of [out, logfile]) assert.deepEqual([fs.statSync(f).uid, fs.statSync(f).gid], [uid, gid], `${f} belongs to the user`);
       ping(3);
       await waitFor(() => lines(out).length === 3, 5000, 'the first lines');
 
       // A stanza whose `create` makes files the user cannot open.
-      const conf = writeConfig(dir, `${out} ${logfile} {\n rotate 2\n create 0600 root root\n sharedscripts\n postrotate\n  kill -HUP ${daemon.proc.pid}\n endscript\n}\n`, 'logrotate.conf');
+      const conf = writeConfig(
+        dir,
+        `${out} ${logfile} {\n rotate 2\n create 0600 root root\n sharedscripts\n postrotate\n  kill -HUP ${daemon.proc.pid}\n endscript\n}\n`,
+        'logrotate.conf',
+      );
       execFileSync('logrotate', ['-f', '-s', path.join(dir, 'logrotate.state'), conf], { stdio: 'pipe' });
       await waitFor(() => read(`${logfile}.1`).includes('cannot reopen the log file'), 5000, 'the failed reopen in the log');
       ping(3);
@@ -45,8 +60,16 @@ describe('logrotate with -u', { timeout: 60000 }, () => {
       alive();
       assert.equal(lines(out).length, 0);
       const msgs = logged(`${logfile}.1`).map((l) => l.msg);
-      assert.equal(msgs.filter((m) => /^cannot reopen .*out\.log: EACCES.*still writing to the previous file, trying again at the next SIGHUP$/.test(m)).length, 1, msgs.join('\n'));
-      assert.equal(msgs.filter((m) => /^cannot reopen the log file .*specter\.log: EACCES.*still logging to the previous file/.test(m)).length, 1, msgs.join('\n'));
+      assert.equal(
+        msgs.filter((m) => /^cannot reopen .*out\.log: EACCES.*still writing to the previous file, trying again at the next SIGHUP$/.test(m)).length,
+        1,
+        msgs.join('\n'),
+      );
+      assert.equal(
+        msgs.filter((m) => /^cannot reopen the log file .*specter\.log: EACCES.*still logging to the previous file/.test(m)).length,
+        1,
+        msgs.join('\n'),
+      );
 
       // The stanza fixed by hand (`create 0640 nobody ...`): the next SIGHUP opens the new files.
       for (const f of [out, logfile]) fs.chownSync(f, uid, gid);
@@ -61,7 +84,9 @@ describe('logrotate with -u', { timeout: 60000 }, () => {
     }
     try {
       assert.equal(lines(`${out}.1`).length + lines(out).length, 8, 'every packet in the old or the new file');
-      const c = logged(logfile).filter((l) => l.component === 'LOGEMU').at(-1);
+      const c = logged(logfile)
+        .filter((l) => l.component === 'LOGEMU')
+        .at(-1);
       assert.deepEqual([c?.received, c?.sent, c?.dropped], [8, 8, 0], 'counters in the new log file');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -17,7 +17,9 @@ describe('kernel drops under overload', { timeout: 60000 }, () => {
   before(() => {
     dir = tempDir();
     ns = new NetNs('spt-overload');
-    ns.nft('table ip t {\n counter logged { }\n chain input {\n  type filter hook input priority 0; policy accept;\n  udp dport 9200 counter name logged log group 3 drop\n }\n}\n');
+    ns.nft(
+      'table ip t {\n counter logged { }\n chain input {\n  type filter hook input priority 0; policy accept;\n  udp dport 9200 counter name logged log group 3 drop\n }\n}\n',
+    );
   });
   after(() => {
     ns.delete();
@@ -28,7 +30,10 @@ describe('kernel drops under overload', { timeout: 60000 }, () => {
     const gen = path.join(dir, 'udpflood');
     execFileSync('cc', ['-O2', '-o', gen, path.join(ROOT, 'bench', 'udpflood.c')]);
     const pcap = path.join(dir, 'o.pcap');
-    const daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n rmem 256K\n}\n3 {\n plugin BASE\n plugin PCAP\n pcapfile ${pcap}\n pcapsync\n}\n`));
+    const daemon = new Daemon(
+      ns,
+      writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n rmem 256K\n}\n3 {\n plugin BASE\n plugin PCAP\n pcapfile ${pcap}\n pcapsync\n}\n`),
+    );
     await daemon.started();
     daemon.signal('SIGSTOP');
     ns.exec(gen, ['127.0.0.1', '9200', '50000', '0', '64']);
@@ -37,11 +42,22 @@ describe('kernel drops under overload', { timeout: 60000 }, () => {
     ns.exec(gen, ['127.0.0.1', '9200', '10', '0', '64']); // after the gap, so it shows in the sequence numbers
     const logged = Number(/packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 't', 'logged']))![1]);
     assert.equal(logged, 50010);
-    const src = await waitFor(() => {
-      daemon.signal('SIGUSR1');
-      const c = daemon.stderr.split('\n').filter((l) => l.includes('"NFLOG group 3"')).map((l) => JSON.parse(l)).at(-1);
-      return c && c.received + c.seq_gaps === logged ? c : null;
-    }, 10000, `every packet received or counted as lost: ${daemon.stderr.split('\n').filter((l) => l.includes('"NFLOG group 3"')).at(-1)}`);
+    const src = await waitFor(
+      () => {
+        daemon.signal('SIGUSR1');
+        const c = daemon.stderr
+          .split('\n')
+          .filter((l) => l.includes('"NFLOG group 3"'))
+          .map((l) => JSON.parse(l))
+          .at(-1);
+        return c && c.received + c.seq_gaps === logged ? c : null;
+      },
+      10000,
+      `every packet received or counted as lost: ${daemon.stderr
+        .split('\n')
+        .filter((l) => l.includes('"NFLOG group 3"'))
+        .at(-1)}`,
+    );
     assert.ok(src.enobufs >= 1, 'the overrun was seen');
     assert.ok(src.seq_gaps > 0 && src.received > 0);
     assert.match(daemon.stderr, /kernel dropped packets/);

@@ -46,11 +46,16 @@ describe('plugins written from doc/plugins.md run from an installed copy', { tim
     const entry = installCopy(dir);
     for (const [name, code] of modules) fs.writeFileSync(path.join(dir, name), code);
     ns = new NetNs('spt-kit');
-    ns.nft('table inet kit {\n  chain input {\n    type filter hook input priority 0; policy accept;\n'
-      + '    icmp type echo-request meta mark set 1 log group 1 prefix "kit: "\n  }\n}\n');
-    const conf = writeConfig(dir, `global {\n  logfile stderr\n  loglevel 3\n}\n1 {\n  plugin BASE\n`
-      + `  plugin ./markclass.mjs\n  plugin ./myout.mjs\n  myfile ${path.join(dir, 'myout.log')}\n`
-      + `  plugin ./markfile.mjs\n  markfile ${path.join(dir, 'markfile.log')}\n}\n`);
+    ns.nft(
+      'table inet kit {\n  chain input {\n    type filter hook input priority 0; policy accept;\n' +
+        '    icmp type echo-request meta mark set 1 log group 1 prefix "kit: "\n  }\n}\n',
+    );
+    const conf = writeConfig(
+      dir,
+      `global {\n  logfile stderr\n  loglevel 3\n}\n1 {\n  plugin BASE\n` +
+        `  plugin ./markclass.mjs\n  plugin ./myout.mjs\n  myfile ${path.join(dir, 'myout.log')}\n` +
+        `  plugin ./markfile.mjs\n  markfile ${path.join(dir, 'markfile.log')}\n}\n`,
+    );
     daemon = new Daemon(ns, conf, [], entry);
     await daemon.started();
   });
@@ -68,7 +73,11 @@ describe('plugins written from doc/plugins.md run from an installed copy', { tim
 
   it('writes every packet with its class and counts it as received and sent', async () => {
     ns.exec('ping', ['-c', String(PINGS), '-i', '0.05', '-W', '1', '127.0.0.1']);
-    await waitFor(() => fs.existsSync(path.join(dir, 'markfile.log')) && fs.readFileSync(path.join(dir, 'markfile.log'), 'utf8').split('\n').length > PINGS, 5000, 'the lines of MARKFILE');
+    await waitFor(
+      () => fs.existsSync(path.join(dir, 'markfile.log')) && fs.readFileSync(path.join(dir, 'markfile.log'), 'utf8').split('\n').length > PINGS,
+      5000,
+      'the lines of MARKFILE',
+    );
     assert.equal(await daemon.stop(), 0, daemon.stderr);
 
     const lines = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8').split('\n');

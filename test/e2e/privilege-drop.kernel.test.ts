@@ -36,10 +36,16 @@ describe('-d -p FILE -u USER', { timeout: 60000 }, () => {
   async function start(name: string, pidfile: string): Promise<{ pid: number; log: string; out: string }> {
     const log = path.join(dir, `${name}.log`);
     const out = path.join(dir, `${name}.logemu`);
-    const conf = writeConfig(dir, `global {\n logfile ${log}\n loglevel 3\n}\n5 {\n plugin BASE\n plugin LOGEMU\n logemufile ${out}\n logemusync\n}\n`, `${name}.conf`);
+    const conf = writeConfig(
+      dir,
+      `global {\n logfile ${log}\n loglevel 3\n}\n5 {\n plugin BASE\n plugin LOGEMU\n logemufile ${out}\n logemusync\n}\n`,
+      `${name}.conf`,
+    );
     const parent = ns.spawn(process.execPath, [...NODE_ARGS, CLI, '-c', conf, '-d', '-p', pidfile, '-u', 'nobody']);
     let stderr = '';
-    parent.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    parent.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const code = await new Promise((r) => parent.on('exit', r));
     assert.equal(code, 0, stderr);
     const pid = Number(fs.readFileSync(pidfile, 'utf8'));
@@ -56,8 +62,15 @@ describe('-d -p FILE -u USER', { timeout: 60000 }, () => {
     process.kill(d.pid, 'SIGTERM');
     await waitFor(() => gone(d.pid), 10000, 'the daemon to exit');
     const log = lines(d.log).map((l) => JSON.parse(l) as { level: number; msg: string });
-    assert.ok(log.some((l) => l.msg === 'specter stopped (exit code 0)'), 'exit code 0');
-    assert.deepEqual(log.filter((l) => l.level >= 40).map((l) => l.msg), [], 'no warning or error');
+    assert.ok(
+      log.some((l) => l.msg === 'specter stopped (exit code 0)'),
+      'exit code 0',
+    );
+    assert.deepEqual(
+      log.filter((l) => l.level >= 40).map((l) => l.msg),
+      [],
+      'no warning or error',
+    );
   }
 
   it('removes the pid file at exit when its directory belongs to the user', async () => {
@@ -70,11 +83,14 @@ describe('-d -p FILE -u USER', { timeout: 60000 }, () => {
     assert.equal(fs.existsSync(pidfile), false, 'pid file removed');
   });
 
-  it('empties the pid file at exit when its directory is root\'s (like /run)', async () => {
+  it("empties the pid file at exit when its directory is root's (like /run)", async () => {
     const pidfile = path.join(dir, 'specter.pid');
     const d = await start('rootdir', pidfile);
     await logsAndStops(d);
     assert.equal(fs.readFileSync(pidfile, 'utf8'), '', 'no stale pid left');
-    assert.ok(lines(d.log).some((l) => l.includes('is not writable by nobody')), 'said so at start');
+    assert.ok(
+      lines(d.log).some((l) => l.includes('is not writable by nobody')),
+      'said so at start',
+    );
   });
 });

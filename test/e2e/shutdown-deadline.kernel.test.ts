@@ -53,7 +53,11 @@ describe('shutdown deadline', { timeout: 60000 }, () => {
   it('exits in time, kills the hung command and counts it dropped; the other outputs are flushed', async () => {
     const logemu = path.join(dir, 'dl.log');
     const db = path.join(dir, 'dl.sqlite');
-    daemon = new Daemon(ns, writeConfig(dir, `global {
+    daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {
  logfile stderr
  loglevel 3
  shutdowntimeout ${TIMEOUT_S}
@@ -68,11 +72,20 @@ describe('shutdown deadline', { timeout: 60000 }, () => {
  plugin SQLITE3
  sqlite3db ${db}
 }
-`));
+`,
+      ),
+    );
     await daemon.started();
     ns.exec('ping', ['-c', '3', '-i', '0.2', '127.0.0.1']);
     // One command runs (and hangs), the two others wait behind it.
-    const [child] = await waitFor(() => { const p = pidsOf(hang); return p.length ? p : null; }, 5000, 'the hung command');
+    const [child] = await waitFor(
+      () => {
+        const p = pidsOf(hang);
+        return p.length ? p : null;
+      },
+      5000,
+      'the hung command',
+    );
 
     const t0 = Date.now();
     const code = await daemon.stop(30000);
@@ -80,7 +93,11 @@ describe('shutdown deadline', { timeout: 60000 }, () => {
     assert.equal(code, 0, daemon.stderr);
     assert.ok(took < TIMEOUT_S * 1000 + MARGIN_MS, `exited after ${took} ms`);
     assert.ok(took >= TIMEOUT_S * 1000 - 100, 'waited for the deadline');
-    await waitFor(() => !fs.existsSync(`/proc/${child}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${child}/status`, 'utf8')), 2000, 'the command to be killed');
+    await waitFor(
+      () => !fs.existsSync(`/proc/${child}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${child}/status`, 'utf8')),
+      2000,
+      'the command to be killed',
+    );
 
     const exec = daemon.counters('EXEC', 6)!;
     assert.deepEqual([exec.received, exec.sent, exec.dropped], [3, 0, 3], 'the running and the waiting commands dropped');

@@ -16,11 +16,18 @@ export class FlowFiller {
     this.filler.fill(f, this.rec, start, 2, f.stopSec, f.stopSec >= 0 ? Math.floor(f.stopNsec / 1000) : -1);
     this.rec.forEachSet((slot, v) => {
       const { name, type } = NFCT_KEYS[slot];
-      const ok = type in RANGE ? Number.isInteger(v) && (v as number) >= 0 && (v as number) <= RANGE[type]
-        : type === 'u64' ? typeof v === 'bigint' && v >= 0n
-        : type === 'string' ? typeof v === 'string' && v.length > 0
-        : type === 'ipaddr' ? (typeof v === 'number' && v >= 0 && v <= 0xffffffff) || (v instanceof Uint8Array && v.length === 16)
-        : type === 'raw' ? v instanceof Uint8Array : false;
+      const ok =
+        type in RANGE
+          ? Number.isInteger(v) && (v as number) >= 0 && (v as number) <= RANGE[type]
+          : type === 'u64'
+            ? typeof v === 'bigint' && v >= 0n
+            : type === 'string'
+              ? typeof v === 'string' && v.length > 0
+              : type === 'ipaddr'
+                ? (typeof v === 'number' && v >= 0 && v <= 0xffffffff) || (v instanceof Uint8Array && v.length === 16)
+                : type === 'raw'
+                  ? v instanceof Uint8Array
+                  : false;
       if (!ok) throw new Error(`key ${name} (${type}) holds ${String(v)}`);
     });
   }

@@ -22,7 +22,11 @@ import { FlowFiller } from './nfct-filler.js';
 const CASES = Number(process.env.SPECTER_FUZZ_CASES ?? 1_000_000);
 const SEED = Number(process.env.SPECTER_FUZZ_SEED ?? 0x5eed2026);
 const DIR = path.join(ROOT, 'test', 'fixtures', 'nfct');
-const seeds = fs.readdirSync(DIR).filter((f) => f.endsWith('.bin')).sort().map((f) => fs.readFileSync(path.join(DIR, f)));
+const seeds = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.bin'))
+  .sort()
+  .map((f) => fs.readFileSync(path.join(DIR, f)));
 
 /** Offsets of every attribute header of a well-formed message, nested ones included (NLA_F_NESTED). */
 function attrHeaders(b: Buffer): number[] {
@@ -55,7 +59,8 @@ function makeCase(rng: Rng, i: number, sweep: number[]): Buffer {
   const n = 1 + rng.int(3);
   for (let k = 0; k < n; k++) {
     switch (rng.int(7)) {
-      case 0: { // bit flips and bytes set
+      case 0: {
+        // bit flips and bytes set
         const m = 1 + rng.int(4);
         for (let j = 0; j < m; j++) {
           const at = rng.int(b.length);
@@ -63,9 +68,11 @@ function makeCase(rng: Rng, i: number, sweep: number[]): Buffer {
         }
         break;
       }
-      case 1: { // an attribute length at a boundary
+      case 1: {
+        // an attribute length at a boundary
         const h = rng.pick(hs);
-        if (h + 2 <= b.length) b.writeUInt16LE(rng.pick([0, 1, 3, 4, 5, 7, 8, 11, 12, 16, 20, b.readUInt16LE(h) - 1, b.readUInt16LE(h) + 1, 0xffff, rng.int(0x10000)]) & 0xffff, h);
+        if (h + 2 <= b.length)
+          b.writeUInt16LE(rng.pick([0, 1, 3, 4, 5, 7, 8, 11, 12, 16, 20, b.readUInt16LE(h) - 1, b.readUInt16LE(h) + 1, 0xffff, rng.int(0x10000)]) & 0xffff, h);
         break;
       }
       case 2: // the message length
@@ -77,7 +84,8 @@ function makeCase(rng: Rng, i: number, sweep: number[]): Buffer {
         b.writeUInt16LE(rng.pick([0x100, 0x101, 0x102, 0x103, 2, 3, rng.int(0x10000)]), 4);
         b.writeUInt16LE(rng.pick([0, 2, 0x200, 0x400, 0x600, rng.int(0x10000)]), 6);
         break;
-      case 4: { // drop an attribute's bytes, or duplicate them in place
+      case 4: {
+        // drop an attribute's bytes, or duplicate them in place
         const h = rng.pick(hs);
         if (h + 4 > b.length) break;
         const len = (b.readUInt16LE(h) + 3) & ~3;
@@ -99,7 +107,15 @@ function makeCase(rng: Rng, i: number, sweep: number[]): Buffer {
 function checkTuple(t: FlowTuple, buf: Buffer, what: string): void {
   if (![0, 4, 16].includes(t.addrLen)) throw new Error(`${what} address length ${t.addrLen}`);
   if (t.addrLen > 0 && (t.srcOff + t.addrLen > buf.length || t.dstOff + t.addrLen > buf.length)) throw new Error(`${what} address past the datagram`);
-  for (const [k, v, max] of [['proto', t.proto, 255], ['sport', t.sport, 65535], ['dport', t.dport, 65535], ['icmpType', t.icmpType, 255], ['icmpCode', t.icmpCode, 255], ['icmpId', t.icmpId, 65535], ['zone', t.zone, 65535]] as const) {
+  for (const [k, v, max] of [
+    ['proto', t.proto, 255],
+    ['sport', t.sport, 65535],
+    ['dport', t.dport, 65535],
+    ['icmpType', t.icmpType, 255],
+    ['icmpCode', t.icmpCode, 255],
+    ['icmpId', t.icmpId, 65535],
+    ['zone', t.zone, 65535],
+  ] as const) {
     if (!Number.isInteger(v) || v < -1 || v > max) throw new Error(`${what} ${k} ${v}`);
   }
 }
@@ -111,7 +127,10 @@ function check(f: Flow): void {
   for (const [k, v] of Object.entries({ op: f.origPackets, ob: f.origBytes, rp: f.replyPackets, rb: f.replyBytes })) {
     if (!Number.isInteger(v) || v < -1) throw new Error(`counter ${k} ${v}`);
   }
-  for (const [s, ns] of [[f.startSec, f.startNsec], [f.stopSec, f.stopNsec]]) {
+  for (const [s, ns] of [
+    [f.startSec, f.startNsec],
+    [f.stopSec, f.stopNsec],
+  ]) {
     if ((s === -1) !== (ns === -1) || s > 0xffffffff || ns >= 1e9 || !Number.isInteger(ns)) throw new Error(`time ${s}.${ns}`);
   }
   if (f.labelsLen >= 0 && f.labelsOff + f.labelsLen > f.buf.length) throw new Error('labels past the datagram');
@@ -131,7 +150,19 @@ describe('nfnetlink_conntrack fuzz', () => {
       rng.seed(SEED, i);
       const input = makeCase(rng, i, sweep);
       try {
-        decodeDatagram(input, flow, { flow: (f) => { check(f); filler.fill(f); }, ack: () => {}, done: () => {} }, stats);
+        decodeDatagram(
+          input,
+          flow,
+          {
+            flow: (f) => {
+              check(f);
+              filler.fill(f);
+            },
+            ack: () => {},
+            done: () => {},
+          },
+          stats,
+        );
       } catch (err) {
         const kind = (err as Error).message;
         if (!failures.has(kind)) failures.set(kind, `case ${i}: ${kind}\n  input ${input.toString('hex')}`);

@@ -47,10 +47,17 @@ const PROTOS = [0, 1, 4, 6, 17, 41, 43, 44, 47, 50, 51, 58, 59, 60, 132, 136, 25
 
 function boundary(rng: Rng, kind: FieldKind, cur: number, total: number): number {
   switch (kind) {
-    case 'len16': return rng.pick([0, 1, 2, 3, 4, 5, 7, 8, 19, 20, 21, 39, 40, 41, cur - 1, cur + 1, total, total + 1, 0x7fff, 0x8000, 0xfffe, 0xffff, rng.int(0x10000)]) & 0xffff;
-    case 'len8': return rng.pick([0, 1, 2, 3, 4, 0x7f, 0x80, 0xfe, 0xff, cur - 1, cur + 1, rng.int(256)]) & 0xff;
-    case 'proto': return rng.chance(0.8) ? rng.pick(PROTOS) : rng.int(256);
-    default: return rng.int(16);
+    case 'len16':
+      return (
+        rng.pick([0, 1, 2, 3, 4, 5, 7, 8, 19, 20, 21, 39, 40, 41, cur - 1, cur + 1, total, total + 1, 0x7fff, 0x8000, 0xfffe, 0xffff, rng.int(0x10000)]) &
+        0xffff
+      );
+    case 'len8':
+      return rng.pick([0, 1, 2, 3, 4, 0x7f, 0x80, 0xfe, 0xff, cur - 1, cur + 1, rng.int(256)]) & 0xff;
+    case 'proto':
+      return rng.chance(0.8) ? rng.pick(PROTOS) : rng.int(256);
+    default:
+      return rng.int(16);
   }
 }
 
@@ -62,9 +69,14 @@ function mutateField(rng: Rng, b: Buffer, pkt: Built): void {
     case 'len16':
       if (f.off + 2 <= b.length) b.writeUInt16BE(boundary(rng, 'len16', b.readUInt16BE(f.off), b.length), f.off);
       return;
-    case 'lo4': b[f.off] = (b[f.off] & 0xf0) | boundary(rng, 'lo4', 0, 0); return;
-    case 'hi4': b[f.off] = (b[f.off] & 0x0f) | (boundary(rng, 'hi4', 0, 0) << 4); return;
-    default: b[f.off] = boundary(rng, f.kind, b[f.off], b.length);
+    case 'lo4':
+      b[f.off] = (b[f.off] & 0xf0) | boundary(rng, 'lo4', 0, 0);
+      return;
+    case 'hi4':
+      b[f.off] = (b[f.off] & 0x0f) | (boundary(rng, 'hi4', 0, 0) << 4);
+      return;
+    default:
+      b[f.off] = boundary(rng, f.kind, b[f.off], b.length);
   }
 }
 
@@ -75,10 +87,17 @@ function mutateBytes(rng: Rng, b: Buffer, from = 0): void {
   for (let k = 0; k < n; k++) {
     const at = from + rng.int(b.length - from);
     switch (rng.int(4)) {
-      case 0: b[at] ^= 1 << rng.int(8); break;
-      case 1: b[at] = 0; break;
-      case 2: b[at] = 0xff; break;
-      default: b[at] = rng.int(256);
+      case 0:
+        b[at] ^= 1 << rng.int(8);
+        break;
+      case 1:
+        b[at] = 0;
+        break;
+      case 2:
+        b[at] = 0xff;
+        break;
+      default:
+        b[at] = rng.int(256);
     }
   }
 }
@@ -127,7 +146,7 @@ function walkAttrs(b: Buffer): number[] {
   while (m + 20 <= b.length) {
     const len = b.readUInt32LE(m);
     if (len < 20 || m + len > b.length) break;
-    for (let a = m + 20; a + 4 <= m + len;) {
+    for (let a = m + 20; a + 4 <= m + len; ) {
       const alen = b.readUInt16LE(a);
       if (alen < 4) break;
       offs.push(a);
@@ -170,10 +189,18 @@ export class CaseMaker {
   private readonly sweep: Array<[number, number]> = [];
   private readonly capturedAttrs: number[][];
 
-  constructor(private readonly seed: number, private readonly tpl: readonly Template[], private readonly captured: readonly Buffer[]) {
+  constructor(
+    private readonly seed: number,
+    private readonly tpl: readonly Template[],
+    private readonly captured: readonly Buffer[],
+  ) {
     // Every seed packet cut at every length, every captured datagram likewise.
-    tpl.forEach((t, i) => { for (let n = 0; n <= t.pkt.bytes.length; n++) this.sweep.push([i, n]); });
-    captured.forEach((c, i) => { for (let n = 0; n <= c.length; n++) this.sweep.push([-1 - i, n]); });
+    tpl.forEach((t, i) => {
+      for (let n = 0; n <= t.pkt.bytes.length; n++) this.sweep.push([i, n]);
+    });
+    captured.forEach((c, i) => {
+      for (let n = 0; n <= c.length; n++) this.sweep.push([-1 - i, n]);
+    });
     this.capturedAttrs = captured.map(walkAttrs);
   }
 
@@ -204,9 +231,14 @@ export class CaseMaker {
     const n = rng.int(4);
     for (let k = 0; k < n; k++) {
       switch (rng.int(3)) {
-        case 0: mutateField(rng, pkt, tpl.pkt); break;
-        case 1: mutateBytes(rng, pkt); break;
-        default: pkt = pkt.subarray(0, rng.int(pkt.length + 1));
+        case 0:
+          mutateField(rng, pkt, tpl.pkt);
+          break;
+        case 1:
+          mutateBytes(rng, pkt);
+          break;
+        default:
+          pkt = pkt.subarray(0, rng.int(pkt.length + 1));
       }
     }
     let b = this.message(tpl, pkt, true);
@@ -223,10 +255,19 @@ export class CaseMaker {
       attrs = attrs.slice();
       const i = rng.int(attrs.length);
       switch (rng.int(4)) {
-        case 0: attrs.splice(rng.int(attrs.length + 1), 0, attrs[i]); break; // duplicate
-        case 1: { const j = rng.int(attrs.length); [attrs[i], attrs[j]] = [attrs[j], attrs[i]]; break; } // reorder
-        case 2: attrs.splice(i, 1); break; // drop
-        default: { // an attribute's payload cut or mutated (a short MARK, a garbled VLAN nest, ...)
+        case 0:
+          attrs.splice(rng.int(attrs.length + 1), 0, attrs[i]);
+          break; // duplicate
+        case 1: {
+          const j = rng.int(attrs.length);
+          [attrs[i], attrs[j]] = [attrs[j], attrs[i]];
+          break;
+        } // reorder
+        case 2:
+          attrs.splice(i, 1);
+          break; // drop
+        default: {
+          // an attribute's payload cut or mutated (a short MARK, a garbled VLAN nest, ...)
           const p = Buffer.from(attrs[i][1]);
           if (rng.chance(0.5)) mutateBytes(rng, p);
           attrs[i] = [attrs[i][0], p.subarray(0, rng.int(p.length + 1))];

@@ -13,7 +13,11 @@ import { Stages } from './nflog-stages.js';
 describe('nfnetlink_log fuzz: regressions', () => {
   const stages = new Stages();
   const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-  const be32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; };
+  const be32 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v);
+    return b;
+  };
   const hdr: [number, Buffer] = [NFULA.PACKET_HDR, hex('0800 01 00')];
   const udp4 = ipv4(17, udp(53, Buffer.from('query'))).bytes;
 

@@ -81,7 +81,14 @@ export function ah(next: number, inner: Built): Built {
   h[1] = 24 / 4 - 2;
   h.writeUInt32BE(0x00001000, 4);
   h.writeUInt32BE(1, 8);
-  return wrap(h, [{ off: 0, kind: 'proto' }, { off: 1, kind: 'len8' }], inner);
+  return wrap(
+    h,
+    [
+      { off: 0, kind: 'proto' },
+      { off: 1, kind: 'len8' },
+    ],
+    inner,
+  );
 }
 
 export function esp(): Built {
@@ -111,16 +118,31 @@ export function ipv4(proto: number, l4: Built, o: Ipv4Options = {}): Built {
   h.writeUInt32BE(o.src ?? 0xc0a80102, 12);
   h.writeUInt32BE(0xc0a80101, 16);
   opts.copy(h, 20);
-  return wrap(h, [{ off: 0, kind: 'lo4' }, { off: 2, kind: 'len16' }, { off: 9, kind: 'proto' }], l4);
+  return wrap(
+    h,
+    [
+      { off: 0, kind: 'lo4' },
+      { off: 2, kind: 'len16' },
+      { off: 9, kind: 'proto' },
+    ],
+    l4,
+  );
 }
 
 /** An IPv6 extension header in the 8-octet-unit format (hop-by-hop, routing, destination options). */
 export function ext6(next: number, body: Buffer, inner: Built): Built {
   const h = Buffer.alloc(2 + body.length);
   h[0] = next;
-  h[1] = (h.length / 8) - 1;
+  h[1] = h.length / 8 - 1;
   body.copy(h, 2);
-  return wrap(h, [{ off: 0, kind: 'proto' }, { off: 1, kind: 'len8' }], inner);
+  return wrap(
+    h,
+    [
+      { off: 0, kind: 'proto' },
+      { off: 1, kind: 'len8' },
+    ],
+    inner,
+  );
 }
 
 export function frag6(next: number, offsetField: number, inner: Built): Built {
@@ -139,12 +161,20 @@ export function ipv6(next: number, rest: Built, tc = 0): Built {
   h[7] = 64;
   hex('20010db8000000000000000000000001').copy(h, 8);
   hex('20010db8000000000000000000000002').copy(h, 24);
-  return wrap(h, [{ off: 4, kind: 'len16' }, { off: 6, kind: 'proto' }], rest);
+  return wrap(
+    h,
+    [
+      { off: 4, kind: 'len16' },
+      { off: 6, kind: 'proto' },
+    ],
+    rest,
+  );
 }
 
 export function arp(op: number): Built {
   return built(hex(`0001 0800 06 04 000${op} 020000000001 c0a80102 ${op === 1 ? '000000000000' : '020000000002'} c0a80101`), [
-    { off: 4, kind: 'len8' }, { off: 5, kind: 'len8' },
+    { off: 4, kind: 'len8' },
+    { off: 5, kind: 'len8' },
   ]);
 }
 
@@ -190,7 +220,10 @@ export function seedPackets(): Array<{ name: string; pkt: Built; families: numbe
     { name: 'ipv6 sctp', pkt: ipv6(132, sctp()), families: v6 },
     {
       name: 'ipv6 hop-by-hop, routing, destination options, tcp',
-      pkt: ipv6(0, ext6(43, hex('0000 00000000'), ext6(60, hex('0200 00000000 00000000 20010db8000000000000000000000003'), ext6(6, hex('0104 00000000'), tcp(80, 0x02))))),
+      pkt: ipv6(
+        0,
+        ext6(43, hex('0000 00000000'), ext6(60, hex('0200 00000000 00000000 20010db8000000000000000000000003'), ext6(6, hex('0104 00000000'), tcp(80, 0x02)))),
+      ),
       families: v6,
     },
     { name: 'ipv6 first fragment', pkt: ipv6(44, frag6(17, 0x0001, udp(53, Buffer.alloc(16, 9)))), families: v6 },
@@ -216,8 +249,16 @@ export interface Template {
   pkt: Built;
 }
 
-const be16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
-const be32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
+const be16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v);
+  return b;
+};
+const be32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return b;
+};
 const nla = (type: number, p: Buffer) => {
   const b = Buffer.alloc((4 + p.length + 3) & ~3);
   b.writeUInt16LE(4 + p.length, 0);
@@ -233,9 +274,7 @@ export function templates(): Template[] {
   const out: Template[] = [];
   for (const { name, pkt, families } of seedPackets()) {
     families.forEach((family, idx) => {
-      const ethertype = family === 7 || family === 0
-        ? (pkt.bytes[0] >> 4 === 6 ? 0x86dd : pkt.bytes[0] >> 4 === 4 ? 0x0800 : 0x0806)
-        : ETHERTYPE[family];
+      const ethertype = family === 7 || family === 0 ? (pkt.bytes[0] >> 4 === 6 ? 0x86dd : pkt.bytes[0] >> 4 === 4 ? 0x0800 : 0x0806) : ETHERTYPE[family];
       const eth = hex('020000000002 020000000001 0000');
       eth.writeUInt16BE(ethertype, 12);
       const time = Buffer.concat([be32(0), be32(1_760_000_000 + idx), be32(0), be32(123456)]);
@@ -274,14 +313,18 @@ export function templates(): Template[] {
 /** The real datagrams captured from the kernel (test/fixtures/nflog/README.md). */
 export function capturedDatagrams(): Buffer[] {
   const dir = path.join(ROOT, 'test', 'fixtures', 'nflog');
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.bin')).sort().map((f) => fs.readFileSync(path.join(dir, f)));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.bin'))
+    .sort()
+    .map((f) => fs.readFileSync(path.join(dir, f)));
 }
 
 /** A captured datagram's first message as a template, so its packet gets the mutations of built ones. */
 export function capturedTemplate(name: string, b: Buffer): Template {
   const attrs: Array<[number, Buffer]> = [];
   let payload = -1;
-  for (let a = 20; a + 4 <= b.readUInt32LE(0);) {
+  for (let a = 20; a + 4 <= b.readUInt32LE(0); ) {
     const alen = b.readUInt16LE(a);
     const type = b.readUInt16LE(a + 2) & 0x3fff;
     if (type === NFULA.PAYLOAD) payload = attrs.length;

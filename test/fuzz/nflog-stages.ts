@@ -57,15 +57,24 @@ export class Stages {
     this.rec = new Record(this.keys.size);
     this.inputs = [BASE, PWSNIFF].map((def) => this.input(def));
     const ctx = {
-      name: 'fuzz', group: 1, options: {}, log: pino({ level: 'silent' }), counters: new Counters(), checkOnly: false,
-      fail: (m: string): never => { throw new Error(m); },
+      name: 'fuzz',
+      group: 1,
+      options: {},
+      log: pino({ level: 'silent' }),
+      counters: new Counters(),
+      checkOnly: false,
+      fail: (m: string): never => {
+        throw new Error(m);
+      },
       key: (n: string) => k[n],
       optionalKey: (n: string) => k[n],
       allKeys: () => this.keys.all(),
       producedKeys: () => this.keys.all(),
       commit() {},
       sensor: 'fuzz',
-      divertTo: (): never => { throw new Error('no divert in the fuzz test'); },
+      divertTo: (): never => {
+        throw new Error('no divert in the fuzz test');
+      },
     } satisfies OutputContext;
     this.line = new PacketLine(ctx);
     const optional = (n: string) => k[n];
@@ -77,8 +86,15 @@ export class Stages {
     const opts: { [n: string]: unknown } = {};
     for (const [n, spec] of Object.entries(def.options)) opts[n] = spec.default;
     return def.create({
-      name: def.name, group: 1, options: opts as OptionValues, log: pino({ level: 'silent' }), counters: new Counters(), checkOnly: false,
-      fail: (m: string): never => { throw new Error(m); },
+      name: def.name,
+      group: 1,
+      options: opts as OptionValues,
+      log: pino({ level: 'silent' }),
+      counters: new Counters(),
+      checkOnly: false,
+      fail: (m: string): never => {
+        throw new Error(m);
+      },
       want: (n) => this.keys.get(n) ?? null, // every key wanted
       key: (n) => this.keys.get(n)!,
     }) as InputInstance;
@@ -150,9 +166,12 @@ export class Stages {
       const key = this.keys.all()[slot];
       const got = o[key.name];
       // Strings holding bytes that are not UTF-8 (lone surrogates) are written in a text form of their own.
-      const want = typeof v === 'number' && key.type !== 'ipv4' && key.type !== 'ipaddr' ? v
-        : typeof v === 'boolean' || (typeof v === 'string' && v.isWellFormed()) ? v
-          : undefined;
+      const want =
+        typeof v === 'number' && key.type !== 'ipv4' && key.type !== 'ipaddr'
+          ? v
+          : typeof v === 'boolean' || (typeof v === 'string' && v.isWellFormed())
+            ? v
+            : undefined;
       if (got === undefined || (want !== undefined && got !== want)) {
         throw new InvariantError(`JSON ${key.name} is ${JSON.stringify(got)}, the record holds ${describe(v)}`);
       }
@@ -163,14 +182,24 @@ export class Stages {
 
 function fits(type: KeyType, v: unknown): boolean {
   switch (type) {
-    case 'u8': case 'u16': case 'u32': case 'ipv4':
+    case 'u8':
+    case 'u16':
+    case 'u32':
+    case 'ipv4':
       return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX[type]!;
-    case 'bool': return typeof v === 'boolean';
-    case 'ipv6': return v instanceof Uint8Array && v.length === 16;
-    case 'ipaddr': return fits('ipv4', v) || fits('ipv6', v);
-    case 'mac': case 'raw': return v instanceof Uint8Array;
-    case 'string': return typeof v === 'string';
-    default: return false;
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'ipv6':
+      return v instanceof Uint8Array && v.length === 16;
+    case 'ipaddr':
+      return fits('ipv4', v) || fits('ipv6', v);
+    case 'mac':
+    case 'raw':
+      return v instanceof Uint8Array;
+    case 'string':
+      return typeof v === 'string';
+    default:
+      return false;
   }
 }
 
@@ -182,8 +211,12 @@ function describe(v: unknown): string {
 function checkViews(p: Packet): void {
   const n = p.buf.length;
   const views: Array<[string, number, number]> = [
-    ['hwaddr', p.hwAddrOff, p.hwAddrLen], ['hwheader', p.hwHeaderOff, p.hwHeaderLen], ['payload', p.payloadOff, p.payloadLen],
-    ['prefix', p.prefixOff, p.prefixLen], ['l2hdr', p.l2HdrOff, p.l2HdrLen], ['ct', p.ctOff, p.ctLen],
+    ['hwaddr', p.hwAddrOff, p.hwAddrLen],
+    ['hwheader', p.hwHeaderOff, p.hwHeaderLen],
+    ['payload', p.payloadOff, p.payloadLen],
+    ['prefix', p.prefixOff, p.prefixLen],
+    ['l2hdr', p.l2HdrOff, p.l2HdrLen],
+    ['ct', p.ctOff, p.ctLen],
   ];
   for (const [name, off, len] of views) {
     if (len !== -1 && (len < 0 || off < 0 || off + len > n)) throw new InvariantError(`codec ${name} view ${off}+${len} outside the ${n}-byte datagram`);

@@ -66,7 +66,7 @@ export function fuzz(req: FuzzRequest): FuzzResult {
       const kind = msg.replace(/[:(].*$/s, '');
       if (!distinct.has(kind) && distinct.size < 20) {
         distinct.add(kind);
-        const text = err instanceof InvariantError ? msg : err instanceof Error ? err.stack ?? msg : msg;
+        const text = err instanceof InvariantError ? msg : err instanceof Error ? (err.stack ?? msg) : msg;
         first.push({ index: i, error: text, input: input.toString('hex') });
       }
     }
@@ -85,7 +85,11 @@ export function fuzz(req: FuzzRequest): FuzzResult {
     let best = Infinity;
     for (let k = 0; k < 5; k++) {
       const start = performance.now();
-      try { stages.run(input, true); } catch { /* counted above */ }
+      try {
+        stages.run(input, true);
+      } catch {
+        /* counted above */
+      }
       best = Math.min(best, (performance.now() - start) * 1000);
     }
     if (best > slowestUs) {
@@ -94,8 +98,16 @@ export function fuzz(req: FuzzRequest): FuzzResult {
     }
   }
   return {
-    cases: req.cases, sweepCases: maker.sweepCases, packets: stages.packets, ms,
-    firstPassUs: slow.length ? slow[0].us : 0, slowestUs, slowestCase, failures, first, distinct: [...distinct],
+    cases: req.cases,
+    sweepCases: maker.sweepCases,
+    packets: stages.packets,
+    ms,
+    firstPassUs: slow.length ? slow[0].us : 0,
+    slowestUs,
+    slowestCase,
+    failures,
+    first,
+    distinct: [...distinct],
   };
 }
 

@@ -37,21 +37,32 @@ function runWorker(req: Omit<FuzzRequest, 'progress'>): Promise<FuzzResult> {
         reject(new Error(`case ${now} (seed ${req.seed}) still running after ${HANG_MS} ms: a hang`));
       }
     }, 250);
-    worker.once('message', (r: FuzzResult) => { clearInterval(watch); resolve(r); });
-    worker.once('error', (err) => { clearInterval(watch); reject(err); });
+    worker.once('message', (r: FuzzResult) => {
+      clearInterval(watch);
+      resolve(r);
+    });
+    worker.once('error', (err) => {
+      clearInterval(watch);
+      reject(err);
+    });
   });
 }
 
 describe('nfnetlink_log fuzz', () => {
   it(`${CASES} mutated datagrams through codec, BASE, PWSNIFF, kernel line and JSON`, { timeout: 30 * 60_000 }, async (t) => {
     const r = await runWorker({ fuzz: 'nflog', seed: SEED, cases: CASES });
-    t.diagnostic(`${r.cases} cases (${r.sweepCases} cuts of every seed at every length), ${r.packets} packets decoded, `
-      + `${(r.ms / 1000).toFixed(1)} s, ${(r.ms * 1000 / r.cases).toFixed(1)} µs a case, slowest case ${r.slowestCase} ${(r.slowestUs / 1000).toFixed(2)} ms on its own `
-      + `(${(r.firstPassUs / 1000).toFixed(1)} ms at worst during the run, pauses included)`);
-    assert.equal(r.failures, 0, `${r.failures} failing cases; kinds:\n${r.distinct.join('\n')}\nfirst:\n`
-      + r.first.map((f) => `case ${f.index}: ${f.error}\n  input ${f.input}`).join('\n'));
+    t.diagnostic(
+      `${r.cases} cases (${r.sweepCases} cuts of every seed at every length), ${r.packets} packets decoded, ` +
+        `${(r.ms / 1000).toFixed(1)} s, ${((r.ms * 1000) / r.cases).toFixed(1)} µs a case, slowest case ${r.slowestCase} ${(r.slowestUs / 1000).toFixed(2)} ms on its own ` +
+        `(${(r.firstPassUs / 1000).toFixed(1)} ms at worst during the run, pauses included)`,
+    );
+    assert.equal(
+      r.failures,
+      0,
+      `${r.failures} failing cases; kinds:\n${r.distinct.join('\n')}\nfirst:\n` +
+        r.first.map((f) => `case ${f.index}: ${f.error}\n  input ${f.input}`).join('\n'),
+    );
     assert.ok(r.packets > r.cases / 2, 'most cases reach BASE');
     assert.ok(r.slowestUs < SLOWEST_MS * 1000, `case ${r.slowestCase} took ${(r.slowestUs / 1000).toFixed(1)} ms`);
   });
 });
-

@@ -13,11 +13,12 @@ import { loadAddon } from '../../src/netlink/addon.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import { ROOT } from '../daemon.js';
 
-const oneLine = (fn: () => unknown, re: RegExp) => assert.throws(fn, (err: Error) => {
-  assert.match(err.message, re);
-  assert.doesNotMatch(err.message, /\n/);
-  return true;
-});
+const oneLine = (fn: () => unknown, re: RegExp) =>
+  assert.throws(fn, (err: Error) => {
+    assert.match(err.message, re);
+    assert.doesNotMatch(err.message, /\n/);
+    return true;
+  });
 
 describe('netlink addon', () => {
   it('loads the built addon with every method specter calls', () => {
@@ -51,7 +52,10 @@ describe('netlink addon', () => {
       fs.symlinkSync(process.execPath, path.join(bin, 'node'));
       const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-addon.cjs')], { encoding: 'utf8', env: { ...process.env, PATH: bin } });
       assert.equal(r.status, 1);
-      assert.equal(r.stderr, 'specter: building the netlink addon needs python3, make, g++ and gcc (not found on the PATH): apt-get install -y python3 make g++ gcc\n');
+      assert.equal(
+        r.stderr,
+        'specter: building the netlink addon needs python3, make, g++ and gcc (not found on the PATH): apt-get install -y python3 make g++ gcc\n',
+      );
     } finally {
       fs.rmSync(bin, { recursive: true, force: true });
     }

@@ -37,13 +37,23 @@ async function open(rcvbuf: number, onDatagram?: (buf: Buffer, seen: Seen) => vo
   const sock = new NetlinkSocket(NETLINK_NETFILTER, {
     datagram(buf) {
       // Datagrams of one call from native code arrive with no microtask in between.
-      if (current++ === 0) queueMicrotask(() => { seen.batches.push(current); current = 0; });
+      if (current++ === 0)
+        queueMicrotask(() => {
+          seen.batches.push(current);
+          current = 0;
+        });
       seen.datagrams.push(buf);
-      decodeDatagram(buf, pkt, (p) => {
-        seen.packets++;
-        if (lastSeq >= 0) seen.seqGaps += p.seqLocal - lastSeq - 1;
-        lastSeq = p.seqLocal;
-      }, stats, (seq, errno) => acks.set(seq, errno));
+      decodeDatagram(
+        buf,
+        pkt,
+        (p) => {
+          seen.packets++;
+          if (lastSeq >= 0) seen.seqGaps += p.seqLocal - lastSeq - 1;
+          lastSeq = p.seqLocal;
+        },
+        stats,
+        (seq, errno) => acks.set(seq, errno),
+      );
       onDatagram?.(buf, seen);
     },
     error(errno, times) {
@@ -75,7 +85,7 @@ async function send(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((r) => udp!.send(Buffer.from(`packet ${i}`), port, '127.0.0.1', () => r()));
 }
 async function until(check: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !check() && Date.now() < end;) await sleep(10);
+  for (const end = Date.now() + ms; !check() && Date.now() < end; ) await sleep(10);
 }
 
 const scenarios: Record<string, () => Promise<object>> = {
@@ -162,11 +172,14 @@ const scenarios: Record<string, () => Promise<object>> = {
 if (scenario !== undefined) {
   const run = scenarios[scenario];
   if (!run) throw new Error(`unknown scenario ${scenario}`);
-  run().then((r) => {
-    process.stdout.write(JSON.stringify(r) + '\n');
-    udp?.close();
-  }, (err) => {
-    process.stdout.write(JSON.stringify({ error: (err as Error).message }) + '\n');
-    process.exit(1);
-  });
+  run().then(
+    (r) => {
+      process.stdout.write(JSON.stringify(r) + '\n');
+      udp?.close();
+    },
+    (err) => {
+      process.stdout.write(JSON.stringify({ error: (err as Error).message }) + '\n');
+      process.exit(1);
+    },
+  );
 }

@@ -21,7 +21,8 @@ describe('the daemon without a usable netlink addon', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const run = () => spawnSync(process.execPath, [path.join(dir, 'dist', 'bin', 'specter.js'), '-c', path.join(dir, 'specter.conf')], { encoding: 'utf8', timeout: 20000 });
+  const run = () =>
+    spawnSync(process.execPath, [path.join(dir, 'dist', 'bin', 'specter.js'), '-c', path.join(dir, 'specter.conf')], { encoding: 'utf8', timeout: 20000 });
 
   it('refuses with one line when the addon was never built', () => {
     const r = run();
@@ -34,7 +35,10 @@ describe('the daemon without a usable netlink addon', () => {
     const file = path.join(dir, 'native', 'build', 'Release', 'specter_netlink.node');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     // A real native module that is not ours: better-sqlite3's.
-    fs.copyFileSync(path.join(path.dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node'), file);
+    fs.copyFileSync(
+      path.join(path.dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node'),
+      file,
+    );
     const r = run();
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^specter: the netlink addon .* lacks NetlinkSocket .*\n$/);

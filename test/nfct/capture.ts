@@ -25,7 +25,11 @@ async function main(): Promise<void> {
   if (process.env.NFCT_CAPTURE_INSIDE !== '1') {
     const ns = new NetNs('nfctcap');
     try {
-      for (const [k, v] of [['net.netfilter.nf_conntrack_acct', '1'], ['net.netfilter.nf_conntrack_timestamp', '1']]) ns.exec('sysctl', ['-qw', `${k}=${v}`]);
+      for (const [k, v] of [
+        ['net.netfilter.nf_conntrack_acct', '1'],
+        ['net.netfilter.nf_conntrack_timestamp', '1'],
+      ])
+        ns.exec('sysctl', ['-qw', `${k}=${v}`]);
       ns.exec('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'lo']);
       ns.nft(`table inet cap {
         chain pre { type nat hook prerouting priority dstnat; }
@@ -34,7 +38,8 @@ async function main(): Promise<void> {
         chain in { type filter hook output priority 0; udp dport 7777 ct mark set 42; }
       }`);
       execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, process.argv[1]], {
-        env: { ...process.env, NFCT_CAPTURE_INSIDE: '1' }, stdio: 'inherit',
+        env: { ...process.env, NFCT_CAPTURE_INSIDE: '1' },
+        stdio: 'inherit',
       });
     } finally {
       ns.delete();
@@ -44,16 +49,31 @@ async function main(): Promise<void> {
   const sock = new NetlinkSocket(12, {
     datagram(buf) {
       const copy = Buffer.from(buf);
-      decodeDatagram(copy, flow, {
-        flow: (f) => got.push({ buf: copy, event: f.event, proto: f.orig.proto, family: f.family }),
-      }, stats);
+      decodeDatagram(
+        copy,
+        flow,
+        {
+          flow: (f) => got.push({ buf: copy, event: f.event, proto: f.orig.proto, family: f.family }),
+        },
+        stats,
+      );
     },
-    error(errno) { console.error('receive error', errno); },
-    failed(err) { console.error(err); },
+    error(errno) {
+      console.error('receive error', errno);
+    },
+    failed(err) {
+      console.error(err);
+    },
   });
   sock.setReceiveBuffer(1 << 22);
   sock.bind((1 << (NFNLGRP_CONNTRACK_NEW - 1)) | (1 << (NFNLGRP_CONNTRACK_UPDATE - 1)) | (1 << (NFNLGRP_CONNTRACK_DESTROY - 1)));
-  const sh = (cmd: string) => { try { execFileSync('sh', ['-c', cmd], { stdio: 'ignore', timeout: 5000 }); } catch { /* the traffic is what counts */ } };
+  const sh = (cmd: string) => {
+    try {
+      execFileSync('sh', ['-c', cmd], { stdio: 'ignore', timeout: 5000 });
+    } catch {
+      /* the traffic is what counts */
+    }
+  };
   sh('ping -c1 -W1 127.0.0.1');
   sh('ping -6 -c1 -W1 ::1');
   sh('echo hi | ncat -u -w1 10.99.0.1 5353');
@@ -74,7 +94,7 @@ async function main(): Promise<void> {
   dumper.close();
   sock.close();
 
-  const want: Array<[string, (g: typeof got[number]) => boolean]> = [
+  const want: Array<[string, (g: (typeof got)[number]) => boolean]> = [
     ['ipv4-icmp-new.bin', (g) => g.event === EVENT.NEW && g.proto === 1],
     ['ipv4-icmp-destroy.bin', (g) => g.event === EVENT.DESTROY && g.proto === 1],
     ['ipv6-icmpv6-destroy.bin', (g) => g.event === EVENT.DESTROY && g.proto === 58],
@@ -86,7 +106,10 @@ async function main(): Promise<void> {
   ];
   for (const [file, match] of want) {
     const g = got.find(match);
-    if (!g) { console.error(`no message for ${file}`); continue; }
+    if (!g) {
+      console.error(`no message for ${file}`);
+      continue;
+    }
     fs.writeFileSync(path.join(OUT, file), g.buf);
   }
   if (dump[0]) fs.writeFileSync(path.join(OUT, 'dump-udp.bin'), dump[0]);
@@ -96,8 +119,20 @@ async function main(): Promise<void> {
 /** Whether the datagram's first flow has original destination port `port`. */
 function flow4(buf: Buffer, port: number): boolean {
   let match = false;
-  decodeDatagram(buf, new Flow(), { flow: (f) => { match = f.orig.dport === port; } }, { flows: 0, malformed: 0 });
+  decodeDatagram(
+    buf,
+    new Flow(),
+    {
+      flow: (f) => {
+        match = f.orig.dport === port;
+      },
+    },
+    { flows: 0, malformed: 0 },
+  );
   return match;
 }
 
-void main().catch((err) => { console.error(err); process.exitCode = 1; });
+void main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -18,15 +18,31 @@ function decode(buf: Buffer) {
 }
 
 function snapshot(f: Flow) {
-  const addr = (off: number, len: number) => (len === 4 ? [...f.buf.subarray(off, off + 4)].join('.') : len === 16 ? f.buf.subarray(off, off + 16).toString('hex') : '');
+  const addr = (off: number, len: number) =>
+    len === 4 ? [...f.buf.subarray(off, off + 4)].join('.') : len === 16 ? f.buf.subarray(off, off + 16).toString('hex') : '';
   const tuple = (t: Flow['orig']) => ({
-    src: addr(t.srcOff, t.addrLen), dst: addr(t.dstOff, t.addrLen), proto: t.proto, sport: t.sport, dport: t.dport,
-    icmpType: t.icmpType, icmpCode: t.icmpCode, icmpId: t.icmpId,
+    src: addr(t.srcOff, t.addrLen),
+    dst: addr(t.dstOff, t.addrLen),
+    proto: t.proto,
+    sport: t.sport,
+    dport: t.dport,
+    icmpType: t.icmpType,
+    icmpCode: t.icmpCode,
+    icmpId: t.icmpId,
   });
   return {
-    event: f.event, family: f.family, orig: tuple(f.orig), reply: tuple(f.reply), status: f.status, mark: f.mark, id: f.id,
-    counters: [f.origPackets, f.origBytes, f.replyPackets, f.replyBytes], start: [f.startSec, f.startNsec], stop: [f.stopSec, f.stopNsec],
-    tcpState: f.tcpState, timeout: f.timeout,
+    event: f.event,
+    family: f.family,
+    orig: tuple(f.orig),
+    reply: tuple(f.reply),
+    status: f.status,
+    mark: f.mark,
+    id: f.id,
+    counters: [f.origPackets, f.origBytes, f.replyPackets, f.replyBytes],
+    start: [f.startSec, f.startNsec],
+    stop: [f.stopSec, f.stopNsec],
+    tcpState: f.tcpState,
+    timeout: f.timeout,
   };
 }
 
@@ -102,7 +118,10 @@ describe('nfnetlink_conntrack decoding', () => {
     const both = Buffer.concat([fixture('ipv4-icmp-new.bin'), fixture('ipv4-tcp-destroy.bin')]);
     const { stats, flows } = decode(both);
     assert.deepEqual(stats, { flows: 2, malformed: 0 });
-    assert.deepEqual(flows.map((f) => f.orig.proto), [1, 6]);
+    assert.deepEqual(
+      flows.map((f) => f.orig.proto),
+      [1, 6],
+    );
   });
 
   it('counts a message cut short or with an attribute overrunning it as malformed, never throwing', () => {

@@ -24,7 +24,14 @@ describe('nfnetlink_log decoding', () => {
     const pkt = new Packet();
     const stats = { packets: 0, malformed: 0 };
     let got: Packet | null = null;
-    decodeDatagram(fixture, pkt, (p) => { got = p; }, stats);
+    decodeDatagram(
+      fixture,
+      pkt,
+      (p) => {
+        got = p;
+      },
+      stats,
+    );
     assert.ok(got);
     assert.equal(stats.packets, 1);
     assert.equal(stats.malformed, 0);
@@ -68,7 +75,10 @@ describe('nfnetlink_log decoding', () => {
     broken.writeUInt16LE(0x7ff0, 20);
     const { stats, seen } = decode(Buffer.concat([fixture, broken, fixture]));
     assert.equal(stats.malformed, 1);
-    assert.deepEqual(seen.map((s) => s.prefix), ['P: ', 'P: ']);
+    assert.deepEqual(
+      seen.map((s) => s.prefix),
+      ['P: ', 'P: '],
+    );
   });
 
   it('counts trailing garbage shorter than a header', () => {
@@ -83,7 +93,13 @@ describe('nfnetlink_log decoding', () => {
     ack.writeInt32LE(-16, 16); // -EBUSY
     ack.writeUInt32LE(4242, 16 + 4 + 8); // sequence number of the request
     const acks: Array<[number, number]> = [];
-    decodeDatagram(ack, new Packet(), () => undefined, { packets: 0, malformed: 0 }, (seq, errno) => acks.push([seq, errno]));
+    decodeDatagram(
+      ack,
+      new Packet(),
+      () => undefined,
+      { packets: 0, malformed: 0 },
+      (seq, errno) => acks.push([seq, errno]),
+    );
     assert.deepEqual(acks, [[4242, 16]]);
   });
 });

@@ -38,7 +38,11 @@ describe('BASE in the output hook', { timeout: 60000 }, () => {
     udp dport 7301 log group 3 prefix "out: "
   }
 }`);
-    daemon = new Daemon(ns, writeConfig(dir, `global {
+    daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {
   logfile stderr
   loglevel 3
 }
@@ -49,7 +53,9 @@ describe('BASE in the output hook', { timeout: 60000 }, () => {
   jsonsync
   jsonfields oob.hook,oob.time.sec,oob.time.usec,udp.len
 }
-`));
+`,
+      ),
+    );
     await daemon.started();
   });
 
@@ -62,10 +68,14 @@ describe('BASE in the output hook', { timeout: 60000 }, () => {
   it('stamps packets the kernel sent without a time with the wall clock to the microsecond', async () => {
     const sent = ns.exec('python3', ['-'], SENDER).trim().split('\n').map(Number);
     assert.equal(sent.length, COUNT);
-    const rows = await waitFor(() => {
-      const lines = fs.existsSync(json) ? fs.readFileSync(json, 'utf8').split('\n').filter(Boolean) : [];
-      return lines.length === COUNT ? lines.map((l) => JSON.parse(l)) : null;
-    }, 10000, 'every packet in the JSON file');
+    const rows = await waitFor(
+      () => {
+        const lines = fs.existsSync(json) ? fs.readFileSync(json, 'utf8').split('\n').filter(Boolean) : [];
+        return lines.length === COUNT ? lines.map((l) => JSON.parse(l)) : null;
+      },
+      10000,
+      'every packet in the JSON file',
+    );
 
     let subMillisecond = 0;
     for (const r of rows) {

@@ -27,7 +27,14 @@ describe('BASE', () => {
     const withOpt = Buffer.concat([pkt.subarray(0, 40), Buffer.from([2, 4, 5, 0xb4]), pkt.subarray(40)]);
     withOpt.writeUInt16BE(withOpt.length, 2);
     withOpt[32] = 6 << 4;
-    const f = h.run(withOpt, 2, (p) => { p.indev = 1; p.hook = 1; p.mark = 9; p.tsSec = 1700000000; p.tsUsec = 5; p.seqLocal = 3; });
+    const f = h.run(withOpt, 2, (p) => {
+      p.indev = 1;
+      p.hook = 1;
+      p.mark = 9;
+      p.tsSec = 1700000000;
+      p.tsUsec = 5;
+      p.seqLocal = 3;
+    });
     assert.equal(f['ip.saddr'], '10.0.0.1');
     assert.equal(f['ip.daddr.str'], '10.0.0.2');
     assert.equal(f['ip.protocol'], '6');
@@ -150,7 +157,10 @@ describe('BASE', () => {
     const f = h.run(bytes.subarray(14), 2);
     assert.deepEqual(f, {});
     const g = inputHarness(BASE, ['mac.str', 'mac.saddr', 'mac.daddr']).run(bytes, 2, (p) => {
-      p.hwHeaderOff = 0; p.hwHeaderLen = 14; p.payloadOff = 14; p.payloadLen = bytes.length - 14;
+      p.hwHeaderOff = 0;
+      p.hwHeaderLen = 14;
+      p.payloadOff = 14;
+      p.payloadLen = bytes.length - 14;
     });
     assert.deepEqual(g, { 'mac.str': '02:11:22:33:44:55:0a:0b:0c:0d:0e:0f:08:00', 'mac.daddr': '02:11:22:33:44:55', 'mac.saddr': '0a:0b:0c:0d:0e:0f' });
   });

@@ -4,9 +4,7 @@
  * their keys is read. Reads are bounds-checked against the captured bytes:
  * a truncated or garbage packet sets what it can and never throws.
  */
-import {
-  u16be, u32be, type Key, ipv4ToString, ipv6ToString, macToString, type Packet, type Record, copyBytes, LastBytes,
-} from 'specter/plugin';
+import { u16be, u32be, type Key, ipv4ToString, ipv6ToString, macToString, type Packet, type Record, copyBytes, LastBytes } from 'specter/plugin';
 import { IfNames } from './ifnames.js';
 import { K } from './keys.js';
 import { WallClock } from './wall-clock.js';
@@ -63,8 +61,7 @@ export class BaseDecoder {
     this.needAhEsp = this.anyOf('ahesp.');
     this.needArp = this.anyOf('arp.');
     this.needMac = this.anyOf('mac.');
-    this.needIp = this.anyOf('ip.') || this.anyOf('ip6.') || this.needTcp || this.needUdp || this.needIcmp
-      || this.needIcmp6 || this.needSctp || this.needAhEsp;
+    this.needIp = this.anyOf('ip.') || this.anyOf('ip6.') || this.needTcp || this.needUdp || this.needIcmp || this.needIcmp6 || this.needSctp || this.needAhEsp;
     const needNames = [K.OOB_IN, K.OOB_OUT, K.OOB_PHYSIN, K.OOB_PHYSOUT].some((idx) => this.s[idx] >= 0);
     this.ifnames = needNames ? new IfNames() : null;
   }
@@ -116,9 +113,11 @@ export class BaseDecoder {
       return;
     }
     const l3 = networkProtocol(pkt);
-    if (l3 === ETH_P_IP) { if (this.needIp) this.ipv4(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, rec); }
-    else if (l3 === ETH_P_IPV6) { if (this.needIp) this.ipv6(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, rec); }
-    else if (l3 === ETH_P_ARP && this.needArp) this.arp(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, rec);
+    if (l3 === ETH_P_IP) {
+      if (this.needIp) this.ipv4(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, rec);
+    } else if (l3 === ETH_P_IPV6) {
+      if (this.needIp) this.ipv6(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, rec);
+    } else if (l3 === ETH_P_ARP && this.needArp) this.arp(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, rec);
   }
 
   private mac(pkt: Packet, rec: Record): void {
@@ -321,9 +320,13 @@ export class BaseDecoder {
 /** The network protocol of the payload, as an ethertype. */
 function networkProtocol(pkt: Packet): number {
   switch (pkt.family) {
-    case 2: return ETH_P_IP;
-    case 10: return ETH_P_IPV6;
-    case 3: return ETH_P_ARP;
-    default: return pkt.hwProtocol;
+    case 2:
+      return ETH_P_IP;
+    case 10:
+      return ETH_P_IPV6;
+    case 3:
+      return ETH_P_ARP;
+    default:
+      return pkt.hwProtocol;
   }
 }

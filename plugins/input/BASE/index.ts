@@ -8,6 +8,9 @@ export default defineInput({
   options: {},
   produces: BASE_KEYS,
   create(ctx) {
-    return new BaseDecoder(BASE_KEYS.map((k) => k.name), (n) => ctx.want(n));
+    return new BaseDecoder(
+      BASE_KEYS.map((k) => k.name),
+      (n) => ctx.want(n),
+    );
   },
 });

@@ -9,7 +9,7 @@ export default defineInput({
   },
   produces: [
     { name: 'local.time', type: 'time', description: 'time the packet was processed, ms since the epoch' },
-    { name: 'local.hostname', type: 'string', description: 'this host\'s name' },
+    { name: 'local.hostname', type: 'string', description: "this host's name" },
   ],
   create(ctx) {
     const time = ctx.want('local.time');

@@ -28,7 +28,10 @@ function imapArgs(s: string): string[] {
   const out: string[] = [];
   let i = 0;
   while (i < s.length) {
-    if (s[i] === ' ') { i++; continue; }
+    if (s[i] === ' ') {
+      i++;
+      continue;
+    }
     if (s[i] === '"') {
       let v = '';
       i++;

@@ -12,7 +12,15 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('EXEC command line', () => {
   it('splits into words with quotes, once', () => {
-    assert.deepEqual(splitCommand(`/usr/sbin/nft add element inet knock allowed "{ %S }"`), ['/usr/sbin/nft', 'add', 'element', 'inet', 'knock', 'allowed', '{ %S }']);
+    assert.deepEqual(splitCommand(`/usr/sbin/nft add element inet knock allowed "{ %S }"`), [
+      '/usr/sbin/nft',
+      'add',
+      'element',
+      'inet',
+      'knock',
+      'allowed',
+      '{ %S }',
+    ]);
     assert.deepEqual(splitCommand(`a 'b c' "d \\"e\\"" f\\ g`), ['a', 'b c', 'd "e"', 'f g']);
     assert.throws(() => splitCommand('a "b'), /unterminated/);
   });
@@ -35,7 +43,14 @@ describe('EXEC runs', () => {
     h.packet({ 'oob.in': `eth0; touch ${marker}`, 'ip.saddr': 0x0a000001, 'tcp.dport': 22, 'ip.protocol': 6 });
     h.packet({ 'oob.in': '$(touch x)`id`', 'ip.saddr': Buffer.from('20010db8000000000000000000000001', 'hex'), 'udp.dport': 53, 'ip.protocol': 17 });
     await h.flush();
-    assert.deepEqual(fs.readFileSync(out, 'utf8').split('\n').filter(Boolean), [`eth0; touch ${marker}`, '10.0.0.1:22', '6', '$(touch x)`id`', '2001:db8::1:53', '17']);
+    assert.deepEqual(fs.readFileSync(out, 'utf8').split('\n').filter(Boolean), [
+      `eth0; touch ${marker}`,
+      '10.0.0.1:22',
+      '6',
+      '$(touch x)`id`',
+      '2001:db8::1:53',
+      '17',
+    ]);
     assert.equal(fs.existsSync(marker), false);
     assert.equal(h.counters.sent, 2);
   });
@@ -75,7 +90,10 @@ describe('EXEC runs', () => {
   });
 
   it('refuses a program that does not exist and an unknown macro at start-up', async () => {
-    await assert.rejects(outputHarness(EXEC, { execstr: 'no-such-program-here %S' }), /EXEC option "execstr": "no-such-program-here" is not an executable file/);
+    await assert.rejects(
+      outputHarness(EXEC, { execstr: 'no-such-program-here %S' }),
+      /EXEC option "execstr": "no-such-program-here" is not an executable file/,
+    );
     await assert.rejects(outputHarness(EXEC, { execstr: `${script} %Q` }), /unknown macro %Q/);
   });
 });

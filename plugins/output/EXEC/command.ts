@@ -16,7 +16,7 @@ const MACROS: { readonly [letter: string]: string } = {
 
 /** One argument: literal text parts with macro letters between them. */
 export interface ArgTemplate {
-  parts: string[];   // parts.length === macros.length + 1
+  parts: string[]; // parts.length === macros.length + 1
   macros: string[];
 }
 
@@ -68,7 +68,11 @@ export function parseArg(arg: string): ArgTemplate {
       macros.push(m);
       cur = '';
     } else {
-      throw new Error(`unknown macro %${m ?? ''}: known are ${Object.entries(MACROS).map(([k, v]) => `%${k} (${v})`).join(', ')}, %% (a %)`);
+      throw new Error(
+        `unknown macro %${m ?? ''}: known are ${Object.entries(MACROS)
+          .map(([k, v]) => `%${k} (${v})`)
+          .join(', ')}, %% (a %)`,
+      );
     }
   }
   parts.push(cur);

@@ -21,7 +21,11 @@ describe('EXEC compliance', () => {
     const out = path.join(dir, 'ran');
     const script = path.join(dir, 'mark.sh');
     fs.writeFileSync(script, `#!/bin/sh\necho "$1" >> ${out}\n`, { mode: 0o755 });
-    const { closed } = await checkCompliance('EXEC', { execstr: `${script} %S`, ...FAST }, { records: 100, batch: 10, expect: { sent: 100, dropped: 0, errors: 0 } });
+    const { closed } = await checkCompliance(
+      'EXEC',
+      { execstr: `${script} %S`, ...FAST },
+      { records: 100, batch: 10, expect: { sent: 100, dropped: 0, errors: 0 } },
+    );
     const ran = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
     // Closed at once, the second run kills what still runs: a command may have written its line first.
     assert.ok(ran.length >= 100 + closed!.counters.sent && ran.length <= 200, `${ran.length} lines`);
@@ -29,14 +33,25 @@ describe('EXEC compliance', () => {
   });
 
   it('a failing command: its record dropped, one error per command', async () => {
-    await checkCompliance('EXEC', { execstr: '/bin/false %S', ...FAST }, { records: 60, batch: 10, expect: { sent: 0, dropped: 60, errors: 60 }, flushOnly: true });
+    await checkCompliance(
+      'EXEC',
+      { execstr: '/bin/false %S', ...FAST },
+      { records: 60, batch: 10, expect: { sent: 0, dropped: 60, errors: 60 }, flushOnly: true },
+    );
   });
 
   it('commands beyond the queue: dropped, no error', async () => {
     // One batch: five commands wait in the queue, the fifteen after them do not fit.
-    await checkCompliance('EXEC', { execstr: '/bin/true %S', execwait: true, execqueue: 5, execmaxrate: 100000 }, {
-      records: 20, batch: 20, expect: { sent: 5, dropped: 15, errors: 0 }, flushOnly: true,
-    });
+    await checkCompliance(
+      'EXEC',
+      { execstr: '/bin/true %S', execwait: true, execqueue: 5, execmaxrate: 100000 },
+      {
+        records: 20,
+        batch: 20,
+        expect: { sent: 5, dropped: 15, errors: 0 },
+        flushOnly: true,
+      },
+    );
   });
 
   it('records without a value for a macro: dropped and counted as skipped, no error', async () => {

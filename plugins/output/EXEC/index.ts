@@ -86,14 +86,30 @@ function macroSources(key: (n: string) => Key, optional: (n: string) => Key | un
   const out: { [m: string]: Key[] } = {};
   for (const m of used) {
     switch (m) {
-      case 'I': out[m] = [key('oob.in')]; break;
-      case 'O': out[m] = [key('oob.out')]; break;
-      case 'S': out[m] = [key('ip.saddr')]; break;
-      case 'D': out[m] = [key('ip.daddr')]; break;
-      case 'P': out[m] = [key('ip.protocol')]; break;
-      case 's': out[m] = any('tcp.sport', 'udp.sport', 'sctp.sport'); break;
-      case 'd': out[m] = any('tcp.dport', 'udp.dport', 'sctp.dport'); break;
-      case 'i': out[m] = any('icmp.type', 'icmpv6.type'); break;
+      case 'I':
+        out[m] = [key('oob.in')];
+        break;
+      case 'O':
+        out[m] = [key('oob.out')];
+        break;
+      case 'S':
+        out[m] = [key('ip.saddr')];
+        break;
+      case 'D':
+        out[m] = [key('ip.daddr')];
+        break;
+      case 'P':
+        out[m] = [key('ip.protocol')];
+        break;
+      case 's':
+        out[m] = any('tcp.sport', 'udp.sport', 'sctp.sport');
+        break;
+      case 'd':
+        out[m] = any('tcp.dport', 'udp.dport', 'sctp.dport');
+        break;
+      case 'i':
+        out[m] = any('icmp.type', 'icmpv6.type');
+        break;
     }
     if (out[m].length === 0) key(m === 's' ? 'tcp.sport' : m === 'd' ? 'tcp.dport' : 'icmp.type');
   }

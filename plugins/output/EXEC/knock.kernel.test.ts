@@ -33,7 +33,9 @@ describe('port knocking with EXEC', { timeout: 60000 }, () => {
     dir = tempDir();
     ns = new NetNs('spt-knock');
     ns.nft(RULES);
-    const conf = writeConfig(dir, `global {
+    const conf = writeConfig(
+      dir,
+      `global {
   logfile stderr
   loglevel 3
 }
@@ -42,7 +44,8 @@ describe('port knocking with EXEC', { timeout: 60000 }, () => {
   plugin EXEC
   execstr "nft add element inet knock allowed { %S }"
 }
-`);
+`,
+    );
     daemon = new Daemon(ns, conf);
     await daemon.started();
   });
@@ -66,7 +69,11 @@ describe('port knocking with EXEC', { timeout: 60000 }, () => {
     try {
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(connects('127.0.0.2'), false, 'closed before the knock');
-      try { ns.exec('ncat', ['-z', '-w', '1', '-s', '127.0.0.2', '127.0.0.1', '7777']); } catch { /* the knock is dropped */ }
+      try {
+        ns.exec('ncat', ['-z', '-w', '1', '-s', '127.0.0.2', '127.0.0.1', '7777']);
+      } catch {
+        /* the knock is dropped */
+      }
       await waitFor(() => ns.exec('nft', ['list', 'set', 'inet', 'knock', 'allowed']).includes('127.0.0.2'), 5000, 'the knocker in the set');
       assert.equal(connects('127.0.0.2'), true, 'open for the knocker');
       assert.equal(connects('127.0.0.3'), false, 'still closed for everyone else');

@@ -41,7 +41,8 @@ export class Runner {
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.counters.dropped++;
       this.commits.now(1);
-      if (this.counters.dropped % 1000 === 1) this.log.warn({ dropped: this.counters.dropped }, 'EXEC queue full: dropping commands (raise execmaxrate/execmaxchildren or narrow the rule)');
+      if (this.counters.dropped % 1000 === 1)
+        this.log.warn({ dropped: this.counters.dropped }, 'EXEC queue full: dropping commands (raise execmaxrate/execmaxchildren or narrow the rule)');
       return;
     }
     this.queue.push(args);
@@ -61,7 +62,13 @@ export class Runner {
       this.run(this.queue.shift()!, this.tickets.shift()!);
     }
     if (this.queue.length && this.running < this.maxChildren && !this.timer) {
-      this.timer = setTimeout(() => { this.timer = null; this.pump(); }, Math.ceil(1000 / this.maxRate));
+      this.timer = setTimeout(
+        () => {
+          this.timer = null;
+          this.pump();
+        },
+        Math.ceil(1000 / this.maxRate),
+      );
     }
     if (!this.queue.length && this.running === 0) {
       const w = this.waiters;

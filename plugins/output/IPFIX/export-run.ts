@@ -23,18 +23,22 @@ export function makeFlows(n: number): Flow[] {
     const ports = protocol !== 1 && protocol !== 58;
     const a = (x: number, y: number) => (v6 ? `2001:db8:${x.toString(16)}::${(y + 1).toString(16)}` : `10.${x}.${(y + 1) >> 8}.${(y + 1) & 0xff}`);
     const saddr = a(1, i);
-    const daddr = v6 ? `2001:db8:ffff::${(i % 200 + 1).toString(16)}` : `192.0.2.${i % 200 + 1}`;
+    const daddr = v6 ? `2001:db8:ffff::${((i % 200) + 1).toString(16)}` : `192.0.2.${(i % 200) + 1}`;
     const sport = ports ? 10000 + i : undefined;
     const dport = ports ? [53, 80, 443, 8080][i % 4] : undefined;
     // Every third flow is source-NATed, every third destination-NATed, the rest untranslated.
     const nat = i % 3;
-    const snat = v6 ? `2001:db8:5::${(i % 50 + 1).toString(16)}` : `203.0.113.${i % 50 + 1}`;
-    const dnat = v6 ? `2001:db8:6::${(i % 50 + 1).toString(16)}` : `198.51.100.${i % 50 + 1}`;
+    const snat = v6 ? `2001:db8:5::${((i % 50) + 1).toString(16)}` : `203.0.113.${(i % 50) + 1}`;
+    const dnat = v6 ? `2001:db8:6::${((i % 50) + 1).toString(16)}` : `198.51.100.${(i % 50) + 1}`;
     const start = base + i * 997 + (i % 1000);
     const big = i % 7 === 0;
     flows.push({
       family: v6 ? 6 : 4,
-      saddr, daddr, protocol, sport, dport,
+      saddr,
+      daddr,
+      protocol,
+      sport,
+      dport,
       rsaddr: nat === 2 ? dnat : daddr,
       rdaddr: nat === 1 ? snat : saddr,
       rsport: dport,

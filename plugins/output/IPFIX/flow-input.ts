@@ -68,7 +68,10 @@ function addr(s: string): number | Uint8Array {
   const tail = halves.length > 1 ? words(halves[1]) : [];
   const all = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
   const b = new Uint8Array(16);
-  all.forEach((w, i) => { b[2 * i] = w >> 8; b[2 * i + 1] = w & 0xff; });
+  all.forEach((w, i) => {
+    b[2 * i] = w >> 8;
+    b[2 * i + 1] = w & 0xff;
+  });
   return b;
 }
 

@@ -22,7 +22,13 @@ export default defineOutput({
     ipfixdomain: { type: 'int', default: 0, min: 0, max: 0xffffffff, description: 'observation domain id' },
     ipfixmtu: { type: 'int', default: 1500, min: 576, max: 65535, description: 'path MTU: a message and its IP and UDP/TCP headers fit in it' },
     ipfixtemplaterefresh: { type: 'int', default: 60, min: 1, max: 86400, description: 'UDP: seconds between two sendings of the templates' },
-    ipfixtemplatepackets: { type: 'int', default: 20, min: 0, max: 1000000, description: 'UDP: messages between two sendings of the templates (0: by time only)' },
+    ipfixtemplatepackets: {
+      type: 'int',
+      default: 20,
+      min: 0,
+      max: 1000000,
+      description: 'UDP: messages between two sendings of the templates (0: by time only)',
+    },
     ipfixbuffer: { type: 'size', default: 16 * 1024 * 1024, min: 65536, description: 'bytes of messages kept while the collector is away or slow' },
   },
   create(ctx) {
@@ -59,13 +65,20 @@ export default defineOutput({
     const domain = o.ipfixdomain;
     const builder = new MessageBuilder(maxLen, domain);
     const commits = new CommitQueue((n) => ctx.commit(n));
-    const transport = new IpfixTransport({
-      host, port: o.ipfixport, proto, domain,
-      templates: templateSet(),
-      maxBytes: o.ipfixbuffer,
-      refreshMs: o.ipfixtemplaterefresh * 1000,
-      refreshMessages: o.ipfixtemplatepackets,
-    }, ctx.counters, ctx.log);
+    const transport = new IpfixTransport(
+      {
+        host,
+        port: o.ipfixport,
+        proto,
+        domain,
+        templates: templateSet(),
+        maxBytes: o.ipfixbuffer,
+        refreshMs: o.ipfixtemplaterefresh * 1000,
+        refreshMessages: o.ipfixtemplatepackets,
+      },
+      ctx.counters,
+      ctx.log,
+    );
 
     const sendFinished = () => {
       for (const msg of builder.take()) {

@@ -28,7 +28,10 @@ export class MessageBuilder {
   private skipped = 0;
   private finished: Message[] = [];
 
-  constructor(private readonly maxLen: number, private readonly domain: number) {
+  constructor(
+    private readonly maxLen: number,
+    private readonly domain: number,
+  ) {
     this.buf = Buffer.alloc(maxLen);
   }
 

@@ -24,11 +24,25 @@ async function freeUdpPort(): Promise<number> {
 }
 
 interface NfdumpFlow {
-  first: string; last: string; proto: number;
-  src4_addr?: string; dst4_addr?: string; src6_addr?: string; dst6_addr?: string;
-  src_port?: number; dst_port?: number; icmp_type?: number; icmp_code?: number;
-  in_packets: number; in_bytes: number; out_packets: number; out_bytes: number;
-  src4_xlt_ip?: string; dst4_xlt_ip?: string; src_xlt_port?: string; dst_xlt_port?: string;
+  first: string;
+  last: string;
+  proto: number;
+  src4_addr?: string;
+  dst4_addr?: string;
+  src6_addr?: string;
+  dst6_addr?: string;
+  src_port?: number;
+  dst_port?: number;
+  icmp_type?: number;
+  icmp_code?: number;
+  in_packets: number;
+  in_bytes: number;
+  out_packets: number;
+  out_bytes: number;
+  src4_xlt_ip?: string;
+  dst4_xlt_ip?: string;
+  src_xlt_port?: string;
+  dst_xlt_port?: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '');
@@ -43,8 +57,12 @@ describe('IPFIX to nfcapd', { timeout: 60000 }, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipfix-nfcapd-'));
     port = await freeUdpPort();
     nfcapd = spawn('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    nfcapd.stdout!.on('data', (d) => { log += d; });
-    nfcapd.stderr!.on('data', (d) => { log += d; });
+    nfcapd.stdout!.on('data', (d) => {
+      log += d;
+    });
+    nfcapd.stderr!.on('data', (d) => {
+      log += d;
+    });
     await waitFor(() => log.includes('Startup'), 10000, 'nfcapd to start');
   });
 

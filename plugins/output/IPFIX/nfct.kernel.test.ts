@@ -18,13 +18,36 @@ import { NatLab, type SentFlow } from '../../source/NFCT/nat-lab.js';
 type Rec = { [k: string]: unknown };
 
 const KEYS = [
-  'orig.ip.saddr.str', 'orig.ip.daddr.str', 'orig.ip.protocol', 'orig.l4.sport', 'orig.l4.dport', 'orig.raw.pktlen', 'orig.raw.pktcount',
-  'reply.ip.saddr.str', 'reply.ip.daddr.str', 'reply.l4.sport', 'reply.l4.dport', 'reply.raw.pktlen', 'reply.raw.pktcount',
-  'icmp.type', 'icmp.code', 'flow.start.sec', 'flow.start.usec', 'flow.end.sec', 'flow.end.usec', 'oob.family',
+  'orig.ip.saddr.str',
+  'orig.ip.daddr.str',
+  'orig.ip.protocol',
+  'orig.l4.sport',
+  'orig.l4.dport',
+  'orig.raw.pktlen',
+  'orig.raw.pktcount',
+  'reply.ip.saddr.str',
+  'reply.ip.daddr.str',
+  'reply.l4.sport',
+  'reply.l4.dport',
+  'reply.raw.pktlen',
+  'reply.raw.pktcount',
+  'icmp.type',
+  'icmp.code',
+  'flow.start.sec',
+  'flow.start.usec',
+  'flow.end.sec',
+  'flow.end.usec',
+  'oob.family',
 ];
 
 const readJson = (file: string): Rec[] =>
-  (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Rec)
+    : [];
 
 const iso = (sec: unknown, usec: unknown) => new Date((sec as number) * 1000 + Math.floor((usec as number) / 1000)).toISOString().replace('Z', '');
 
@@ -33,12 +56,22 @@ function fromRecord(r: Rec): string {
   const icmp = r['orig.l4.sport'] === undefined;
   const v4 = r['oob.family'] === 2;
   return [
-    r['orig.ip.saddr.str'], icmp ? '-' : r['orig.l4.sport'], r['orig.ip.daddr.str'],
-    icmp ? `icmp ${r['icmp.type']}/${r['icmp.code']}` : r['orig.l4.dport'], r['orig.ip.protocol'],
+    r['orig.ip.saddr.str'],
+    icmp ? '-' : r['orig.l4.sport'],
+    r['orig.ip.daddr.str'],
+    icmp ? `icmp ${r['icmp.type']}/${r['icmp.code']}` : r['orig.l4.dport'],
+    r['orig.ip.protocol'],
     // After NAT: the source is the reply's destination, the destination the reply's source.
-    v4 ? r['reply.ip.daddr.str'] : '-', v4 ? r['reply.ip.saddr.str'] : '-', r['reply.l4.dport'] ?? 0, r['reply.l4.sport'] ?? 0,
-    r['orig.raw.pktcount'], r['orig.raw.pktlen'], r['reply.raw.pktcount'], r['reply.raw.pktlen'],
-    iso(r['flow.start.sec'], r['flow.start.usec']), iso(r['flow.end.sec'], r['flow.end.usec']),
+    v4 ? r['reply.ip.daddr.str'] : '-',
+    v4 ? r['reply.ip.saddr.str'] : '-',
+    r['reply.l4.dport'] ?? 0,
+    r['reply.l4.sport'] ?? 0,
+    r['orig.raw.pktcount'],
+    r['orig.raw.pktlen'],
+    r['reply.raw.pktcount'],
+    r['reply.raw.pktlen'],
+    iso(r['flow.start.sec'], r['flow.start.usec']),
+    iso(r['flow.end.sec'], r['flow.end.usec']),
   ].join(' ');
 }
 
@@ -46,10 +79,21 @@ function fromNfdump(g: Rec): string {
   const icmp = g.proto === 1 || g.proto === 58;
   const v4 = g.src4_addr !== undefined;
   return [
-    g.src4_addr ?? g.src6_addr, icmp ? '-' : g.src_port, g.dst4_addr ?? g.dst6_addr,
-    icmp ? `icmp ${g.icmp_type}/${g.icmp_code}` : g.dst_port, g.proto,
-    v4 ? g.src4_xlt_ip : '-', v4 ? g.dst4_xlt_ip : '-', Number(g.src_xlt_port), Number(g.dst_xlt_port),
-    g.in_packets, g.in_bytes, g.out_packets, g.out_bytes, g.first, g.last,
+    g.src4_addr ?? g.src6_addr,
+    icmp ? '-' : g.src_port,
+    g.dst4_addr ?? g.dst6_addr,
+    icmp ? `icmp ${g.icmp_type}/${g.icmp_code}` : g.dst_port,
+    g.proto,
+    v4 ? g.src4_xlt_ip : '-',
+    v4 ? g.dst4_xlt_ip : '-',
+    Number(g.src_xlt_port),
+    Number(g.dst_xlt_port),
+    g.in_packets,
+    g.in_bytes,
+    g.out_packets,
+    g.out_bytes,
+    g.first,
+    g.last,
   ].join(' ');
 }
 
@@ -70,12 +114,20 @@ describe('NFCT to IPFIX to nfcapd', { timeout: 180_000 }, () => {
     const capture = path.join(dir, 'nfcapd');
     fs.mkdirSync(capture);
     nfcapd = lab.router.spawn('nfcapd', ['-w', capture, '-b', '127.0.0.1', '-p', '4739', '-t', '3600']);
-    nfcapd.stdout!.on('data', (d) => { nfcapdLog += d; });
-    nfcapd.stderr!.on('data', (d) => { nfcapdLog += d; });
+    nfcapd.stdout!.on('data', (d) => {
+      nfcapdLog += d;
+    });
+    nfcapd.stderr!.on('data', (d) => {
+      nfcapdLog += d;
+    });
     await waitFor(() => nfcapdLog.includes('Startup'), 10_000, 'nfcapd to start');
 
     const json = path.join(dir, 'flows.json');
-    daemon = new Daemon(lab.router, writeConfig(dir, `global {
+    daemon = new Daemon(
+      lab.router,
+      writeConfig(
+        dir,
+        `global {
  logfile stderr
  loglevel 3
 }
@@ -91,13 +143,18 @@ describe('NFCT to IPFIX to nfcapd', { timeout: 180_000 }, () => {
  jsonsync
  jsonfields ${KEYS.join(',')}
 }
-`));
+`,
+      ),
+    );
     await daemon.started();
     sent = lab.traffic({ udp4: 60, tcp4: 30, icmp4: 20, udp6: 40, tcp6: 20, icmp6: 15 });
     lab.router.exec('conntrack', ['-D', '-f', 'ipv4', '-p', 'tcp']);
     lab.router.exec('conntrack', ['-D', '-f', 'ipv6', '-p', 'tcp']);
-    await waitFor(() => readJson(json).length >= sent.length && lab.table().length === 0, 60_000,
-      `${sent.length} flow records (have ${readJson(json).length})`);
+    await waitFor(
+      () => readJson(json).length >= sent.length && lab.table().length === 0,
+      60_000,
+      `${sent.length} flow records (have ${readJson(json).length})`,
+    );
     assert.equal(await daemon.stop(), 0, daemon.stderr);
     records = readJson(json);
     // nfcapd writes its file at exit; it reads what is in its socket first.
@@ -106,7 +163,9 @@ describe('NFCT to IPFIX to nfcapd', { timeout: 180_000 }, () => {
     await new Promise((r) => nfcapd!.once('exit', r));
     const files = fs.readdirSync(capture).filter((f) => /^nfcapd\.\d+$/.test(f));
     assert.equal(files.length, 1, nfcapdLog);
-    flows = JSON.parse(execFileSync('nfdump', ['-r', path.join(capture, files[0]), '-o', 'json', '-N'], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } })) as Rec[];
+    flows = JSON.parse(
+      execFileSync('nfdump', ['-r', path.join(capture, files[0]), '-o', 'json', '-N'], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }),
+    ) as Rec[];
   });
 
   after(async () => {
@@ -130,14 +189,18 @@ describe('NFCT to IPFIX to nfcapd', { timeout: 180_000 }, () => {
 
   it('and as the client sent it: addresses, ports and UDP and ICMP bytes', () => {
     for (const f of sent) {
-      const [client, router, inside, server] = f.family === 4 ? ['10.10.0.2', '10.10.0.1', '10.20.0.1', '10.20.0.2'] : ['fd10::2', 'fd10::1', 'fd20::1', 'fd20::2'];
+      const [client, router, inside, server] =
+        f.family === 4 ? ['10.10.0.2', '10.10.0.1', '10.20.0.1', '10.20.0.2'] : ['fd10::2', 'fd10::1', 'fd20::1', 'fd20::2'];
       const proto = f.proto === 'udp' ? 17 : f.proto === 'tcp' ? 6 : f.family === 4 ? 1 : 58;
       const what = `${f.proto}${f.family} ${f.port}`;
       const g = flows.filter((x) => x.proto === proto && (x.src4_addr ?? x.src6_addr) === client && (f.proto === 'icmp' || x.src_port === f.port));
       if (f.proto === 'icmp') {
         // ICMP flows are told apart by their echo id, which IPFIX does not carry: one with these bytes is enough.
         const bytes = (f.family === 4 ? 20 : 40) + 8 + f.payload;
-        assert.ok(g.some((x) => x.in_bytes === bytes && (x.dst4_addr ?? x.dst6_addr) === server), what);
+        assert.ok(
+          g.some((x) => x.in_bytes === bytes && (x.dst4_addr ?? x.dst6_addr) === server),
+          what,
+        );
         continue;
       }
       assert.equal(g.length, 1, what);

@@ -68,7 +68,10 @@ export const SET_HEADER = 4;
 
 /** A Template Set (set id 2) holding both templates. */
 export function templateSet(): Buffer {
-  const records = [[TEMPLATE_IPV4, FIELDS_IPV4], [TEMPLATE_IPV6, FIELDS_IPV6]] as const;
+  const records = [
+    [TEMPLATE_IPV4, FIELDS_IPV4],
+    [TEMPLATE_IPV6, FIELDS_IPV6],
+  ] as const;
   let len = SET_HEADER;
   for (const [, fields] of records) len += 4 + fields.reduce((n, f) => n + (f.pen ? 8 : 4), 0);
   const b = Buffer.alloc(len);

@@ -26,7 +26,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** tshark's decoding of a capture: the flows it found (source addresses) and any expert findings. */
 function tshark(pcap: string, decodeAs: string): { sources: string[]; sequences: number[]; expert: string } {
   const args = ['-r', pcap, '-d', decodeAs];
-  const fields = execFileSync('tshark', [...args, '-T', 'fields', '-E', 'separator=/t', '-e', 'cflow.sequence', '-e', 'cflow.srcaddr', '-e', 'cflow.srcaddrv6'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const fields = execFileSync(
+    'tshark',
+    [...args, '-T', 'fields', '-E', 'separator=/t', '-e', 'cflow.sequence', '-e', 'cflow.srcaddr', '-e', 'cflow.srcaddrv6'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const sources: string[] = [];
   const sequences: number[] = [];
   for (const line of fields.split('\n').filter(Boolean)) {
@@ -111,9 +115,16 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
 
   it('sends the templates again once ipfixtemplaterefresh seconds passed', async () => {
     got = [];
-    await exportFlows(makeFlows(40), { ipfixhost: '127.0.0.1', ipfixport: port, ipfixtemplaterefresh: 1, ipfixtemplatepackets: 0 }, { batch: 10, between: () => sleep(400) });
+    await exportFlows(
+      makeFlows(40),
+      { ipfixhost: '127.0.0.1', ipfixport: port, ipfixtemplaterefresh: 1, ipfixtemplatepackets: 0 },
+      { batch: 10, between: () => sleep(400) },
+    );
     await sleep(200);
-    const templates = got.map((d, i) => [i, parseMessages(d)[0].sets[0].id] as const).filter(([, id]) => id === 2).map(([i]) => i);
+    const templates = got
+      .map((d, i) => [i, parseMessages(d)[0].sets[0].id] as const)
+      .filter(([, id]) => id === 2)
+      .map(([i]) => i);
     // Four batches 400 ms apart: templates first, then again once a second passed.
     assert.deepEqual(templates, [0, 4], `template messages at ${templates}`);
   });
@@ -128,7 +139,10 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     s6.close();
     assert.equal(res.counters.sent, 30);
     assert.ok(got6.every((d) => d.length <= 1280 - 48));
-    assert.equal(got6.reduce((n, d) => n + dataRecords(d), 0), 30);
+    assert.equal(
+      got6.reduce((n, d) => n + dataRecords(d), 0),
+      30,
+    );
   });
 
   it('goes on sending to a UDP collector that comes back: what it refused meanwhile is dropped, the rest arrives', async () => {
@@ -140,13 +154,17 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     const received: Buffer[] = [];
     back.on('message', (m) => received.push(m));
     let batches = 0;
-    const res = await exportFlows(makeFlows(200), { ipfixhost: '127.0.0.1', ipfixport: away, ipfixtemplatepackets: 1 }, {
-      batch: 10,
-      between: async () => {
-        await sleep(30);
-        if (++batches === 10) await new Promise<void>((r) => back.bind(away, '127.0.0.1', r));
+    const res = await exportFlows(
+      makeFlows(200),
+      { ipfixhost: '127.0.0.1', ipfixport: away, ipfixtemplatepackets: 1 },
+      {
+        batch: 10,
+        between: async () => {
+          await sleep(30);
+          if (++batches === 10) await new Promise<void>((r) => back.bind(away, '127.0.0.1', r));
+        },
       },
-    });
+    );
     await sleep(200);
     back.close();
     const arrived = received.reduce((n, d) => n + dataRecords(d), 0);
@@ -163,21 +181,32 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     const res = await exportFlows(flows, { ipfixhost: '127.0.0.1', ipfixport: port }, { batch: 10 });
     await sleep(100);
     assert.deepEqual([res.counters.sent, res.counters.dropped, res.counters.skipped, res.committed], [9, 1, 1, 10]);
-    assert.equal(got.reduce((n, d) => n + dataRecords(d), 0), 9);
+    assert.equal(
+      got.reduce((n, d) => n + dataRecords(d), 0),
+      9,
+    );
   });
 
   it('keeps the output contract: every record sent or dropped, and committed', async () => {
     queued.length = 0;
     queued.push(...makeFlows(600));
-    await checkCompliance('IPFIX', { ipfixhost: '127.0.0.1', ipfixport: port }, {
-      inputs: ['BASE', FLOW_INPUT], plugins: [IPFIX], expect: { sent: 300, dropped: 0, errors: 0 },
-    });
+    await checkCompliance(
+      'IPFIX',
+      { ipfixhost: '127.0.0.1', ipfixport: port },
+      {
+        inputs: ['BASE', FLOW_INPUT],
+        plugins: [IPFIX],
+        expect: { sent: 300, dropped: 0, errors: 0 },
+      },
+    );
   });
 });
 
 describe('IPFIX over TCP', { timeout: 60000 }, () => {
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipfix-tcp-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipfix-tcp-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('starts every connection with the templates and sequence 0, reconnects, and tshark decodes both sessions', async () => {
@@ -207,7 +236,10 @@ describe('IPFIX over TCP', { timeout: 60000 }, () => {
     let records = 0;
     for (const msgs of sessions) {
       assert.equal(msgs[0].sets[0].id, 2, 'the templates open the session');
-      assert.ok(msgs.slice(1).every((m) => m.sets.every((s) => s.id !== 2)), 'and are not repeated on it');
+      assert.ok(
+        msgs.slice(1).every((m) => m.sets.every((s) => s.id !== 2)),
+        'and are not repeated on it',
+      );
       let seq = 0;
       for (const m of msgs) {
         assert.equal(m.sequence, seq);

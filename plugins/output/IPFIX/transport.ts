@@ -58,7 +58,11 @@ export class IpfixTransport {
   private readonly dropLine = () => `queue for ${this.describe()} is full: dropping flow records (${this.counters.dropped} so far)`;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly o: TransportOptions, private readonly counters: Counters, private readonly log: Logger) {
+  constructor(
+    private readonly o: TransportOptions,
+    private readonly counters: Counters,
+    private readonly log: Logger,
+  ) {
     this.failures = new ErrorReporter(log);
     this.drops = new ErrorReporter(log, { level: 'warn' });
   }
@@ -191,8 +195,7 @@ export class IpfixTransport {
   private templatesDue(): boolean {
     if (this.templatesAt === -Infinity) return true;
     if (this.o.proto === 'tcp') return false;
-    return Date.now() - this.templatesAt >= this.o.refreshMs
-      || (this.o.refreshMessages > 0 && this.messagesSinceTemplates >= this.o.refreshMessages);
+    return Date.now() - this.templatesAt >= this.o.refreshMs || (this.o.refreshMessages > 0 && this.messagesSinceTemplates >= this.o.refreshMessages);
   }
 
   /** Stamps a message with its place in the session and hands it to the socket. */

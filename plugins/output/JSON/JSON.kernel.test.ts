@@ -8,7 +8,14 @@ import { Daemon, tempDir, writeConfig } from '../../../test/daemon.js';
 import { NetNs, waitFor } from '../../../test/netns.js';
 import { isoTime } from '../../shared/json/encoder.js';
 
-const readJson = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+const readJson = (file: string) =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 
 describe('JSON timestamps', () => {
   it('are ISO 8601 with the local offset and microseconds', () => {
@@ -19,7 +26,8 @@ describe('JSON timestamps', () => {
       process.env.TZ = 'Asia/Kolkata';
       assert.equal(isoTime(Date.UTC(2026, 10, 22, 15, 4, 6)), '2026-11-22T20:34:06.000000+05:30');
     } finally {
-      if (old === undefined) delete process.env.TZ; else process.env.TZ = old;
+      if (old === undefined) delete process.env.TZ;
+      else process.env.TZ = old;
     }
   });
 });
@@ -43,7 +51,14 @@ describe('JSON output through the kernel', { timeout: 60000 }, () => {
     udp dport 7101 log group 1 prefix "dns-in: "
   }
 }`);
-    daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin LOCAL\n plugin JSON\n jsonfile ${plain}\n jsonsync\n}\n`, 'plain.conf'));
+    daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin LOCAL\n plugin JSON\n jsonfile ${plain}\n jsonsync\n}\n`,
+        'plain.conf',
+      ),
+    );
     await daemon.started();
   });
   after(async () => {
@@ -53,9 +68,24 @@ describe('JSON output through the kernel', { timeout: 60000 }, () => {
   });
 
   it('writes one parseable object per packet with typed values (specter names)', async () => {
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7100']); } catch { /* refused */ }
-    try { ns.exec('ncat', ['-u', '-w', '1', '::1', '7101'], 'q'); } catch { /* refused */ }
-    const rows = await waitFor(() => { const r = readJson(plain); return r.length >= 2 ? r : null; }, 5000, 'two records');
+    try {
+      ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7100']);
+    } catch {
+      /* refused */
+    }
+    try {
+      ns.exec('ncat', ['-u', '-w', '1', '::1', '7101'], 'q');
+    } catch {
+      /* refused */
+    }
+    const rows = await waitFor(
+      () => {
+        const r = readJson(plain);
+        return r.length >= 2 ? r : null;
+      },
+      5000,
+      'two records',
+    );
     const tcp = rows.find((r) => r['tcp.dport'] === 7100);
     const udp = rows.find((r) => r['udp.dport'] === 7101);
     assert.ok(tcp && udp);
@@ -77,11 +107,29 @@ describe('JSON output through the kernel', { timeout: 60000 }, () => {
 
   it('uses Elastic Common Schema names when asked', async () => {
     await daemon.stop();
-    daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin JSON\n jsonfile ${ecs}\n jsonnaming ecs\n}\n`, 'ecs.conf'));
+    daemon = new Daemon(
+      ns,
+      writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin JSON\n jsonfile ${ecs}\n jsonnaming ecs\n}\n`, 'ecs.conf'),
+    );
     await daemon.started();
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7100']); } catch { /* refused */ }
-    try { ns.exec('ncat', ['-u', '-w', '1', '::1', '7101'], 'q'); } catch { /* refused */ }
-    const rows = await waitFor(() => { const r = readJson(ecs); return r.length >= 2 ? r : null; }, 5000, 'two records');
+    try {
+      ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7100']);
+    } catch {
+      /* refused */
+    }
+    try {
+      ns.exec('ncat', ['-u', '-w', '1', '::1', '7101'], 'q');
+    } catch {
+      /* refused */
+    }
+    const rows = await waitFor(
+      () => {
+        const r = readJson(ecs);
+        return r.length >= 2 ? r : null;
+      },
+      5000,
+      'two records',
+    );
     const tcp = rows.find((r) => r['destination.port'] === 7100);
     const udp = rows.find((r) => r['destination.port'] === 7101);
     assert.ok(tcp && udp);
@@ -111,16 +159,36 @@ describe('JSON to a TCP peer', { timeout: 60000 }, () => {
     try {
       ns.nft('table ip t {\n chain input {\n  type filter hook input priority 0;\n  icmp type echo-request log group 2\n }\n}\n');
       const sockPath = path.join(dir, 'peer.sock');
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n2 {\n plugin BASE\n plugin JSON\n jsonsocket unix:${sockPath}\n jsonfields ip.saddr,icmp.echoseq\n}\n`));
+      daemon = new Daemon(
+        ns,
+        writeConfig(
+          dir,
+          `global {\n logfile stderr\n loglevel 3\n}\n2 {\n plugin BASE\n plugin JSON\n jsonsocket unix:${sockPath}\n jsonfields ip.saddr,icmp.echoseq\n}\n`,
+        ),
+      );
       await daemon.started();
       ns.exec('ping', ['-c', '3', '-i', '0.2', '127.0.0.1']);
       await new Promise((r) => setTimeout(r, 300));
       let received = '';
-      server = net.createServer((c) => c.on('data', (d) => { received += d; }));
+      server = net.createServer((c) =>
+        c.on('data', (d) => {
+          received += d;
+        }),
+      );
       await new Promise<void>((r) => server!.listen(sockPath, r));
-      const lines = await waitFor(() => { const l = received.split('\n').filter(Boolean); return l.length >= 3 ? l : null; }, 10000, 'the buffered records');
+      const lines = await waitFor(
+        () => {
+          const l = received.split('\n').filter(Boolean);
+          return l.length >= 3 ? l : null;
+        },
+        10000,
+        'the buffered records',
+      );
       const objs = lines.map((l) => JSON.parse(l));
-      assert.deepEqual(objs.map((o) => o['icmp.echoseq']), [1, 2, 3]);
+      assert.deepEqual(
+        objs.map((o) => o['icmp.echoseq']),
+        [1, 2, 3],
+      );
       assert.deepEqual(Object.keys(objs[0]), ['timestamp', 'ip.saddr', 'icmp.echoseq']);
       assert.match(daemon.stderr, /buffering and retrying/);
     } finally {

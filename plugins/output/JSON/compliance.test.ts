@@ -34,9 +34,16 @@ describe('JSON compliance', () => {
   it('to a file: writes, counts and commits every record', async () => {
     const file = path.join(dir, 'out.json');
     await checkCompliance('JSON', { jsonfile: file }, { expect: { sent: 300, dropped: 0, errors: 0 } });
-    const objs = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const objs = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     assert.equal(objs.length, 600);
-    assert.deepEqual(objs.slice(0, 3).map((o) => o['oob.mark']), [0, 1, 2]);
+    assert.deepEqual(
+      objs.slice(0, 3).map((o) => o['oob.mark']),
+      [0, 1, 2],
+    );
   });
 
   it('to a Unix stream peer', async () => {
@@ -68,7 +75,11 @@ describe('JSON compliance', () => {
     server.on('message', (m) => got.push(m));
     await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
     try {
-      await checkCompliance('JSON', { jsonsocket: `udp:127.0.0.1:${server.address().port}` }, { expect: { sent: 300, dropped: 0, errors: 0 }, flushOnly: true });
+      await checkCompliance(
+        'JSON',
+        { jsonsocket: `udp:127.0.0.1:${server.address().port}` },
+        { expect: { sent: 300, dropped: 0, errors: 0 }, flushOnly: true },
+      );
       await waitForLines(got, 300);
       assert.equal(JSON.parse(got[299].toString())['oob.mark'], 299);
     } finally {

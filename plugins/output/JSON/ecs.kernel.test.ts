@@ -75,7 +75,13 @@ table bridge t {
   chain pre { type filter hook prerouting priority 0; policy accept; vlan id 5 log group ${GROUP} prefix "vlan: "; }
 }`);
     const fields = [...BASE.produces, ...LOCAL.produces].map((k) => k.name).join(',');
-    daemon = new Daemon(a, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n${GROUP} {\n plugin BASE\n plugin LOCAL\n plugin JSON\n jsonfile ${json}\n jsonsync\n jsonnaming ecs\n jsonfields ${fields}\n}\n`));
+    daemon = new Daemon(
+      a,
+      writeConfig(
+        dir,
+        `global {\n logfile stderr\n loglevel 3\n}\n${GROUP} {\n plugin BASE\n plugin LOCAL\n plugin JSON\n jsonfile ${json}\n jsonsync\n jsonnaming ecs\n jsonfields ${fields}\n}\n`,
+      ),
+    );
     await daemon.started();
   });
 
@@ -90,8 +96,16 @@ table bridge t {
     b.exec('ping', ['-c', '1', '-W', '1', '10.9.0.1']);
     b.exec('ping', ['-6', '-c', '1', '-W', '1', 'fd09::1']);
     for (const host of ['10.9.0.1', 'fd09::1']) {
-      try { b.exec('ncat', ['-z', '-w', '1', host, '7001']); } catch { /* refused */ }
-      try { b.exec('ncat', ['-u', '-w', '1', host, '7002'], 'q'); } catch { /* refused */ }
+      try {
+        b.exec('ncat', ['-z', '-w', '1', host, '7001']);
+      } catch {
+        /* refused */
+      }
+      try {
+        b.exec('ncat', ['-u', '-w', '1', host, '7002'], 'q');
+      } catch {
+        /* refused */
+      }
     }
     b.exec('python3', ['-'], RAW);
     b.exec('python3', ['-'], TAGGED);
@@ -111,12 +125,34 @@ table bridge t {
       ['output hook', (e) => e['event.action'] === 'out' && e['user.id'] === '0' && e['group.id'] === '0' && e['observer.egress.interface.name'] === 'br0'],
       ['input hook', (e) => e['event.action'] === 'in' && e['observer.ingress.interface.name'] === 'br0' && typeof e['source.mac'] === 'string'],
     ];
-    const events = await waitFor(() => {
-      const ev = fs.existsSync(json) ? fs.readFileSync(json, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-      return want.every(([, match]) => ev.some(match)) ? ev : null;
-    }, 10000, 'an event of every kind').catch((err) => {
+    const events = await waitFor(
+      () => {
+        const ev = fs.existsSync(json)
+          ? fs
+              .readFileSync(json, 'utf8')
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l))
+          : [];
+        return want.every(([, match]) => ev.some(match)) ? ev : null;
+      },
+      10000,
+      'an event of every kind',
+    ).catch((err) => {
       const ev = fs.readFileSync(json, 'utf8');
-      throw new Error(`${err.message}; missing: ${want.filter(([, m]) => !ev.split('\n').filter(Boolean).map((l) => JSON.parse(l)).some(m)).map(([n]) => n).join(', ')}\n${ev}`);
+      throw new Error(
+        `${err.message}; missing: ${want
+          .filter(
+            ([, m]) =>
+              !ev
+                .split('\n')
+                .filter(Boolean)
+                .map((l) => JSON.parse(l))
+                .some(m),
+          )
+          .map(([n]) => n)
+          .join(', ')}\n${ev}`,
+      );
     });
     for (const e of events) assert.deepEqual(ecsViolations(e), [], JSON.stringify(e));
     // No event carries an empty name for a direction the packet did not take.

@@ -13,13 +13,21 @@ export default defineOutput({
     jsonsync: { type: 'bool', default: false, description: 'write every batch at once instead of gathering up to 100 ms' },
     jsonsocket: { type: 'string', description: 'send to a peer instead: unix:/path, tcp:host:port or udp:host:port' },
     jsonbuffer: { type: 'size', default: 16 * 1024 * 1024, min: 1024, description: 'bytes of records kept while the peer or file is unavailable' },
-    jsonfields: { type: 'string', description: 'comma-separated keys to write (default: every key the group produces except raw bytes and text copies of addresses)' },
+    jsonfields: {
+      type: 'string',
+      description: 'comma-separated keys to write (default: every key the group produces except raw bytes and text copies of addresses)',
+    },
     jsonnaming: { type: 'enum', default: 'specter', values: ['specter', 'ecs'], description: 'field names: specter keys, or Elastic Common Schema' },
   },
   create(ctx) {
     const o = ctx.options;
     let keys: readonly Key[];
-    if (o.jsonfields) keys = o.jsonfields.split(',').map((n) => n.trim()).filter(Boolean).map((n) => ctx.key(n));
+    if (o.jsonfields)
+      keys = o.jsonfields
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .map((n) => ctx.key(n));
     else keys = defaultKeys(ctx.producedKeys()).map((k) => ctx.key(k.name));
     const ecs = o.jsonnaming === 'ecs';
     const optional = (n: string) => (o.jsonfields && !keys.some((k) => k.name === n) ? undefined : ctx.optionalKey(n));
@@ -65,12 +73,17 @@ export default defineOutput({
  */
 /** NFCT's counters under the MySQL ulog2_ct column names: copies of these keys. */
 const COUNTER_ALIASES: { readonly [name: string]: string } = {
-  'orig.bytes': 'orig.raw.pktlen', 'orig.packets': 'orig.raw.pktcount', 'reply.bytes': 'reply.raw.pktlen', 'reply.packets': 'reply.raw.pktcount',
+  'orig.bytes': 'orig.raw.pktlen',
+  'orig.packets': 'orig.raw.pktcount',
+  'reply.bytes': 'reply.raw.pktlen',
+  'reply.packets': 'reply.raw.pktcount',
 };
 
 function defaultKeys(all: readonly Key[]): Key[] {
   const names = new Set(all.map((k) => k.name));
-  const copy = (n: string) => (n.endsWith('.str') && names.has(n.slice(0, -4))) || (n === 'mac.str' && names.has('mac.saddr') && names.has('mac.daddr'))
-    || (COUNTER_ALIASES[n] !== undefined && names.has(COUNTER_ALIASES[n]));
+  const copy = (n: string) =>
+    (n.endsWith('.str') && names.has(n.slice(0, -4))) ||
+    (n === 'mac.str' && names.has('mac.saddr') && names.has('mac.daddr')) ||
+    (COUNTER_ALIASES[n] !== undefined && names.has(COUNTER_ALIASES[n]));
   return all.filter((k) => k.type !== 'raw' && !copy(k.name));
 }

@@ -29,8 +29,8 @@ const CASES: Array<{ name: string; match: string }> = [
 // (FIN SYN RST PSH ACK URG ECE CWR, then AE and the three reserved bits), none,
 // all, and the usual combinations (handshake, teardown, scans, ECN set-up).
 const FLAG_WORDS = [
-  0x001, 0x002, 0x004, 0x008, 0x010, 0x020, 0x040, 0x080, 0x100, 0x200, 0x400, 0x800,
-  0x000, 0xfff, 0x012, 0x011, 0x018, 0x014, 0x029, 0x0c2, 0x1c2, 0x052, 0x110, 0x190, 0xf00, 0xe00, 0x0ff,
+  0x001, 0x002, 0x004, 0x008, 0x010, 0x020, 0x040, 0x080, 0x100, 0x200, 0x400, 0x800, 0x000, 0xfff, 0x012, 0x011, 0x018, 0x014, 0x029, 0x0c2, 0x1c2, 0x052,
+  0x110, 0x190, 0xf00, 0xe00, 0x0ff,
 ];
 const FLAGS = [
   { name: 'flags4', match: 'meta nfproto ipv4 tcp dport 7005', family: 4 as const },
@@ -72,7 +72,10 @@ describe('LOGEMU lines equal the kernel LOG lines', { timeout: 60000 }, () => {
     logfile = path.join(dir, 'logemu.log');
     ns = new NetNs('spt-logemu');
     ns.nft(rules());
-    const conf = writeConfig(dir, `global {\n  logfile stderr\n  loglevel 3\n}\n1 {\n  plugin BASE\n  plugin LOGEMU\n  logemufile ${logfile}\n  logemusync\n}\n`);
+    const conf = writeConfig(
+      dir,
+      `global {\n  logfile stderr\n  loglevel 3\n}\n1 {\n  plugin BASE\n  plugin LOGEMU\n  logemufile ${logfile}\n  logemusync\n}\n`,
+    );
     daemon = new Daemon(ns, conf);
     await daemon.started();
   });
@@ -86,7 +89,11 @@ describe('LOGEMU lines equal the kernel LOG lines', { timeout: 60000 }, () => {
 
   it('for IPv4 TCP (with and without payload), UDP, ICMP echo, IPv6 TCP and ICMPv6 echo', async () => {
     const tryExec = (cmd: string, args: string[], input?: string) => {
-      try { ns.exec(cmd, args, input); } catch { /* refused: the packet was logged already */ }
+      try {
+        ns.exec(cmd, args, input);
+      } catch {
+        /* refused: the packet was logged already */
+      }
     };
     tryExec('ncat', ['-z', '-w', '1', '127.0.0.1', '7001']);
     const server = ns.spawn('ncat', ['-l', '127.0.0.1', '7002']);
@@ -98,15 +105,23 @@ describe('LOGEMU lines equal the kernel LOG lines', { timeout: 60000 }, () => {
     tryExec('ncat', ['-z', '-w', '1', '::1', '7004']);
     ns.exec('ping', ['-6', '-c', '1', '::1']);
 
-    const ours = await waitFor(() => {
-      const lines = fs.existsSync(logfile) ? fs.readFileSync(logfile, 'utf8').split('\n').filter(Boolean) : [];
-      const names = new Set(lines.map((l) => l.slice(l.indexOf(tag) + tag.length).split(':')[0]));
-      return CASES.every((c) => names.has(c.name)) ? lines : null;
-    }, 10000, 'specter to log every case');
-    const kernel = await waitFor(() => {
-      const k = kernelLines();
-      return CASES.every((c) => k.has(c.name)) ? k : null;
-    }, 10000, 'the kernel lines in dmesg');
+    const ours = await waitFor(
+      () => {
+        const lines = fs.existsSync(logfile) ? fs.readFileSync(logfile, 'utf8').split('\n').filter(Boolean) : [];
+        const names = new Set(lines.map((l) => l.slice(l.indexOf(tag) + tag.length).split(':')[0]));
+        return CASES.every((c) => names.has(c.name)) ? lines : null;
+      },
+      10000,
+      'specter to log every case',
+    );
+    const kernel = await waitFor(
+      () => {
+        const k = kernelLines();
+        return CASES.every((c) => k.has(c.name)) ? k : null;
+      },
+      10000,
+      'the kernel lines in dmesg',
+    );
 
     for (const c of CASES) {
       const mine = ours.filter((l) => l.includes(`${tag}${c.name}:`));
@@ -126,14 +141,22 @@ describe('LOGEMU lines equal the kernel LOG lines', { timeout: 60000 }, () => {
   it('for every TCP flags word the kernel prints differently (AE, reserved bits, all, none), IPv4 and IPv6', async () => {
     for (const f of FLAGS) sendTcpFlags(ns, f.family, 40000, 7005, FLAG_WORDS);
     const count = (lines: string[], name: string) => lines.filter((l) => l.includes(`${tag}${name}:`));
-    const ours = await waitFor(() => {
-      const lines = fs.existsSync(logfile) ? fs.readFileSync(logfile, 'utf8').split('\n') : [];
-      return FLAGS.every((f) => count(lines, f.name).length === FLAG_WORDS.length) ? lines : null;
-    }, 10000, 'specter to log every flags word');
-    const kernel = await waitFor(() => {
-      const k = kernelLines();
-      return FLAGS.every((f) => k.get(f.name)?.length === FLAG_WORDS.length) ? k : null;
-    }, 10000, 'the kernel lines in dmesg');
+    const ours = await waitFor(
+      () => {
+        const lines = fs.existsSync(logfile) ? fs.readFileSync(logfile, 'utf8').split('\n') : [];
+        return FLAGS.every((f) => count(lines, f.name).length === FLAG_WORDS.length) ? lines : null;
+      },
+      10000,
+      'specter to log every flags word',
+    );
+    const kernel = await waitFor(
+      () => {
+        const k = kernelLines();
+        return FLAGS.every((f) => k.get(f.name)?.length === FLAG_WORDS.length) ? k : null;
+      },
+      10000,
+      'the kernel lines in dmesg',
+    );
     for (const f of FLAGS) {
       const mine = count(ours, f.name).map((m) => m.slice(m.indexOf(tag)));
       const theirs = kernel.get(f.name)!;

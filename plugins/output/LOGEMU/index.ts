@@ -4,7 +4,7 @@ import { LineBuilder } from './line.js';
 
 export default defineOutput({
   name: 'LOGEMU',
-  description: 'one line per packet in the kernel LOG target format (per flow in conntrack -E\'s, for flow records), to a file',
+  description: "one line per packet in the kernel LOG target format (per flow in conntrack -E's, for flow records), to a file",
   options: {
     logemufile: { type: 'string', default: '/var/log/specter.logemu', description: 'file to append to (or stdout / stderr)' },
     logemusync: { type: 'bool', default: false, description: 'write every batch at once instead of gathering up to 100 ms' },

@@ -5,8 +5,7 @@ import { waitFor } from '../../../test/netns.js';
 import { fillsShippedTable, fillsTable, keepsRowsWhileDown, survivesRestart, type Server } from '../../shared/sql/kernel-cases.js';
 
 const SOCKET = '/run/mysqld/mysqld.sock';
-const mysql = (db: string, sql: string) =>
-  execFileSync('mariadb', ['-uroot', `--socket=${SOCKET}`, '-N', '-B', db, '-e', sql], { encoding: 'utf8' });
+const mysql = (db: string, sql: string) => execFileSync('mariadb', ['-uroot', `--socket=${SOCKET}`, '-N', '-B', db, '-e', sql], { encoding: 'utf8' });
 
 const server: Server = {
   plugin: 'MYSQL',
@@ -22,7 +21,11 @@ const server: Server = {
     mysql(db, table);
     return ` mysqlsocket ${SOCKET}\n mysqldb ${db}\n mysqluser root\n mysqltable ulog`;
   },
-  query: (db, sql) => mysql(db, sql).split('\n').filter((l) => l !== '').map((l) => l.split('\t').map((v) => (v === 'NULL' ? '' : v))),
+  query: (db, sql) =>
+    mysql(db, sql)
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split('\t').map((v) => (v === 'NULL' ? '' : v))),
   unreachable: (db) => ` mysqlsocket /nonexistent.sock\n mysqldb ${db}\n mysqluser root\n mysqltable ulog`,
   restart() {
     execFileSync('mariadb-admin', ['-uroot', `--socket=${SOCKET}`, 'shutdown']);
@@ -39,6 +42,17 @@ describe('MYSQL', { timeout: 120000 }, () => {
   it('keeps rows in the spool file at SIGTERM while the server is away and writes them after the next start', () => keepsRowsWhileDown(server));
   it('loses and duplicates nothing when MariaDB restarts mid-stream', async () => {
     await survivesRestart(server);
-    await waitFor(() => { try { mysql('', 'SELECT 1'); return true; } catch { return false; } }, 30000, 'MariaDB back');
+    await waitFor(
+      () => {
+        try {
+          mysql('', 'SELECT 1');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      30000,
+      'MariaDB back',
+    );
   });
 });

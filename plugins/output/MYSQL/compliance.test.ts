@@ -3,8 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { complianceCases } from '../../shared/sql/compliance-cases.js';
 
 const SOCKET = '/run/mysqld/mysqld.sock';
-const mysql = (db: string, sql: string) =>
-  execFileSync('mariadb', ['-uroot', `--socket=${SOCKET}`, '-N', '-B', db, '-e', sql], { encoding: 'utf8' });
+const mysql = (db: string, sql: string) => execFileSync('mariadb', ['-uroot', `--socket=${SOCKET}`, '-N', '-B', db, '-e', sql], { encoding: 'utf8' });
 
 complianceCases({
   plugin: 'MYSQL',
@@ -17,5 +16,7 @@ complianceCases({
   },
   unreachable: (db) => ({ mysqlsocket: '/nonexistent.sock', mysqldb: db, mysqluser: 'root', mysqltable: 'ulog' }),
   count: (db, where = '') => Number(mysql(db, `SELECT count(*) FROM ulog ${where}`).trim()),
-  drop: (db) => { mysql('', `DROP DATABASE IF EXISTS ${db}`); },
+  drop: (db) => {
+    mysql('', `DROP DATABASE IF EXISTS ${db}`);
+  },
 });

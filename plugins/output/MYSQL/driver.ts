@@ -37,7 +37,11 @@ export class MysqlDriver implements SqlDriver {
   private bulk = true;
 
   /** `notice` hears of the switch to INSERT. */
-  constructor(private readonly config: mysql.ConnectionOptions, private readonly table: string, private readonly notice: (msg: string) => void = () => undefined) {
+  constructor(
+    private readonly config: mysql.ConnectionOptions,
+    private readonly table: string,
+    private readonly notice: (msg: string) => void = () => undefined,
+  ) {
     this.describe = `MySQL ${config.database}.${table}`;
   }
 
@@ -50,7 +54,9 @@ export class MysqlDriver implements SqlDriver {
   async columns(): Promise<Column[]> {
     const [rows] = await this.conn!.query(
       `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, EXTRA AS extra, COLUMN_DEFAULT AS dflt FROM information_schema.COLUMNS
-       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, [this.config.database, this.table]);
+       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [this.config.database, this.table],
+    );
     return (rows as Array<{ name: string; type: string; extra: string; dflt: string | null }>).map((c) => ({
       name: c.name,
       type: c.type,
@@ -117,7 +123,9 @@ export class MysqlDriver implements SqlDriver {
       const errno = (err as { errno?: unknown }).errno;
       if (typeof errno !== 'number' || !LOCAL_REFUSED.has(errno)) throw err;
       this.bulk = false;
-      this.notice(`${this.describe}: the server does not allow LOAD DATA LOCAL INFILE (${(err as Error).message}); writing rows with INSERT, which is slower (set local_infile=ON on the server to load in bulk)`);
+      this.notice(
+        `${this.describe}: the server does not allow LOAD DATA LOCAL INFILE (${(err as Error).message}); writing rows with INSERT, which is slower (set local_infile=ON on the server to load in bulk)`,
+      );
       return false;
     } finally {
       this.text.release(text);

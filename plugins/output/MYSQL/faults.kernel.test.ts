@@ -12,7 +12,10 @@ const server: FaultServer = {
   socket: SOCKET,
   create(db) {
     mysql('', `CREATE DATABASE ${db}`);
-    mysql(db, 'CREATE TABLE ulog (id int AUTO_INCREMENT PRIMARY KEY, oob_prefix varchar(64), udp_dport int, oob_seq_local bigint CHECK (oob_seq_local % 199 <> 13))');
+    mysql(
+      db,
+      'CREATE TABLE ulog (id int AUTO_INCREMENT PRIMARY KEY, oob_prefix varchar(64), udp_dport int, oob_seq_local bigint CHECK (oob_seq_local % 199 <> 13))',
+    );
   },
   drop: (db) => void mysql('', `DROP DATABASE IF EXISTS ${db}`),
   count: (db, sql) => Number(mysql(db, sql)),
@@ -24,7 +27,12 @@ const server: FaultServer = {
   rowsMark: (chunk) => chunk.length > 4 && (chunk[4] === 0x17 || (chunk[4] === 0x03 && chunk.includes('LOAD DATA'))),
   killSessions(db) {
     const ids = mysql('', `SELECT id FROM information_schema.PROCESSLIST WHERE db = '${db}' AND id <> CONNECTION_ID()`).split('\n').filter(Boolean);
-    for (const id of ids) try { mysql('', `KILL CONNECTION ${id}`); } catch { /* gone already */ }
+    for (const id of ids)
+      try {
+        mysql('', `KILL CONNECTION ${id}`);
+      } catch {
+        /* gone already */
+      }
   },
 };
 

@@ -32,8 +32,18 @@ export default defineOutput({
     return sqlOutput(ctx, () => new MysqlDriver(config, o.mysqltable, (msg) => ctx.log.warn(msg)), { ...sqlOptions('mysql', o), table: o.mysqltable });
   },
   commands: {
-    'nat-lookup': (o) => natLookupCommand(() => mysqlFlowTable(
-      { ...(o.mysqlsocket ? { socketPath: o.mysqlsocket } : { host: o.mysqlhost, port: o.mysqlport }), user: o.mysqluser, password: o.mysqlpass, database: o.mysqldb },
-      o.mysqltable, `database ${o.mysqldb} at ${o.mysqlsocket ?? `${o.mysqlhost}:${o.mysqlport}`}`)),
+    'nat-lookup': (o) =>
+      natLookupCommand(() =>
+        mysqlFlowTable(
+          {
+            ...(o.mysqlsocket ? { socketPath: o.mysqlsocket } : { host: o.mysqlhost, port: o.mysqlport }),
+            user: o.mysqluser,
+            password: o.mysqlpass,
+            database: o.mysqldb,
+          },
+          o.mysqltable,
+          `database ${o.mysqldb} at ${o.mysqlsocket ?? `${o.mysqlhost}:${o.mysqlport}`}`,
+        ),
+      ),
   },
 });

@@ -11,8 +11,13 @@ const mysql = (sql: string, db = DB) => execFileSync('mariadb', ['-uroot', `--so
 const config = { socketPath: SOCKET, user: 'root', database: DB };
 
 const TYPES: Array<[string, string]> = [
-  ['s', 'text CHARACTER SET utf8mb4'], ['l', 'varchar(64) CHARACTER SET latin1'], ['n', 'bigint'], ['b', 'tinyint(1)'],
-  ['raw', 'varbinary(64)'], ['bin16', 'binary(16)'], ['t', 'datetime'],
+  ['s', 'text CHARACTER SET utf8mb4'],
+  ['l', 'varchar(64) CHARACTER SET latin1'],
+  ['n', 'bigint'],
+  ['b', 'tinyint(1)'],
+  ['raw', 'varbinary(64)'],
+  ['bin16', 'binary(16)'],
+  ['t', 'datetime'],
 ];
 const cols: Column[] = TYPES.map(([name, type]) => ({ name, type, generated: false }));
 
@@ -37,7 +42,15 @@ describe('MYSQL LOAD DATA text', { timeout: 30000 }, () => {
   after(() => mysql(`DROP DATABASE IF EXISTS ${DB}`, ''));
 
   const rows: unknown[][] = [
-    ['tab\there, newline\nthere, cr\r, backslash \\N \\ end', 'tab\tnl\n\\', -42, true, Buffer.from([0, 0x5c, 0xff, 9, 10, 0x4e]), Buffer.alloc(16, 0xab), '2026-12-02T04:05:06.789'],
+    [
+      'tab\there, newline\nthere, cr\r, backslash \\N \\ end',
+      'tab\tnl\n\\',
+      -42,
+      true,
+      Buffer.from([0, 0x5c, 0xff, 9, 10, 0x4e]),
+      Buffer.alloc(16, 0xab),
+      '2026-12-02T04:05:06.789',
+    ],
     [null, null, 2 ** 53 - 1, false, null, null, null],
     ['grüß 🌍', 'grüß', 0, null, Buffer.alloc(0), null, '1999-01-01T00:00:00.000'],
     ['USER \0\0 end, ctrl-z \x1a', '', 1, null, null, null, null],

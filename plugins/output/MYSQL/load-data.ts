@@ -7,7 +7,7 @@
  * variable that the statement UNHEXes.
  */
 import { Readable } from 'node:stream';
-import { TextBuffer } from 'specter/plugin';
+import type { TextBuffer } from 'specter/plugin';
 import { columnClass, type Column } from '../../shared/sql/columns.js';
 
 const TAB = 9;

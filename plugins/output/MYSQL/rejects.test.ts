@@ -27,16 +27,34 @@ describe('MYSQL rows the server refuses', { timeout: 30000 }, () => {
   it('writes every other row of the batch, sets the refused ones aside with the reason and counts them', async () => {
     assert.match(mysql('SELECT @@sql_mode'), /STRICT_TRANS_TABLES/);
     const h = await outputHarness(MYSQL, { mysqlsocket: SOCKET, mysqluser: 'root', mysqldb: DB, mysqltable: 'ulog', mysqlspooldir: dir, mysqlbatch: 100 });
-    const rows: Array<[string, number]> = [['ok0', 0], ['USER \0', 1], ['x'.repeat(20), 2], ['ok3', 3], ['forbidden', 4], ['dup', 3], ['ok6', 6]];
+    const rows: Array<[string, number]> = [
+      ['ok0', 0],
+      ['USER \0', 1],
+      ['x'.repeat(20), 2],
+      ['ok3', 3],
+      ['forbidden', 4],
+      ['dup', 3],
+      ['ok6', 6],
+    ];
     try {
       for (const [prefix, port] of rows) h.packet({ 'oob.prefix': prefix, 'udp.sport': port });
       await waitFor(() => h.counters.sent + h.counters.extra.rejected === rows.length, 10000, 'every row written or set aside');
     } finally {
       await h.instance.close();
     }
-    assert.deepEqual(mysql('SELECT HEX(oob_prefix) FROM ulog ORDER BY udp_sport').split('\n'), ['ok0', 'USER \0', 'ok3', 'ok6'].map((s) => Buffer.from(s).toString('hex').toUpperCase()));
-    const rejected = fs.readFileSync(path.join(dir, 'MYSQL-group1-ulog.rejected'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(rejected.map((r) => r.row['oob.prefix']), ['x'.repeat(20), 'forbidden', 'dup']);
+    assert.deepEqual(
+      mysql('SELECT HEX(oob_prefix) FROM ulog ORDER BY udp_sport').split('\n'),
+      ['ok0', 'USER \0', 'ok3', 'ok6'].map((s) => Buffer.from(s).toString('hex').toUpperCase()),
+    );
+    const rejected = fs
+      .readFileSync(path.join(dir, 'MYSQL-group1-ulog.rejected'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rejected.map((r) => r.row['oob.prefix']),
+      ['x'.repeat(20), 'forbidden', 'dup'],
+    );
     assert.match(rejected[0].reason, /Data too long/);
     assert.match(rejected[1].reason, /CONSTRAINT/i);
     assert.match(rejected[2].reason, /Duplicate entry/);

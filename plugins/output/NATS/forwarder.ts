@@ -24,7 +24,7 @@ import { Backoff, CommitQueue, ErrorReporter, type Key, type OutputContext, type
 import { connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
 import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
 import type { Sequence } from './sequence.js';
-import { FRAME_HEADER, sealFrame, Spool } from './spool.js';
+import { FRAME_HEADER, sealFrame, type Spool } from './spool.js';
 
 export interface ForwarderSettings {
   subject: string;
@@ -100,24 +100,40 @@ export class Forwarder implements OutputInstance {
   async start(): Promise<void> {
     const opts = connectionOptions(this.ctx.options, `specter ${this.sensor} group ${this.ctx.group}`, this.ctx.fail);
     this.syncTimer = setInterval(() => void this.syncSpool(), this.s.syncMs);
-    const late = setTimeout(() => this.ctx.log.warn(`${this.ctx.name}: no connection to NATS at ${this.ctx.options.natsurl} yet; spooling in ${this.spool.dir}`), 3000);
+    const late = setTimeout(
+      () => this.ctx.log.warn(`${this.ctx.name}: no connection to NATS at ${this.ctx.options.natsurl} yet; spooling in ${this.spool.dir}`),
+      3000,
+    );
     // The server may be down at start: the spool takes records meanwhile, and connect() keeps trying.
-    connect(opts).then((nc) => {
-      clearTimeout(late);
-      if (this.closed) { void nc.close(); return; }
-      this.nc = nc;
-      this.inbox = createInbox();
-      nc.subscribe(`${this.inbox}.*.*`, { callback: (err, msg) => { if (!err) this.answer(msg); } });
-      this.sweepTimer = setInterval(() => this.sweep(), Math.min(500, this.s.timeoutMs / 4));
-      this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
-      void (async () => {
-        for await (const st of nc.status()) {
-          if (st.type === 'disconnect') this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
-          else if (st.type === 'reconnect') { this.ctx.log.info(`${this.ctx.name}: reconnected to NATS`); this.retryNow(); }
+    connect(opts).then(
+      (nc) => {
+        clearTimeout(late);
+        if (this.closed) {
+          void nc.close();
+          return;
         }
-      })();
-      this.pump();
-    }, (err: Error) => this.ctx.log.error(`${this.ctx.name}: cannot connect to NATS: ${err.message}`));
+        this.nc = nc;
+        this.inbox = createInbox();
+        nc.subscribe(`${this.inbox}.*.*`, {
+          callback: (err, msg) => {
+            if (!err) this.answer(msg);
+          },
+        });
+        this.sweepTimer = setInterval(() => this.sweep(), Math.min(500, this.s.timeoutMs / 4));
+        this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
+        void (async () => {
+          for await (const st of nc.status()) {
+            if (st.type === 'disconnect') this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
+            else if (st.type === 'reconnect') {
+              this.ctx.log.info(`${this.ctx.name}: reconnected to NATS`);
+              this.retryNow();
+            }
+          }
+        })();
+        this.pump();
+      },
+      (err: Error) => this.ctx.log.error(`${this.ctx.name}: cannot connect to NATS: ${err.message}`),
+    );
   }
 
   /** After the privilege drop (-u): the spool's directories must be the user's to write in (new segments, acked, sequence). */
@@ -149,7 +165,11 @@ export class Forwarder implements OutputInstance {
     this.appendBatch();
     if (this.divertedThisBatch) {
       this.divertedThisBatch = 0;
-      try { this.drop?.endBatch(); } catch (err) { this.ctx.log.error({ err }, `${this.ctx.name}: the drop output failed`); }
+      try {
+        this.drop?.endBatch();
+      } catch (err) {
+        this.ctx.log.error({ err }, `${this.ctx.name}: the drop output failed`);
+      }
     }
     this.pump();
   }
@@ -162,7 +182,9 @@ export class Forwarder implements OutputInstance {
       this.appendBatch();
       this.diverting = true;
       this.episodeCount = 0;
-      this.ctx.log.warn(`${this.ctx.name}: the spool reached highwater (${bytes} bytes); records go to ${this.drop ? 'the drop output' : 'the dropped counter'} until it is under lowwater (${this.s.lowwater} bytes)`);
+      this.ctx.log.warn(
+        `${this.ctx.name}: the spool reached highwater (${bytes} bytes); records go to ${this.drop ? 'the drop output' : 'the dropped counter'} until it is under lowwater (${this.s.lowwater} bytes)`,
+      );
     } else {
       this.underLowWater();
     }
@@ -173,7 +195,9 @@ export class Forwarder implements OutputInstance {
   private underLowWater(): void {
     if (!this.diverting || this.spool.bytes + this.w.pos >= this.s.lowwater) return;
     this.diverting = false;
-    this.ctx.log.warn(`${this.ctx.name}: the spool is under lowwater again; ${this.episodeCount} records were ${this.drop ? 'diverted to the drop output' : 'dropped'} meanwhile`);
+    this.ctx.log.warn(
+      `${this.ctx.name}: the spool is under lowwater again; ${this.episodeCount} records were ${this.drop ? 'diverted to the drop output' : 'dropped'} meanwhile`,
+    );
   }
 
   private divert(rec: Record): void {
@@ -215,15 +239,22 @@ export class Forwarder implements OutputInstance {
     if (this.syncing) return this.syncing;
     const tickets = this.unsynced.splice(0);
     this.spool.saveAcked();
-    const p = this.spool.sync().then(
-      () => { for (const t of tickets) this.commits.settle(t); },
-      (err: Error) => {
-        // The records stay in the spool's file; only their durability against power loss is in doubt.
-        for (const t of tickets) this.commits.settle(t);
-        this.ctx.counters.errors++;
-        this.ctx.log.error(`${this.ctx.name}: fsync of the spool failed: ${err.message}`);
-      },
-    ).finally(() => { this.syncing = null; });
+    const p = this.spool
+      .sync()
+      .then(
+        () => {
+          for (const t of tickets) this.commits.settle(t);
+        },
+        (err: Error) => {
+          // The records stay in the spool's file; only their durability against power loss is in doubt.
+          for (const t of tickets) this.commits.settle(t);
+          this.ctx.counters.errors++;
+          this.ctx.log.error(`${this.ctx.name}: fsync of the spool failed: ${err.message}`);
+        },
+      )
+      .finally(() => {
+        this.syncing = null;
+      });
     this.syncing = p;
     return p;
   }
@@ -336,7 +367,10 @@ export class Forwarder implements OutputInstance {
     this.flushing = true;
     this.appendBatch();
     await this.syncSpool();
-    if (this.outstanding > 0) await new Promise<void>((r) => { this.idle = r; });
+    if (this.outstanding > 0)
+      await new Promise<void>((r) => {
+        this.idle = r;
+      });
     this.idle = null;
   }
 

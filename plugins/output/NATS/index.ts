@@ -18,10 +18,25 @@ export default defineOutput({
     ...NATS_CONNECTION_OPTIONS,
     natssubject: { type: 'string', default: 'specter.$sensor.$group', description: 'subject of the records; $sensor and $group are replaced' },
     natsinflight: { type: 'int', default: 1024, min: 1, max: 65536, description: 'records published and not yet acknowledged, at most' },
-    natstimeout: { type: 'int', default: 5000, min: 100, max: 600000, description: 'milliseconds to wait for JetStream\'s acknowledgement before sending again' },
+    natstimeout: {
+      type: 'int',
+      default: 5000,
+      min: 100,
+      max: 600000,
+      description: "milliseconds to wait for JetStream's acknowledgement before sending again",
+    },
     natsraw: { type: 'bool', default: true, description: 'forward the packet bytes (raw.pkt, raw.mac), which PCAP and LOGEMU need at the collector' },
-    spooldir: { type: 'string', default: '/var/lib/specter/spool', description: 'directory of the spool (one subdirectory per group) and of the sensor\'s sequence number' },
-    spoolmax: { type: 'size', default: 1024 ** 3, min: 64 * 1024, description: 'bytes the spool may hold; past it records are diverted to dropto or counted as dropped' },
+    spooldir: {
+      type: 'string',
+      default: '/var/lib/specter/spool',
+      description: "directory of the spool (one subdirectory per group) and of the sensor's sequence number",
+    },
+    spoolmax: {
+      type: 'size',
+      default: 1024 ** 3,
+      min: 64 * 1024,
+      description: 'bytes the spool may hold; past it records are diverted to dropto or counted as dropped',
+    },
     spoolsync: { type: 'int', default: 100, min: 1, max: 60000, description: 'milliseconds between fsyncs of the spool (what a power loss can cost)' },
     highwater: { type: 'size', min: 64 * 1024, description: 'spool bytes from which records go to dropto (or are dropped); default spoolmax' },
     lowwater: { type: 'size', min: 0, description: 'spool bytes under which records go to the spool again; default 3/4 of highwater' },
@@ -33,7 +48,7 @@ export default defineOutput({
     const spoolmax = o.spoolmax;
     const highwater = o.highwater ?? spoolmax;
     if (highwater > spoolmax) ctx.fail(`${highwater} is above spoolmax (${spoolmax})`, 'highwater');
-    const lowwater = o.lowwater ?? Math.floor(highwater * 3 / 4);
+    const lowwater = o.lowwater ?? Math.floor((highwater * 3) / 4);
     if (lowwater >= highwater) ctx.fail(`${lowwater} is not below highwater (${highwater})`, 'lowwater');
     const subject = o.natssubject.replaceAll('$sensor', ctx.sensor).replaceAll('$group', String(ctx.group));
     if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(subject)) ctx.fail(`"${subject}" is not a subject to publish on (no wildcards, no empty tokens)`, 'natssubject');
@@ -57,13 +72,22 @@ export default defineOutput({
     seq.atLeast(spool.lastSeqAtOpen);
     if (spool.torn) ctx.log.warn(`${ctx.name}: cut a torn record off the end of the spool in ${dir}`);
     if (spool.bytes) ctx.log.info(`${ctx.name}: ${spool.bytes} bytes of records wait in the spool from the last run`);
-    return new Forwarder(ctx, {
-      subject,
-      inflight: o.natsinflight,
-      timeoutMs: o.natstimeout,
-      syncMs: o.spoolsync,
-      highwater,
-      lowwater,
-    }, spool, seq, keys, slots, ctx.sensor, drop);
+    return new Forwarder(
+      ctx,
+      {
+        subject,
+        inflight: o.natsinflight,
+        timeoutMs: o.natstimeout,
+        syncMs: o.spoolsync,
+        highwater,
+        lowwater,
+      },
+      spool,
+      seq,
+      keys,
+      slots,
+      ctx.sensor,
+      drop,
+    );
   },
 });

@@ -53,7 +53,11 @@ export class Sequence {
     }
     fs.renameSync(tmp, this.file);
     const dir = fs.openSync(path.dirname(this.file), 'r');
-    try { fs.fsyncSync(dir); } finally { fs.closeSync(dir); }
+    try {
+      fs.fsyncSync(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
     this.ceiling = ceiling;
   }
 

@@ -25,7 +25,7 @@ const seqOf = (b: Buffer, o: number) => b.readUInt32LE(o + 4);
 function readAll(sp: Spool): Array<{ seq: number; seg: number; end: number }> {
   const out: Array<{ seq: number; seg: number; end: number }> = [];
   for (let b = sp.readNext(1000); b; b = sp.readNext(1000)) {
-    b.starts.forEach((s, i) => out.push({ seq: seqOf(b!.buf, s), seg: b!.seg, end: b!.ends[i] }));
+    for (let i = 0; i < b.starts.length; i++) out.push({ seq: seqOf(b.buf, b.starts[i]), seg: b.seg, end: b.ends[i] });
   }
   return out;
 }
@@ -38,17 +38,26 @@ describe('NATS spool', () => {
     sp.append(b, b.length);
     assert.equal(sp.bytes, b.length);
     const got = readAll(sp);
-    assert.deepEqual(got.map((r) => r.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      got.map((r) => r.seq),
+      [1, 2, 3, 4, 5],
+    );
     sp.ack(got[1].seg, got[1].end);
-    assert.equal(sp.bytes, b.length * 3 / 5);
+    assert.equal(sp.bytes, (b.length * 3) / 5);
     sp.rewind();
-    assert.deepEqual(readAll(sp).map((r) => r.seq), [3, 4, 5]);
+    assert.deepEqual(
+      readAll(sp).map((r) => r.seq),
+      [3, 4, 5],
+    );
     sp.close();
 
     sp = new Spool(dir, seqOf);
     assert.equal(sp.lastSeqAtOpen, 5);
-    assert.equal(sp.bytes, b.length * 3 / 5);
-    assert.deepEqual(readAll(sp).map((r) => r.seq), [3, 4, 5]);
+    assert.equal(sp.bytes, (b.length * 3) / 5);
+    assert.deepEqual(
+      readAll(sp).map((r) => r.seq),
+      [3, 4, 5],
+    );
     assert.equal(sp.torn, 0);
     sp.close();
   });
@@ -68,7 +77,10 @@ describe('NATS spool', () => {
     assert.equal(sp.lastSeqAtOpen, 3);
     const more = frames([5]);
     sp.append(more, more.length);
-    assert.deepEqual(readAll(sp).map((r) => r.seq), [1, 2, 3, 5]);
+    assert.deepEqual(
+      readAll(sp).map((r) => r.seq),
+      [1, 2, 3, 5],
+    );
     sp.close();
 
     // A whole-length record whose bytes were not all written (zeros after a power loss): its CRC fails.
@@ -79,7 +91,10 @@ describe('NATS spool', () => {
     fs.appendFileSync(path.join(dir, seg), bad);
     sp = new Spool(dir, seqOf);
     assert.equal(sp.torn, 1);
-    assert.deepEqual(readAll(sp).map((r) => r.seq), [1, 2, 3, 5]);
+    assert.deepEqual(
+      readAll(sp).map((r) => r.seq),
+      [1, 2, 3, 5],
+    );
     sp.close();
   });
 
@@ -89,7 +104,10 @@ describe('NATS spool', () => {
     const reads = { n: 0 };
     const readSync = fs.readSync;
     // Counting the reads of the real file system, not replacing them.
-    (fs as { readSync: typeof fs.readSync }).readSync = ((...args: Parameters<typeof fs.readSync>) => { reads.n++; return readSync(...args); }) as typeof fs.readSync;
+    (fs as { readSync: typeof fs.readSync }).readSync = ((...args: Parameters<typeof fs.readSync>) => {
+      reads.n++;
+      return readSync(...args);
+    }) as typeof fs.readSync;
     try {
       const got: number[] = [];
       let seq = 1;
@@ -98,7 +116,10 @@ describe('NATS spool', () => {
         sp.append(f, f.length);
         for (let b = sp.readNext(1); b; b = sp.readNext(1)) got.push(seqOf(b.buf, b.starts[0]));
       }
-      assert.deepEqual(got, Array.from({ length: 2000 }, (_, i) => i + 1));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 2000 }, (_, i) => i + 1),
+      );
       assert.ok(reads.n <= 40, `${reads.n} reads for 2000 records in 20 appends`);
     } finally {
       (fs as { readSync: typeof fs.readSync }).readSync = readSync;
@@ -117,18 +138,24 @@ describe('NATS spool', () => {
     }
     assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).length, 2);
     const got = readAll(sp);
-    assert.deepEqual(got.map((r) => r.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      got.map((r) => r.seq),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     const last = got[16];
     sp.ack(last.seg, last.end);
     assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).length, 1);
     assert.equal(sp.bytes, 3 * (1 << 20));
     sp.close();
     const again = new Spool(dir, seqOf);
-    assert.deepEqual(readAll(again).map((r) => r.seq), [18, 19, 20]);
+    assert.deepEqual(
+      readAll(again).map((r) => r.seq),
+      [18, 19, 20],
+    );
     again.close();
   });
 
-  it('keeps the sensor\'s sequence increasing across reopenings, after the last record spooled', () => {
+  it("keeps the sensor's sequence increasing across reopenings, after the last record spooled", () => {
     const dir = tempDir('specter-seq-');
     const a = Sequence.for(dir);
     const first = [a.take(), a.take(), a.take()];

@@ -49,7 +49,10 @@ export class Spool {
   private dirty = false;
   private ackedDirty = false;
 
-  constructor(readonly dir: string, seqOf: (b: Buffer, o: number) => number) {
+  constructor(
+    readonly dir: string,
+    seqOf: (b: Buffer, o: number) => number,
+  ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const f of fs.readdirSync(dir)) {
       const m = SEGMENT_NAME.exec(f);
@@ -86,14 +89,19 @@ export class Spool {
       this.syncNow();
       fs.closeSync(this.fd);
       this.newSegment(this.writeSeg + 1);
-      return this.append(buf, len);
+      this.append(buf, len);
+      return;
     }
     let done = 0;
     try {
       while (done < len) done += fs.writeSync(this.fd, buf, done, len - done, size + done);
     } catch (err) {
       // Leave no partial frame behind: the next append overwrites from the old end.
-      try { fs.ftruncateSync(this.fd, size); } catch { /* the next open cuts a torn tail */ }
+      try {
+        fs.ftruncateSync(this.fd, size);
+      } catch {
+        /* the next open cuts a torn tail */
+      }
       throw err;
     }
     this.sizes.set(this.writeSeg, size + len);
@@ -232,7 +240,9 @@ export class Spool {
 
   close(): void {
     if (this.fd < 0) return;
-    try { this.syncNow(); } finally {
+    try {
+      this.syncNow();
+    } finally {
       fs.closeSync(this.fd);
       this.fd = -1;
     }
@@ -254,7 +264,9 @@ export class Spool {
     try {
       const [seg, off] = fs.readFileSync(path.join(this.dir, 'acked'), 'utf8').trim().split(' ').map(Number);
       if (Number.isSafeInteger(seg) && Number.isSafeInteger(off) && seg >= 0 && off >= 0) return { seg, off };
-    } catch { /* no acknowledgement yet */ }
+    } catch {
+      /* no acknowledgement yet */
+    }
     return { seg: this.segs[0] ?? 1, off: 0 };
   }
 

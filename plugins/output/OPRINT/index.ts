@@ -10,16 +10,20 @@ export default defineOutput({
     const keys = [...ctx.allKeys()].sort((a, b) => a.slot - b.slot);
     const labels = keys.map((k) => k.name + '=');
     const sink = new FileSink({ path: ctx.options.dumpfile, counters: ctx.counters, log: ctx.log, commit: ctx.commit });
-    return textFileOutput(sink, true, fromText((rec) => {
-      let s = '===>PACKET BOUNDARY\n';
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i];
-        if (!rec.present[k.slot]) continue;
-        // One line per field: control characters and bytes that are not UTF-8 as \xNN.
-        const v = rec.values[k.slot];
-        s += labels[i] + (typeof v === 'string' ? printableForm(v) : valueToString(k.type, v)) + '\n';
-      }
-      return s;
-    }));
+    return textFileOutput(
+      sink,
+      true,
+      fromText((rec) => {
+        let s = '===>PACKET BOUNDARY\n';
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i];
+          if (!rec.present[k.slot]) continue;
+          // One line per field: control characters and bytes that are not UTF-8 as \xNN.
+          const v = rec.values[k.slot];
+          s += labels[i] + (typeof v === 'string' ? printableForm(v) : valueToString(k.type, v)) + '\n';
+        }
+        return s;
+      }),
+    );
   },
 });

@@ -35,7 +35,10 @@ describe('PCAP compliance', () => {
     await checkCompliance('PCAP', { pcapfile: path.join(sub, 'r.pcap'), pcaprotatesize: 4096, pcapsync: true }, { expect: { sent: 300, dropped: 0 } });
     const files = fs.readdirSync(sub);
     assert.ok(files.length > 2, files.join(' '));
-    assert.equal(files.reduce((n, f) => n + records(path.join(sub, f)), 0), 600);
+    assert.equal(
+      files.reduce((n, f) => n + records(path.join(sub, f)), 0),
+      600,
+    );
   });
 
   it('drops a record without packet bytes and settles it after the records before it', async () => {

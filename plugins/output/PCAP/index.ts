@@ -15,7 +15,12 @@ export default defineOutput({
   options: {
     pcapfile: { type: 'string', default: '/var/log/specter.pcap', description: 'file to write' },
     pcapsync: { type: 'bool', default: false, description: 'write every batch at once instead of gathering up to 100 ms' },
-    pcaplinktype: { type: 'enum', default: 'raw', values: ['raw', 'nflog'], description: 'raw: IP packets (LINKTYPE_RAW); nflog: with prefix, interfaces, uid/gid and mark (LINKTYPE_NFLOG)' },
+    pcaplinktype: {
+      type: 'enum',
+      default: 'raw',
+      values: ['raw', 'nflog'],
+      description: 'raw: IP packets (LINKTYPE_RAW); nflog: with prefix, interfaces, uid/gid and mark (LINKTYPE_NFLOG)',
+    },
     pcaprotatesize: { type: 'size', default: 0, description: 'start a new file when the current one reaches this size (0 = never)' },
     pcaprotateinterval: { type: 'int', default: 0, min: 0, description: 'start a new file after this many seconds (0 = never)' },
   },
@@ -58,7 +63,10 @@ export default defineOutput({
     };
 
     const writeOut = () => {
-      if (timer) { clearTimeout(timer); timer = null; }
+      if (timer) {
+        clearTimeout(timer);
+        timer = null;
+      }
       // Records without packet bytes have nothing to write: dropped, settled with the rest of their batch.
       const left = writer.leftOut;
       if (writer.count > 0) {
@@ -117,8 +125,12 @@ function moveAsideIfForeign(p: string, header: Buffer, report: (why: string, to:
   const n = fs.readSync(fd, head, 0, head.length, 0);
   fs.closeSync(fd);
   if (n === 0 || head.equals(header)) return;
-  const why = n < header.length ? 'too short for a pcap header' : head.readUInt32LE(0) !== 0xa1b2c3d4 ? 'not a pcap file of this byte order'
-    : `pcap header differs (link type ${head.readUInt32LE(20)}, snaplen ${head.readUInt32LE(16)})`;
+  const why =
+    n < header.length
+      ? 'too short for a pcap header'
+      : head.readUInt32LE(0) !== 0xa1b2c3d4
+        ? 'not a pcap file of this byte order'
+        : `pcap header differs (link type ${head.readUInt32LE(20)}, snaplen ${head.readUInt32LE(16)})`;
   const to = freeName(`${p}.${stamp(new Date())}`, '.old');
   fs.renameSync(p, to);
   report(why, to);

@@ -3,7 +3,16 @@ import type { Key, OutputContext, Record } from 'specter/plugin';
 import { LINKTYPE_NFLOG, NFLOG_TLV, originalLength, SNAPLEN } from './pcap-format.js';
 
 interface NflogKeys {
-  family: Key; protocol?: Key; hook?: Key; prefix?: Key; in?: Key; out?: Key; mark?: Key; uid?: Key; gid?: Key; group: number;
+  family: Key;
+  protocol?: Key;
+  hook?: Key;
+  prefix?: Key;
+  in?: Key;
+  out?: Key;
+  mark?: Key;
+  uid?: Key;
+  gid?: Key;
+  group: number;
 }
 
 export class RecordWriter {
@@ -21,18 +30,21 @@ export class RecordWriter {
     this.pkt = ctx.key('raw.pkt');
     this.sec = ctx.key('oob.time.sec');
     this.usec = ctx.key('oob.time.usec');
-    this.nflog = linktype === LINKTYPE_NFLOG ? {
-      family: ctx.key('oob.family'),
-      protocol: ctx.optionalKey('oob.protocol'),
-      hook: ctx.optionalKey('oob.hook'),
-      prefix: ctx.optionalKey('oob.prefix'),
-      in: ctx.optionalKey('oob.ifindex_in'),
-      out: ctx.optionalKey('oob.ifindex_out'),
-      mark: ctx.optionalKey('oob.mark'),
-      uid: ctx.optionalKey('oob.uid'),
-      gid: ctx.optionalKey('oob.gid'),
-      group: ctx.group,
-    } : null;
+    this.nflog =
+      linktype === LINKTYPE_NFLOG
+        ? {
+            family: ctx.key('oob.family'),
+            protocol: ctx.optionalKey('oob.protocol'),
+            hook: ctx.optionalKey('oob.hook'),
+            prefix: ctx.optionalKey('oob.prefix'),
+            in: ctx.optionalKey('oob.ifindex_in'),
+            out: ctx.optionalKey('oob.ifindex_out'),
+            mark: ctx.optionalKey('oob.mark'),
+            uid: ctx.optionalKey('oob.uid'),
+            gid: ctx.optionalKey('oob.gid'),
+            group: ctx.group,
+          }
+        : null;
   }
 
   get bytes(): number {

@@ -24,7 +24,11 @@ const server: Server = {
     psql(db, table);
     return ` pgsqlhost /var/run/postgresql\n pgsqldb ${db}\n pgsqluser postgres\n pgsqltable ulog`;
   },
-  query: (db, sql) => psql(db, sql).split('\n').filter((l) => l !== '').map((l) => l.split('\t')),
+  query: (db, sql) =>
+    psql(db, sql)
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split('\t')),
   unreachable: (db) => ` pgsqlhost /nonexistent\n pgsqldb ${db}\n pgsqluser postgres\n pgsqltable ulog`,
   restart() {
     const version = execFileSync('ls', ['/etc/postgresql'], { encoding: 'utf8' }).trim().split('\n')[0];
@@ -57,7 +61,13 @@ describe('PGSQL during an outage', { timeout: 60000 }, () => {
       const gen = path.join(dir, 'udpflood');
       execFileSync('cc', ['-O2', '-o', gen, path.join(ROOT, 'bench', 'udpflood.c')]);
       // The socket directory is empty: the server is away until its socket shows up there.
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n6 {\n plugin BASE\n plugin PGSQL\n pgsqlhost ${sockdir}\n pgsqldb ${db}\n pgsqluser postgres\n pgsqlbuffer 50\n pgsqlspooldir ${dir}/spool\n}\n`));
+      daemon = new Daemon(
+        ns,
+        writeConfig(
+          dir,
+          `global {\n logfile stderr\n loglevel 3\n}\n6 {\n plugin BASE\n plugin PGSQL\n pgsqlhost ${sockdir}\n pgsqldb ${db}\n pgsqluser postgres\n pgsqlbuffer 50\n pgsqlspooldir ${dir}/spool\n}\n`,
+        ),
+      );
       await daemon.started();
       ns.exec(gen, ['127.0.0.1', '9300', '400', '2000', '16']);
       await waitFor(() => /further rows wait in/.test(daemon!.stderr), 5000, 'rows on disk');

@@ -3,7 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { complianceCases } from '../../shared/sql/compliance-cases.js';
 
 const psql = (db: string, sql: string) =>
-  execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', db, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', db, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 complianceCases({
   plugin: 'PGSQL',
@@ -16,5 +19,7 @@ complianceCases({
   },
   unreachable: (db) => ({ pgsqlhost: '/nonexistent', pgsqldb: db, pgsqluser: 'postgres', pgsqltable: 'ulog' }),
   count: (db, where = '') => Number(psql(db, `SELECT count(*) FROM ulog ${where}`).trim()),
-  drop: (db) => { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); },
+  drop: (db) => {
+    psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  },
 });

@@ -16,7 +16,12 @@ export class PgDriver implements SqlDriver {
   private readonly text = new TextBuffer(256 * 1024);
 
   /** `timeoutMs`: longest wait for any answer of the server (0: none). */
-  constructor(private readonly config: pg.ClientConfig, private readonly schema: string, private readonly table: string, private readonly timeoutMs = 0) {
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly schema: string,
+    private readonly table: string,
+    private readonly timeoutMs = 0,
+  ) {
     this.describe = `PostgreSQL ${schema}.${table}`;
   }
 
@@ -56,7 +61,9 @@ export class PgDriver implements SqlDriver {
   async columns(): Promise<Column[]> {
     const r = await this.client!.query(
       `SELECT column_name, data_type, column_default, is_identity, is_generated FROM information_schema.columns
-       WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, [this.schema, this.table]);
+       WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+      [this.schema, this.table],
+    );
     type Row = { column_name: string; data_type: string; column_default: string | null; is_identity: string; is_generated: string };
     return r.rows.map((c: Row) => ({
       name: c.column_name,
@@ -69,7 +76,10 @@ export class PgDriver implements SqlDriver {
   }
 
   async ensureMarkers(): Promise<void> {
-    await this.deadline(this.client!.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".specter_batches (id varchar(200) PRIMARY KEY)`), 'creating specter_batches');
+    await this.deadline(
+      this.client!.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".specter_batches (id varchar(200) PRIMARY KEY)`),
+      'creating specter_batches',
+    );
   }
 
   async committed(marker: string): Promise<boolean> {
@@ -110,7 +120,8 @@ export class PgDriver implements SqlDriver {
   async close(): Promise<void> {
     const c = this.client;
     this.client = null;
-    if (c) await this.deadline(c.end(), 'closing').catch(() => (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy());
+    if (c)
+      await this.deadline(c.end(), 'closing').catch(() => (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy());
   }
 }
 

@@ -18,8 +18,20 @@ export default defineOutput({
     pgsqluser: { type: 'string', default: 'specter', description: 'user' },
     pgsqlpass: { type: 'string', default: '', description: 'password' },
     pgsqlconninfo: { type: 'string', description: 'a connection string (postgresql://user:pass@host/db); overrides host, port, user, password and db' },
-    pgsqltimeout: { type: 'int', default: 30, min: 1, max: 3600, description: 'seconds to wait for any answer of the server (a batch, a connection); then the connection is dropped and the batch sent again on a new one' },
-    pgsqlkeepalive: { type: 'int', default: 60, min: 0, max: 7200, description: 'seconds a connection may be idle before TCP keepalive probes check the link (0: off)' },
+    pgsqltimeout: {
+      type: 'int',
+      default: 30,
+      min: 1,
+      max: 3600,
+      description: 'seconds to wait for any answer of the server (a batch, a connection); then the connection is dropped and the batch sent again on a new one',
+    },
+    pgsqlkeepalive: {
+      type: 'int',
+      default: 60,
+      min: 0,
+      max: 7200,
+      description: 'seconds a connection may be idle before TCP keepalive probes check the link (0: off)',
+    },
     ...sqlOptionSpecs('pgsql'),
   },
   create(ctx) {
@@ -40,8 +52,17 @@ export default defineOutput({
     return sqlOutput(ctx, () => new PgDriver({ ...config, ...link }, o.pgsqlschema, o.pgsqltable, timeout), { ...sqlOptions('pgsql', o), table: o.pgsqltable });
   },
   commands: {
-    'nat-lookup': (o) => natLookupCommand(() => pgFlowTable(
-      o.pgsqlconninfo ? { connectionString: o.pgsqlconninfo } : { host: o.pgsqlhost, port: o.pgsqlport, user: o.pgsqluser, password: o.pgsqlpass, database: o.pgsqldb },
-      o.pgsqlschema, o.pgsqltable, o.pgsqltimeout * 1000, o.pgsqlconninfo ? 'pgsqlconninfo' : `database ${o.pgsqldb} at ${o.pgsqlhost}`)),
+    'nat-lookup': (o) =>
+      natLookupCommand(() =>
+        pgFlowTable(
+          o.pgsqlconninfo
+            ? { connectionString: o.pgsqlconninfo }
+            : { host: o.pgsqlhost, port: o.pgsqlport, user: o.pgsqluser, password: o.pgsqlpass, database: o.pgsqldb },
+          o.pgsqlschema,
+          o.pgsqltable,
+          o.pgsqltimeout * 1000,
+          o.pgsqlconninfo ? 'pgsqlconninfo' : `database ${o.pgsqldb} at ${o.pgsqlhost}`,
+        ),
+      ),
   },
 });

@@ -25,7 +25,14 @@ describe('PGSQL rows the server refuses', { timeout: 30000 }, () => {
   });
 
   it('writes every other row of the batch, sets the refused ones aside with the reason and counts them', async () => {
-    const h = await outputHarness(PGSQL, { pgsqlhost: '/var/run/postgresql', pgsqluser: 'postgres', pgsqldb: DB, pgsqltable: 'ulog', pgsqlspooldir: dir, pgsqlbatch: 100 });
+    const h = await outputHarness(PGSQL, {
+      pgsqlhost: '/var/run/postgresql',
+      pgsqluser: 'postgres',
+      pgsqldb: DB,
+      pgsqltable: 'ulog',
+      pgsqlspooldir: dir,
+      pgsqlbatch: 100,
+    });
     const values = ['ok0', 'USER \0', 'x'.repeat(20), 'ok3', 'forbidden', 'ok5'];
     try {
       for (let i = 0; i < values.length; i++) h.packet({ 'oob.prefix': values[i], 'udp.sport': i });
@@ -34,12 +41,18 @@ describe('PGSQL rows the server refuses', { timeout: 30000 }, () => {
       await h.instance.close();
     }
     assert.deepEqual(psql('SELECT oob_prefix FROM ulog ORDER BY udp_sport').split('\n'), ['ok0', 'USER \\x00', 'ok3', 'ok5']);
-    const rejected = fs.readFileSync(path.join(dir, 'PGSQL-group1-ulog.rejected'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(rejected.map((r) => r.row['udp.sport']), [2, 4]);
+    const rejected = fs
+      .readFileSync(path.join(dir, 'PGSQL-group1-ulog.rejected'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rejected.map((r) => r.row['udp.sport']),
+      [2, 4],
+    );
     assert.match(rejected[0].reason, /too long/);
     assert.match(rejected[1].reason, /check constraint/);
     assert.equal(h.counters.extra.rejected, 2);
     assert.equal(h.counters.sent + h.counters.dropped, h.counters.received);
   });
 });
-

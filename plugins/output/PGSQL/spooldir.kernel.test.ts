@@ -23,14 +23,22 @@ describe('PGSQL spool directory and -u', { timeout: 60000 }, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const conf = (spooldir: string, name: string) => writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin PGSQL\n pgsqlhost /nonexistent\n pgsqlbuffer 1\n pgsqlspooldir ${spooldir}\n}\n`, name);
+  const conf = (spooldir: string, name: string) =>
+    writeConfig(
+      dir,
+      `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin PGSQL\n pgsqlhost /nonexistent\n pgsqlbuffer 1\n pgsqlspooldir ${spooldir}\n}\n`,
+      name,
+    );
 
   it('refuses to start, in one line naming the plugin and the option, when the user cannot write it', async () => {
     const root = path.join(dir, 'root-only');
     fs.mkdirSync(root, { mode: 0o700 });
     const d = new Daemon(ns, conf(path.join(root, 'spool'), 'denied.conf'), ['-u', 'nobody']);
     assert.equal(await d.wait(), 1);
-    const lines = d.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+    const lines = d.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, d.stderr);
     assert.match(lines[0], /PGSQL.*option "pgsqlspooldir": cannot write .*root-only\/spool: EACCES/);
   });

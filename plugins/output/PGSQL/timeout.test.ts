@@ -27,7 +27,15 @@ describe('PGSQL when the link stalls', { timeout: 30000 }, () => {
   it('gives up on a connection that stops answering after pgsqltimeout and writes the batch on a new one', async () => {
     const proxy = new TcpProxy({ host: '127.0.0.1', port: 5432 });
     const port = await proxy.listen();
-    const h = await outputHarness(PGSQL, { pgsqlhost: '127.0.0.1', pgsqlport: port, pgsqluser: 'postgres', pgsqldb: DB, pgsqltable: 'ulog', pgsqltimeout: 1, pgsqlspooldir: dir });
+    const h = await outputHarness(PGSQL, {
+      pgsqlhost: '127.0.0.1',
+      pgsqlport: port,
+      pgsqluser: 'postgres',
+      pgsqldb: DB,
+      pgsqltable: 'ulog',
+      pgsqltimeout: 1,
+      pgsqlspooldir: dir,
+    });
     try {
       for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `a${i}` });
       await waitFor(() => psql('SELECT count(*) FROM ulog') === '5', 5000, 'the first rows');

@@ -32,14 +32,30 @@ describe('SQLITE3 output', { timeout: 60000 }, () => {
     const full = path.join(dir, 'full.db');
     const classic = path.join(dir, 'classic.db');
     new Database(full).exec(fs.readFileSync(path.join(ROOT, 'doc', 'sqlite3.table'), 'utf8')).close();
-    new Database(classic).exec('CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_prefix TEXT, ip_saddr INTEGER, ip_daddr_bin BLOB, tcp_dport INTEGER, raw_label INTEGER, oob_time_sec TIMESTAMP)').close();
+    new Database(classic)
+      .exec(
+        'CREATE TABLE ulog (id INTEGER PRIMARY KEY, oob_prefix TEXT, ip_saddr INTEGER, ip_daddr_bin BLOB, tcp_dport INTEGER, raw_label INTEGER, oob_time_sec TIMESTAMP)',
+      )
+      .close();
 
-    const yaml = writeConfig(dir, `global:\n  logfile: stderr\n  loglevel: 3\ngroups:\n  1:\n    plugins:\n      - BASE\n      - LOCAL\n      - SQLITE3: { sqlite3db: ${full} }\n      - plugin: SQLITE3\n        sqlite3db: ${classic}\n        sqlite3label: 7\n`, 'two.yaml');
+    const yaml = writeConfig(
+      dir,
+      `global:\n  logfile: stderr\n  loglevel: 3\ngroups:\n  1:\n    plugins:\n      - BASE\n      - LOCAL\n      - SQLITE3: { sqlite3db: ${full} }\n      - plugin: SQLITE3\n        sqlite3db: ${classic}\n        sqlite3label: 7\n`,
+      'two.yaml',
+    );
 
     const daemon = new Daemon(ns, yaml);
     await daemon.started();
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7200']); } catch { /* refused */ }
-    try { ns.exec('ncat', ['-u', '-w', '1', '::1', '7201'], 'hello'); } catch { /* refused */ }
+    try {
+      ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7200']);
+    } catch {
+      /* refused */
+    }
+    try {
+      ns.exec('ncat', ['-u', '-w', '1', '::1', '7201'], 'hello');
+    } catch {
+      /* refused */
+    }
     ns.exec('ping', ['-c', '1', '127.0.0.1']);
     const count = () => (new Database(full, { readonly: true }).prepare('SELECT count(*) n FROM ulog').get() as { n: number }).n;
     await waitFor(() => count() === 3, 5000, 'three rows');

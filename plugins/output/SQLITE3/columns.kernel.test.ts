@@ -41,16 +41,27 @@ describe('SQLITE3 columns', { timeout: 60000 }, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const traffic = () => {
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7600']); } catch { /* refused */ }
-    try { ns.exec('ncat', ['-u', '-w', '1', '::1', '7601'], 'hello'); } catch { /* refused */ }
+    try {
+      ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7600']);
+    } catch {
+      /* refused */
+    }
+    try {
+      ns.exec('ncat', ['-u', '-w', '1', '::1', '7601'], 'hello');
+    } catch {
+      /* refused */
+    }
   };
-  const conf = (body: string, name: string) => writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n3 {\n plugin BASE\n plugin LOCAL\n plugin SQLITE3\n${body}}\n`, name);
+  const conf = (body: string, name: string) =>
+    writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n3 {\n plugin BASE\n plugin LOCAL\n plugin SQLITE3\n${body}}\n`, name);
 
-  it('writes the columns a key maps to whatever their DEFAULT; the rowid, generated and unmapped defaulted columns are SQLite\'s', async () => {
+  it("writes the columns a key maps to whatever their DEFAULT; the rowid, generated and unmapped defaulted columns are SQLite's", async () => {
     const file = path.join(dir, 'defaults.db');
-    new Database(file).exec(`CREATE TABLE ulog (id INTEGER PRIMARY KEY AUTOINCREMENT, oob_prefix TEXT DEFAULT 'none', oob_in TEXT DEFAULT NULL,
+    new Database(file)
+      .exec(`CREATE TABLE ulog (id INTEGER PRIMARY KEY AUTOINCREMENT, oob_prefix TEXT DEFAULT 'none', oob_in TEXT DEFAULT NULL,
       tcp_dport INTEGER DEFAULT 0, ip_saddr TEXT DEFAULT '0.0.0.0', tcp_syn INTEGER DEFAULT 0, oob_time_sec TIMESTAMP DEFAULT '2000-01-01T00:00:00.000Z',
-      seen TEXT DEFAULT CURRENT_TIMESTAMP, note TEXT DEFAULT 'kept', dport2 INTEGER GENERATED ALWAYS AS (tcp_dport * 2))`).close();
+      seen TEXT DEFAULT CURRENT_TIMESTAMP, note TEXT DEFAULT 'kept', dport2 INTEGER GENERATED ALWAYS AS (tcp_dport * 2))`)
+      .close();
     const daemon = new Daemon(ns, conf(` sqlite3db ${file}\n`, 'defaults.conf'));
     await daemon.started();
     traffic();
@@ -89,13 +100,26 @@ describe('SQLITE3 columns', { timeout: 60000 }, () => {
     assert.equal(first.stderr.match(/created .*specter\.db with table ulog: \d+ columns/g)?.length, 1, first.stderr);
 
     const cols = rows(file, 'PRAGMA table_info(ulog)');
-    assert.deepEqual(cols.map((x) => x.name), ['id', ...produced.map((k) => k.replace(/\./g, '_'))]);
+    assert.deepEqual(
+      cols.map((x) => x.name),
+      ['id', ...produced.map((k) => k.replace(/\./g, '_'))],
+    );
     const type = (n: string) => cols.find((x) => x.name === n)?.type;
-    assert.deepEqual(['id', 'raw_pkt', 'ip_saddr', 'ip_saddr_str', 'mac_saddr', 'tcp_dport', 'tcp_syn', 'local_time'].map(type),
-      ['INTEGER', 'BLOB', 'TEXT', 'TEXT', 'TEXT', 'INTEGER', 'INTEGER', 'TEXT']);
+    assert.deepEqual(['id', 'raw_pkt', 'ip_saddr', 'ip_saddr_str', 'mac_saddr', 'tcp_dport', 'tcp_syn', 'local_time'].map(type), [
+      'INTEGER',
+      'BLOB',
+      'TEXT',
+      'TEXT',
+      'TEXT',
+      'INTEGER',
+      'INTEGER',
+      'TEXT',
+    ]);
     const tcp = rows(file, "SELECT * FROM ulog WHERE oob_prefix = 'col-tcp: '")[0];
-    assert.deepEqual([tcp.id, tcp.ip_saddr, tcp.ip_saddr_str, tcp.tcp_dport, tcp.tcp_syn, tcp.oob_in, tcp.oob_family, tcp.mac_saddr],
-      [1, '127.0.0.1', '127.0.0.1', 7600, 1, 'lo', 2, '00:00:00:00:00:00']);
+    assert.deepEqual(
+      [tcp.id, tcp.ip_saddr, tcp.ip_saddr_str, tcp.tcp_dport, tcp.tcp_syn, tcp.oob_in, tcp.oob_family, tcp.mac_saddr],
+      [1, '127.0.0.1', '127.0.0.1', 7600, 1, 'lo', 2, '00:00:00:00:00:00'],
+    );
     assert.equal((tcp.raw_pkt as Buffer)[0], 0x45);
     assert.equal(tcp.raw_pktlen, (tcp.raw_pkt as Buffer).length);
     assert.equal(typeof tcp.local_hostname, 'string');

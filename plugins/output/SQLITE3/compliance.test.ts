@@ -48,13 +48,19 @@ describe('SQLITE3 compliance', () => {
     db.pragma('journal_mode = WAL');
     // Another writer holds the lock for 1.5 s.
     db.exec('BEGIN IMMEDIATE');
-    const release = setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);
+    const release = setTimeout(() => {
+      db.exec('COMMIT');
+      db.close();
+    }, 1500);
     try {
       const { flushed } = await checkCompliance('SQLITE3', { sqlite3db: file }, { records: 50, expect: { sent: 50, dropped: 0 }, flushOnly: true });
       assert.ok(flushed.counters.errors >= 1, 'the lock was met');
     } finally {
       clearTimeout(release);
-      if (db.open) { db.exec('COMMIT'); db.close(); }
+      if (db.open) {
+        db.exec('COMMIT');
+        db.close();
+      }
     }
     assert.equal(count(file), 50);
   });

@@ -22,13 +22,21 @@ export default defineOutput({
   description: 'packets into a SQLite table, columns mapped to keys by name',
   options: {
     sqlite3db: { type: 'string', required: true, description: 'database file' },
-    sqlite3create: { type: 'bool', default: true, description: 'create the database file and the table when missing, with a column for every key the group produces' },
+    sqlite3create: {
+      type: 'bool',
+      default: true,
+      description: 'create the database file and the table when missing, with a column for every key the group produces',
+    },
     sqlite3table: { type: 'string', default: 'ulog', description: 'table to insert into' },
     sqlite3ignore: { type: 'bool', default: false, description: 'leave out columns that map to no key instead of refusing to start' },
     sqlite3label: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
     sqlite3batch: { type: 'int', default: 5000, min: 1, description: 'rows per transaction at most' },
     sqlite3buffer: { type: 'int', default: 200000, min: 1, description: 'rows kept while the database is locked; more are dropped and counted' },
-    sqlite3rejectfile: { type: 'string', description: 'where rows the database refuses (a constraint, a type mismatch) are written, one JSON line each (default: the database file name with .rejected added)' },
+    sqlite3rejectfile: {
+      type: 'string',
+      description:
+        'where rows the database refuses (a constraint, a type mismatch) are written, one JSON line each (default: the database file name with .rejected added)',
+    },
   },
   create(ctx) {
     const o = ctx.options;
@@ -68,7 +76,11 @@ export default defineOutput({
     const bufferMax = o.sqlite3buffer;
     let db: Database.Database | null = null;
     let insertMany: ((rows: unknown[][]) => Refused[]) | null = null;
-    const reject = new RejectFile(o.sqlite3rejectfile ?? `${file}.rejected`, table, mapped.map((m) => m.column.name));
+    const reject = new RejectFile(
+      o.sqlite3rejectfile ?? `${file}.rejected`,
+      table,
+      mapped.map((m) => m.column.name),
+    );
     let rejectSeq = 0;
     let rows: unknown[][] = [];
     /** The commit ticket of each waiting row: settled once its transaction committed (or it was dropped). */
@@ -79,7 +91,10 @@ export default defineOutput({
     const failures = new ErrorReporter(ctx.log);
 
     const writeOut = () => {
-      if (timer) { clearTimeout(timer); timer = null; }
+      if (timer) {
+        clearTimeout(timer);
+        timer = null;
+      }
       while (rows.length && insertMany) {
         const chunk = rows.length > batchMax ? rows.slice(0, batchMax) : rows;
         let refused: Refused[];
@@ -111,7 +126,10 @@ export default defineOutput({
         ctx.counters.errors++;
         ctx.log.error(`cannot write ${reject.file}: ${(err as Error).message}; ${refused.length} refused rows dropped`);
       }
-      ctx.log.warn({ rejected: ctx.counters.extra.rejected }, `SQLite ${file} refused ${refused.length} rows (${refused[0].reason}); set aside in ${reject.file}`);
+      ctx.log.warn(
+        { rejected: ctx.counters.extra.rejected },
+        `SQLite ${file} refused ${refused.length} rows (${refused[0].reason}); set aside in ${reject.file}`,
+      );
     };
 
     return {
@@ -121,7 +139,9 @@ export default defineOutput({
           fs.mkdirSync(path.dirname(file), { recursive: true });
           db = new Database(file);
           db.exec(makeTable);
-          ctx.log.info(`created ${existed ? `table ${table} in ${file}` : `${file} with table ${table}`}: ${mapped.length} columns, one per key the group's inputs produce`);
+          ctx.log.info(
+            `created ${existed ? `table ${table} in ${file}` : `${file} with table ${table}`}: ${mapped.length} columns, one per key the group's inputs produce`,
+          );
         } else {
           db = new Database(file, { fileMustExist: true });
         }

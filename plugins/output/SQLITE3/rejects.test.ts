@@ -29,10 +29,20 @@ describe('SQLITE3 rows the database refuses', () => {
     await h.flush();
     await h.instance.close();
     const check = new Database(file, { readonly: true });
-    assert.deepEqual(check.prepare('SELECT oob_prefix, udp_sport FROM ulog ORDER BY id').all(), [{ oob_prefix: 'ok0', udp_sport: 0 }, { oob_prefix: 'ok4', udp_sport: 4 }]);
+    assert.deepEqual(check.prepare('SELECT oob_prefix, udp_sport FROM ulog ORDER BY id').all(), [
+      { oob_prefix: 'ok0', udp_sport: 0 },
+      { oob_prefix: 'ok4', udp_sport: 4 },
+    ]);
     check.close();
-    const rejected = fs.readFileSync(`${file}.rejected`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(rejected.map((r) => r.row.udp_sport), [1, 2, 0]);
+    const rejected = fs
+      .readFileSync(`${file}.rejected`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rejected.map((r) => r.row.udp_sport),
+      [1, 2, 0],
+    );
     assert.match(rejected[0].reason, /CHECK constraint/);
     assert.match(rejected[1].reason, /NOT NULL/);
     assert.match(rejected[2].reason, /UNIQUE/);

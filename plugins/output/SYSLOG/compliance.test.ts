@@ -45,7 +45,11 @@ describe('SYSLOG compliance', () => {
   });
 
   it('with no local socket: every record dropped, errors for failed sends only', async () => {
-    const { flushed } = await checkCompliance('SYSLOG', { syslog_socket: path.join(dir, 'absent.sock') }, { expect: { sent: 0, dropped: 300 }, flushOnly: true, flushMs: 10000 });
+    const { flushed } = await checkCompliance(
+      'SYSLOG',
+      { syslog_socket: path.join(dir, 'absent.sock') },
+      { expect: { sent: 0, dropped: 300 }, flushOnly: true, flushMs: 10000 },
+    );
     assert.ok(flushed.counters.errors >= 1 && flushed.counters.errors < 300, `errors ${flushed.counters.errors}`);
   });
 
@@ -65,10 +69,18 @@ describe('SYSLOG compliance', () => {
 
   it('to a TCP collector, octet-counted', async () => {
     let data = '';
-    const server = net.createServer((c) => c.on('data', (d) => { data += d.toString(); }));
+    const server = net.createServer((c) =>
+      c.on('data', (d) => {
+        data += d.toString();
+      }),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const { closed } = await checkCompliance('SYSLOG', { syslog_host: '127.0.0.1', syslog_port: (server.address() as net.AddressInfo).port, syslog_protocol: 'tcp' }, { expect: { sent: 300, dropped: 0, errors: 0 } });
+      const { closed } = await checkCompliance(
+        'SYSLOG',
+        { syslog_host: '127.0.0.1', syslog_port: (server.address() as net.AddressInfo).port, syslog_protocol: 'tcp' },
+        { expect: { sent: 300, dropped: 0, errors: 0 } },
+      );
       const frames: string[] = [];
       for (let i = 0; i < 100; i++) {
         frames.length = 0;

@@ -10,7 +10,18 @@ import { FlowLine, isFlowGroup } from '../../shared/flow-line/flow-line.js';
 import { LocalSyslog } from './local-socket.js';
 
 const FACILITIES: { [name: string]: number } = {
-  kernel: 0, user: 1, daemon: 3, auth: 4, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kernel: 0,
+  user: 1,
+  daemon: 3,
+  auth: 4,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 const LEVELS: { [name: string]: number } = { emerg: 0, alert: 1, crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7 };
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -25,7 +36,12 @@ export default defineOutput({
     syslog_host: { type: 'string', description: 'remote collector: send RFC 5424 messages there instead of the local socket' },
     syslog_port: { type: 'int', default: 514, min: 1, max: 65535, description: 'remote collector port' },
     syslog_protocol: { type: 'enum', default: 'udp', values: ['udp', 'tcp'], description: 'remote transport; tcp uses octet-counting framing' },
-    syslog_buffer: { type: 'size', default: 4 * 1024 * 1024, min: 1024, description: 'bytes of messages kept while the syslog socket or collector is unavailable' },
+    syslog_buffer: {
+      type: 'size',
+      default: 4 * 1024 * 1024,
+      min: 1024,
+      description: 'bytes of messages kept while the syslog socket or collector is unavailable',
+    },
   },
   create(ctx) {
     const o = ctx.options;
@@ -41,7 +57,9 @@ export default defineOutput({
       const sink = new SocketSink({ kind: tcp ? 'tcp' : 'udp', host: o.syslog_host, port: o.syslog_port }, o.syslog_buffer, ctx.counters, ctx.log, ctx.commit);
       let batch: Buffer[] = [];
       return {
-        async start() { sink.start(); },
+        async start() {
+          sink.start();
+        },
         write(rec) {
           // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
           // MSG as UTF-8 text: a byte of a prefix that is not valid UTF-8 is written as \xNN.
@@ -61,7 +79,9 @@ export default defineOutput({
 
     const local = new LocalSyslog(o.syslog_socket, o.syslog_buffer, ctx.counters, ctx.log, ctx.commit);
     return {
-      async start() { local.start(); },
+      async start() {
+        local.start();
+      },
       write(rec) {
         // The local socket takes the traditional form: <PRI>Mmm dd hh:mm:ss tag[pid]: message
         const d = new Date();

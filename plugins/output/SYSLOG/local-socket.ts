@@ -36,7 +36,13 @@ export class LocalSyslog {
   private readonly dropLine = () => `syslog buffer full (${this.path} unavailable): dropping messages (${this.counters.dropped} so far)`;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly path: string, private readonly maxBytes: number, private readonly counters: Counters, private readonly log: Logger, commit: (n: number) => void) {
+  constructor(
+    private readonly path: string,
+    private readonly maxBytes: number,
+    private readonly counters: Counters,
+    private readonly log: Logger,
+    commit: (n: number) => void,
+  ) {
     this.commits = new CommitQueue(commit);
     this.failures = new ErrorReporter(log);
     this.drops = new ErrorReporter(log, { level: 'warn' });
@@ -71,7 +77,10 @@ export class LocalSyslog {
       });
       if (full) {
         // The syslog daemon is behind: the message waits here, without an error or back-off.
-        this.timer = setTimeout(() => { this.timer = null; this.drain(); }, FULL_RETRY_MS);
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.drain();
+        }, FULL_RETRY_MS);
         return;
       }
       if (failure) {
@@ -106,7 +115,10 @@ export class LocalSyslog {
         this.giveUp(`within ${ms / 1000} s`);
         resolve();
       }, ms);
-      this.waiters.push(() => { clearTimeout(t); resolve(); });
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
     });
   }
 
@@ -134,6 +146,9 @@ export class LocalSyslog {
   private retryLater(err: Error): void {
     this.counters.errors++;
     this.failures.failure(`syslog socket ${this.path}: ${err.message}; buffering and retrying`);
-    this.timer = setTimeout(() => { this.timer = null; this.drain(); }, this.backoff.next());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.drain();
+    }, this.backoff.next());
   }
 }

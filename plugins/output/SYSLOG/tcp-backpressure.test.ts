@@ -30,7 +30,11 @@ describe('SYSLOG over TCP to a collector that stops reading', () => {
     const TOTAL = 30000;
     let conn: net.Socket | null = null;
     const got: Buffer[] = [];
-    const server = net.createServer((c) => { conn = c; c.pause(); c.on('data', (d) => got.push(d)); });
+    const server = net.createServer((c) => {
+      conn = c;
+      c.pause();
+      c.on('data', (d) => got.push(d));
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     const h = await outputHarness(SYSLOG, { syslog_host: '127.0.0.1', syslog_port: port, syslog_protocol: 'tcp', syslog_buffer: 256 * 1024 });
@@ -45,10 +49,20 @@ describe('SYSLOG over TCP to a collector that stops reading', () => {
       assert.ok(c.dropped > 0, 'a collector that does not read makes messages drop');
       conn!.resume();
       await h.flush();
-      const msgs = await waitFor(() => { const m = frames(Buffer.concat(got)); return m.length === c.sent ? m : null; }, 10000, 'every sent message');
+      const msgs = await waitFor(
+        () => {
+          const m = frames(Buffer.concat(got));
+          return m.length === c.sent ? m : null;
+        },
+        10000,
+        'every sent message',
+      );
       assert.equal(c.sent + c.dropped, TOTAL);
       const seqs = msgs.map((m) => Number(/ n(\d+) /.exec(m)![1]));
-      assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), 'in order, none twice');
+      assert.ok(
+        seqs.every((s, i) => i === 0 || s > seqs[i - 1]),
+        'in order, none twice',
+      );
     } finally {
       await h.instance.close();
       server.close();

@@ -17,7 +17,7 @@ import { Flow } from '../../source/NFCT/flow.js';
 const pos = (line: number): Pos => ({ file: 'test.conf', line, col: 1 });
 
 describe('flow records as syslog messages', () => {
-  it('SYSLOG sends conntrack -E\'s line of a DNAT flow\'s end', async () => {
+  it("SYSLOG sends conntrack -E's line of a DNAT flow's end", async () => {
     const server = dgram.createSocket('udp4');
     await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
     const got = new Promise<string>((r) => server.once('message', (m) => r(m.toString('utf8'))));
@@ -33,16 +33,24 @@ describe('flow records as syslog messages', () => {
     await out.instance.start?.();
     try {
       const filler = new FlowFiller((n) => (grp.info[0].writes.includes(n) ? keys.get(n) : undefined));
-      decodeDatagram(fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'nfct', 'ipv4-udp-dnat-destroy.bin')), new Flow(), {
-        flow: (f) => {
-          pipeline.record.clear();
-          filler.fill(f, pipeline.record, f.startSec, 0, f.stopSec, 0);
-          pipeline.deliver();
+      decodeDatagram(
+        fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'nfct', 'ipv4-udp-dnat-destroy.bin')),
+        new Flow(),
+        {
+          flow: (f) => {
+            pipeline.record.clear();
+            filler.fill(f, pipeline.record, f.startSec, 0, f.stopSec, 0);
+            pipeline.deliver();
+          },
         },
-      }, { flows: 0, malformed: 0 });
+        { flows: 0, malformed: 0 },
+      );
       pipeline.endBatch();
       const msg = await got;
-      assert.match(msg, /^<\d+>1 \S+ \S+ specter \d+ - - \[DESTROY\] udp {6}17 \d+ src=10\.99\.0\.1 dst=10\.99\.0\.1 sport=\d+ dport=5353 packets=1 bytes=31 \[UNREPLIED\] src=127\.0\.0\.1 dst=10\.99\.0\.1 sport=53 dport=\d+ packets=0 bytes=0 delta-time=2 \[USERSPACE\] portid=\d+$/);
+      assert.match(
+        msg,
+        /^<\d+>1 \S+ \S+ specter \d+ - - \[DESTROY\] udp {6}17 \d+ src=10\.99\.0\.1 dst=10\.99\.0\.1 sport=\d+ dport=5353 packets=1 bytes=31 \[UNREPLIED\] src=127\.0\.0\.1 dst=10\.99\.0\.1 sport=53 dport=\d+ packets=0 bytes=0 delta-time=2 \[USERSPACE\] portid=\d+$/,
+      );
     } finally {
       await out.instance.close();
       server.close();

@@ -20,7 +20,14 @@ const IPS_OFFLOAD = 1 << 14;
 const IPS_HW_OFFLOAD = 1 << 15;
 
 /** The keys of one direction. */
-interface Dir { saddr: Key; daddr: Key; sport?: Key; dport?: Key; packets?: Key; bytes?: Key }
+interface Dir {
+  saddr: Key;
+  daddr: Key;
+  sport?: Key;
+  dport?: Key;
+  packets?: Key;
+  bytes?: Key;
+}
 
 /** True when the group's records are flow records (a source such as NFCT), not packets. */
 export function isFlowGroup(ctx: OutputContext): boolean {
@@ -32,23 +39,51 @@ export class FlowLine {
   private readonly orig: Dir;
   private readonly reply: Dir;
   private readonly k: {
-    event: Key; proto: Key; timeout?: Key; state?: Key; status?: Key; mark?: Key; zone?: Key;
-    icmpType?: Key; icmpCode?: Key; icmpId?: Key; startSec?: Key; startUsec?: Key; endSec?: Key; endUsec?: Key; portid?: Key;
+    event: Key;
+    proto: Key;
+    timeout?: Key;
+    state?: Key;
+    status?: Key;
+    mark?: Key;
+    zone?: Key;
+    icmpType?: Key;
+    icmpCode?: Key;
+    icmpId?: Key;
+    startSec?: Key;
+    startUsec?: Key;
+    endSec?: Key;
+    endUsec?: Key;
+    portid?: Key;
   };
 
   constructor(ctx: OutputContext) {
     const dir = (d: string): Dir => ({
-      saddr: ctx.key(`${d}.ip.saddr.str`), daddr: ctx.key(`${d}.ip.daddr.str`),
-      sport: ctx.optionalKey(`${d}.l4.sport`), dport: ctx.optionalKey(`${d}.l4.dport`),
-      packets: ctx.optionalKey(`${d}.raw.pktcount`), bytes: ctx.optionalKey(`${d}.raw.pktlen`),
+      saddr: ctx.key(`${d}.ip.saddr.str`),
+      daddr: ctx.key(`${d}.ip.daddr.str`),
+      sport: ctx.optionalKey(`${d}.l4.sport`),
+      dport: ctx.optionalKey(`${d}.l4.dport`),
+      packets: ctx.optionalKey(`${d}.raw.pktcount`),
+      bytes: ctx.optionalKey(`${d}.raw.pktlen`),
     });
     this.orig = dir('orig');
     this.reply = dir('reply');
     const o = (n: string) => ctx.optionalKey(n);
     this.k = {
-      event: ctx.key('ct.event'), proto: ctx.key('orig.ip.protocol'), timeout: o('ct.timeout'), state: o('ct.tcp.state'),
-      status: o('ct.status'), mark: o('ct.mark'), zone: o('ct.zone'), icmpType: o('icmp.type'), icmpCode: o('icmp.code'), icmpId: o('icmp.id'),
-      startSec: o('flow.start.sec'), startUsec: o('flow.start.usec'), endSec: o('flow.end.sec'), endUsec: o('flow.end.usec'), portid: o('ct.portid'),
+      event: ctx.key('ct.event'),
+      proto: ctx.key('orig.ip.protocol'),
+      timeout: o('ct.timeout'),
+      state: o('ct.tcp.state'),
+      status: o('ct.status'),
+      mark: o('ct.mark'),
+      zone: o('ct.zone'),
+      icmpType: o('icmp.type'),
+      icmpCode: o('icmp.code'),
+      icmpId: o('icmp.id'),
+      startSec: o('flow.start.sec'),
+      startUsec: o('flow.start.usec'),
+      endSec: o('flow.end.sec'),
+      endUsec: o('flow.end.usec'),
+      portid: o('ct.portid'),
     };
   }
 

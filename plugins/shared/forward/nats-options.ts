@@ -17,7 +17,7 @@ export const NATS_CONNECTION_OPTIONS = {
   natscreds: { type: 'string', description: 'a .creds file (JWT and nkey seed) for decentralized authentication' },
   natsnkey: { type: 'string', description: 'a file holding an nkey seed (SU...)' },
   natstls: { type: 'bool', default: false, description: 'require TLS even when the URL does not say tls://' },
-  natstlsca: { type: 'string', description: 'CA certificate file that signed the server\'s certificate' },
+  natstlsca: { type: 'string', description: "CA certificate file that signed the server's certificate" },
   natstlscert: { type: 'string', description: 'client certificate file (with natstlskey)' },
   natstlskey: { type: 'string', description: 'client key file (with natstlscert)' },
 } as const satisfies OptionSpecs;
@@ -37,12 +37,16 @@ export function checkConnectionOptions(o: NatsConnectionValues, fail: Fail): voi
   if ((o.natsuser === undefined) !== (o.natspass === undefined)) fail('natsuser and natspass go together', o.natsuser === undefined ? 'natspass' : 'natsuser');
   const methods = [o.natsuser !== undefined, o.natstoken !== undefined, o.natscreds !== undefined, o.natsnkey !== undefined].filter(Boolean).length;
   if (methods > 1) fail('give one way to authenticate: natsuser/natspass, natstoken, natscreds or natsnkey', 'natstoken');
-  if ((o.natstlscert === undefined) !== (o.natstlskey === undefined)) fail('natstlscert and natstlskey go together', o.natstlscert === undefined ? 'natstlskey' : 'natstlscert');
+  if ((o.natstlscert === undefined) !== (o.natstlskey === undefined))
+    fail('natstlscert and natstlskey go together', o.natstlscert === undefined ? 'natstlskey' : 'natstlscert');
   if (!/^[A-Za-z0-9_-]+$/.test(o.natsstream)) fail('a stream name has only letters, digits, - and _', 'natsstream');
 }
 
 function serverList(o: NatsConnectionValues): string[] {
-  return o.natsurl.split(',').map((s) => s.trim()).filter(Boolean);
+  return o.natsurl
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The client's connection options; reads the credential and TLS files (a missing one fails naming its option). */
@@ -68,7 +72,10 @@ export function connectionOptions(o: NatsConnectionValues, name: string, fail: F
     noAsyncTraces: true,
   };
   // checkConnectionOptions made sure that natsuser and natspass, natstlscert and natstlskey come in pairs.
-  if (o.natsuser !== undefined) { opts.user = o.natsuser; opts.pass = o.natspass; }
+  if (o.natsuser !== undefined) {
+    opts.user = o.natsuser;
+    opts.pass = o.natspass;
+  }
   if (o.natstoken !== undefined) opts.token = o.natstoken;
   if (o.natscreds !== undefined) opts.authenticator = credsAuthenticator(new TextEncoder().encode(read('natscreds', o.natscreds)));
   if (o.natsnkey !== undefined) {

@@ -77,7 +77,10 @@ describe('record encoding', () => {
   });
 
   it('sends keys only when present, dictionary keys by a short code', () => {
-    const small = encodeOne([['tcp.sport', 'u16', 80], ['oob.hook', 'u8', 1]]);
+    const small = encodeOne([
+      ['tcp.sport', 'u16', 80],
+      ['oob.hook', 'u8', 1],
+    ]);
     // header 14 + "fw-edge-1" 9 + count 2 + (code, type, 2 bytes) + (code, type, 1 byte)
     assert.equal(small.length, 14 + 9 + 2 + 4 + 3);
     const named = encodeOne([['x.i8', 'i8', 1]]);
@@ -127,7 +130,11 @@ describe('record encoding', () => {
     const { reg } = registry([...DEFS]);
     const rec = new Record(reg.size);
     const dec = decoderFor(reg);
-    const refuse = (b: Buffer, why: RegExp) => assert.throws(() => dec.decode(b, rec), (e) => e instanceof RecordFormatError && why.test(e.message));
+    const refuse = (b: Buffer, why: RegExp) =>
+      assert.throws(
+        () => dec.decode(b, rec),
+        (e) => e instanceof RecordFormatError && why.test(e.message),
+      );
     refuse(Buffer.from('{"hello":"world"}'), /not a specter record/);
     refuse(Buffer.alloc(0), /not a specter record/);
     const msg = encodeOne();
@@ -138,7 +145,7 @@ describe('record encoding', () => {
     refuse(Buffer.concat([msg, Buffer.from([0])]), /1 bytes after/);
     // Random corruption: either a record or a RecordFormatError, nothing else.
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 8;
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.from(msg);
       for (let j = 0; j < 3; j++) b[14 + 9 + (rand() % (b.length - 23))] = rand() & 0xff;

@@ -59,7 +59,12 @@ export class RecordEncoder {
   private count = 0;
   private readonly onSlot = (slot: number, value: unknown) => this.put(slot, value);
 
-  constructor(keys: readonly Key[], slots: number, sensor: string, private readonly group: number) {
+  constructor(
+    keys: readonly Key[],
+    slots: number,
+    sensor: string,
+    private readonly group: number,
+  ) {
     this.sensor = Buffer.from(sensor, 'utf8');
     if (this.sensor.length < 1 || this.sensor.length > 255) throw new Error(`sensor name "${sensor}" must be 1 to 255 bytes`);
     this.types = new Uint8Array(slots);
@@ -68,8 +73,12 @@ export class RecordEncoder {
       const type = TYPE_CODE.get(k.type)!;
       const name = code === 0 ? Buffer.from(k.name, 'utf8') : null;
       if (name && name.length > 255) throw new Error(`key name "${k.name}" is longer than 255 bytes`);
-      const head = code === 0 ? Buffer.concat([Buffer.from([0, name!.length]), name!, Buffer.from([type])])
-        : code < 0x80 ? Buffer.from([code, type]) : Buffer.from([(code & 0x7f) | 0x80, code >> 7, type]);
+      const head =
+        code === 0
+          ? Buffer.concat([Buffer.from([0, name!.length]), name!, Buffer.from([type])])
+          : code < 0x80
+            ? Buffer.from([code, type])
+            : Buffer.from([(code & 0x7f) | 0x80, code >> 7, type]);
       this.heads[k.slot] = head;
       this.types[k.slot] = type;
     }
@@ -108,19 +117,54 @@ export class RecordEncoder {
     let o = w.pos;
     for (let i = 0; i < head.length; i++) b[o++] = head[i];
     switch (type) {
-      case 1: case 4: case 9: b[o++] = v === true ? 1 : v === false ? 0 : (v as number) & 0xff; break;
-      case 2: case 5: b[o++] = (v as number) & 0xff; b[o++] = ((v as number) >> 8) & 0xff; break;
-      case 3: case 10: b.writeUInt32LE((v as number) >>> 0, o); o += 4; break;
-      case 6: b.writeInt32LE(v as number, o); o += 4; break;
-      case 7: b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v as bigint)), o); o += 8; break;
-      case 8: b.writeBigInt64LE(BigInt.asIntN(64, BigInt(v as bigint)), o); o += 8; break;
-      case 16: b.writeDoubleLE(v as number, o); o += 8; break;
-      case 11: b.set(v as Uint8Array, o); o += 16; break;
-      case 12:
-        if (typeof v === 'number') { b[o++] = 4; b.writeUInt32LE(v >>> 0, o); o += 4; }
-        else { b[o++] = 6; b.set(v as Uint8Array, o); o += 16; }
+      case 1:
+      case 4:
+      case 9:
+        b[o++] = v === true ? 1 : v === false ? 0 : (v as number) & 0xff;
         break;
-      case 13: case 15: {
+      case 2:
+      case 5:
+        b[o++] = (v as number) & 0xff;
+        b[o++] = ((v as number) >> 8) & 0xff;
+        break;
+      case 3:
+      case 10:
+        b.writeUInt32LE((v as number) >>> 0, o);
+        o += 4;
+        break;
+      case 6:
+        b.writeInt32LE(v as number, o);
+        o += 4;
+        break;
+      case 7:
+        b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v as bigint)), o);
+        o += 8;
+        break;
+      case 8:
+        b.writeBigInt64LE(BigInt.asIntN(64, BigInt(v as bigint)), o);
+        o += 8;
+        break;
+      case 16:
+        b.writeDoubleLE(v as number, o);
+        o += 8;
+        break;
+      case 11:
+        b.set(v as Uint8Array, o);
+        o += 16;
+        break;
+      case 12:
+        if (typeof v === 'number') {
+          b[o++] = 4;
+          b.writeUInt32LE(v >>> 0, o);
+          o += 4;
+        } else {
+          b[o++] = 6;
+          b.set(v as Uint8Array, o);
+          o += 16;
+        }
+        break;
+      case 13:
+      case 15: {
         const bytes = v as Uint8Array;
         w.pos = o;
         w.ensure(5 + bytes.length);
@@ -218,7 +262,10 @@ export class RecordDecoder {
         const name = b.toString('utf8', o, o + nl);
         o += nl;
         key = this.byName.get(name);
-        if (key === undefined) { key = this.lookup(name); this.byName.set(name, key); }
+        if (key === undefined) {
+          key = this.lookup(name);
+          this.byName.set(name, key);
+        }
       } else {
         key = this.byCode[code];
         if (key === undefined) {
@@ -248,22 +295,60 @@ export class RecordDecoder {
     let v: unknown;
     let n: number;
     switch (type) {
-      case 1: n = 1; v = b[o]; break;
-      case 4: n = 1; v = (b[o] << 24) >> 24; break;
-      case 9: n = 1; v = b[o] !== 0; break;
-      case 2: n = 2; v = b[o] | (b[o + 1] << 8); break;
-      case 5: n = 2; v = ((b[o] | (b[o + 1] << 8)) << 16) >> 16; break;
-      case 3: case 10: n = 4; if (o + 4 <= end) v = b.readUInt32LE(o); break;
-      case 6: n = 4; if (o + 4 <= end) v = b.readInt32LE(o); break;
-      case 7: n = 8; if (o + 8 <= end && key) v = b.readBigUInt64LE(o); break;
-      case 8: n = 8; if (o + 8 <= end && key) v = b.readBigInt64LE(o); break;
-      case 16: n = 8; if (o + 8 <= end) v = b.readDoubleLE(o); break;
-      case 11: n = 16; if (o + 16 <= end && key) v = b.subarray(o, o + 16); break;
+      case 1:
+        n = 1;
+        v = b[o];
+        break;
+      case 4:
+        n = 1;
+        v = (b[o] << 24) >> 24;
+        break;
+      case 9:
+        n = 1;
+        v = b[o] !== 0;
+        break;
+      case 2:
+        n = 2;
+        v = b[o] | (b[o + 1] << 8);
+        break;
+      case 5:
+        n = 2;
+        v = ((b[o] | (b[o + 1] << 8)) << 16) >> 16;
+        break;
+      case 3:
+      case 10:
+        n = 4;
+        if (o + 4 <= end) v = b.readUInt32LE(o);
+        break;
+      case 6:
+        n = 4;
+        if (o + 4 <= end) v = b.readInt32LE(o);
+        break;
+      case 7:
+        n = 8;
+        if (o + 8 <= end && key) v = b.readBigUInt64LE(o);
+        break;
+      case 8:
+        n = 8;
+        if (o + 8 <= end && key) v = b.readBigInt64LE(o);
+        break;
+      case 16:
+        n = 8;
+        if (o + 8 <= end) v = b.readDoubleLE(o);
+        break;
+      case 11:
+        n = 16;
+        if (o + 16 <= end && key) v = b.subarray(o, o + 16);
+        break;
       case 12: {
         const fam = b[o++];
-        if (fam === 4) { n = 4; if (o + 4 <= end) v = b.readUInt32LE(o); }
-        else if (fam === 6) { n = 16; if (o + 16 <= end && key) v = b.subarray(o, o + 16); }
-        else throw new RecordFormatError(`ipaddr family byte ${fam}`);
+        if (fam === 4) {
+          n = 4;
+          if (o + 4 <= end) v = b.readUInt32LE(o);
+        } else if (fam === 6) {
+          n = 16;
+          if (o + 16 <= end && key) v = b.subarray(o, o + 16);
+        } else throw new RecordFormatError(`ipaddr family byte ${fam}`);
         break;
       }
       default: {

@@ -23,9 +23,14 @@ const filler = new FlowFiller((n) => reg.get(n));
 /** The ECS object of a captured message's flow, with its kernel times. */
 function ecs(name: string, naming = true): { [field: string]: unknown } {
   const rec = new Record(reg.size);
-  decodeDatagram(fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'nfct', name)), new Flow(), {
-    flow: (f) => filler.fill(f, rec, f.startSec, Math.floor(f.startNsec / 1000), f.stopSec, f.stopSec < 0 ? -1 : Math.floor(f.stopNsec / 1000)),
-  }, { flows: 0, malformed: 0 });
+  decodeDatagram(
+    fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'nfct', name)),
+    new Flow(),
+    {
+      flow: (f) => filler.fill(f, rec, f.startSec, Math.floor(f.startNsec / 1000), f.stopSec, f.stopSec < 0 ? -1 : Math.floor(f.stopNsec / 1000)),
+    },
+    { flows: 0, malformed: 0 },
+  );
   const out = new TextBuffer();
   new JsonEncoder(keys, naming, (n) => reg.get(n)).encode(rec, out);
   return JSON.parse(out.take().toString('utf8'));

@@ -27,10 +27,25 @@ export class EcsFlow {
   private constructor(optional: Optional) {
     this.k = {};
     for (const n of [
-      'ct.event', 'orig.ip.saddr', 'orig.ip.daddr', 'orig.l4.sport', 'orig.l4.dport', 'reply.ip.saddr', 'reply.ip.daddr', 'reply.l4.sport',
-      'reply.l4.dport', 'orig.raw.pktcount', 'orig.raw.pktlen', 'reply.raw.pktcount', 'reply.raw.pktlen',
-      'flow.start.sec', 'flow.start.usec', 'flow.end.sec', 'flow.end.usec',
-    ]) this.k[n] = optional(n);
+      'ct.event',
+      'orig.ip.saddr',
+      'orig.ip.daddr',
+      'orig.l4.sport',
+      'orig.l4.dport',
+      'reply.ip.saddr',
+      'reply.ip.daddr',
+      'reply.l4.sport',
+      'reply.l4.dport',
+      'orig.raw.pktcount',
+      'orig.raw.pktlen',
+      'reply.raw.pktcount',
+      'reply.raw.pktlen',
+      'flow.start.sec',
+      'flow.start.usec',
+      'flow.end.sec',
+      'flow.end.usec',
+    ])
+      this.k[n] = optional(n);
   }
 
   /** Milliseconds since the epoch of the record: its end, else its start; undefined when it has neither. */

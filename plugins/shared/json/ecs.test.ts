@@ -24,17 +24,33 @@ const V6 = Uint8Array.from(Buffer.from('20010db8000000000000000000000001', 'hex'
 /** A value of the key's type; `v6` picks IPv6 for keys that carry either family. */
 function sample(type: KeyType, v6: boolean): unknown {
   switch (type) {
-    case 'u8': case 'u16': case 'u32': return 7;
-    case 'i8': case 'i16': case 'i32': return -7;
-    case 'u64': case 'i64': return 7n;
-    case 'bool': return true;
-    case 'ipv4': return 0xc0000207;
-    case 'ipv6': return V6;
-    case 'ipaddr': return v6 ? V6 : 0xc0000207;
-    case 'mac': return Uint8Array.of(0x02, 0x42, 0xac, 0x11, 0x00, 0x02);
-    case 'raw': return Uint8Array.of(0x45, 0x00);
-    case 'time': return Date.now();
-    default: return 'x: ';
+    case 'u8':
+    case 'u16':
+    case 'u32':
+      return 7;
+    case 'i8':
+    case 'i16':
+    case 'i32':
+      return -7;
+    case 'u64':
+    case 'i64':
+      return 7n;
+    case 'bool':
+      return true;
+    case 'ipv4':
+      return 0xc0000207;
+    case 'ipv6':
+      return V6;
+    case 'ipaddr':
+      return v6 ? V6 : 0xc0000207;
+    case 'mac':
+      return Uint8Array.of(0x02, 0x42, 0xac, 0x11, 0x00, 0x02);
+    case 'raw':
+      return Uint8Array.of(0x45, 0x00);
+    case 'time':
+      return Date.now();
+    default:
+      return 'x: ';
   }
 }
 
@@ -55,9 +71,12 @@ function all(v6: boolean) {
 }
 
 describe('ECS naming', () => {
-  it('vendors the release the encoder follows, and keeps specter\'s own fields out of ECS names', () => {
+  it("vendors the release the encoder follows, and keeps specter's own fields out of ECS names", () => {
     assert.equal(ECS_VERSION, ECS_RELEASE);
-    assert.deepEqual(Object.keys(ECS).filter((n) => n === 'specter' || n.startsWith('specter.')), []);
+    assert.deepEqual(
+      Object.keys(ECS).filter((n) => n === 'specter' || n.startsWith('specter.')),
+      [],
+    );
   });
 
   it('writes only ECS field names with ECS types, for every key alone and all together', () => {

@@ -42,13 +42,40 @@ export const ECS_NUMBER_KEYWORDS = new Set(['oob.ifindex_in', 'oob.ifindex_out',
 
 /** Keys whose text form is replaced by a derived ECS field. */
 export const ECS_DERIVED = new Set([
-  'oob.prefix', 'ip.protocol', 'oob.family', 'oob.time.sec', 'oob.time.usec', 'ip.saddr.str', 'ip.daddr.str', 'mac.saddr.str', 'mac.daddr.str',
+  'oob.prefix',
+  'ip.protocol',
+  'oob.family',
+  'oob.time.sec',
+  'oob.time.usec',
+  'ip.saddr.str',
+  'ip.daddr.str',
+  'mac.saddr.str',
+  'mac.daddr.str',
   // Flow records: network.transport, event.start, event.end and the NAT fields say these (ecs-flow.ts).
-  'orig.ip.protocol', 'reply.ip.protocol', 'orig.ip.saddr.str', 'orig.ip.daddr.str', 'reply.ip.saddr.str', 'reply.ip.daddr.str',
-  'flow.start.sec', 'flow.start.usec', 'flow.end.sec', 'flow.end.usec',
+  'orig.ip.protocol',
+  'reply.ip.protocol',
+  'orig.ip.saddr.str',
+  'orig.ip.daddr.str',
+  'reply.ip.saddr.str',
+  'reply.ip.daddr.str',
+  'flow.start.sec',
+  'flow.start.usec',
+  'flow.end.sec',
+  'flow.end.usec',
 ]);
 
-const TRANSPORT: { [proto: number]: string } = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
+const TRANSPORT: { [proto: number]: string } = {
+  1: 'icmp',
+  2: 'igmp',
+  6: 'tcp',
+  17: 'udp',
+  47: 'gre',
+  50: 'esp',
+  51: 'ah',
+  58: 'ipv6-icmp',
+  132: 'sctp',
+  136: 'udplite',
+};
 
 export function transportName(proto: number): string {
   return TRANSPORT[proto] ?? String(proto);

@@ -16,10 +16,24 @@ const MAC = Uint8Array.of(0x02, 0x42, 0xac, 0x11, 0x00, 0x02);
 
 describe('JSON encoder', () => {
   const defs: Array<[string, KeyType]> = [
-    ['oob.time.sec', 'u32'], ['oob.time.usec', 'u32'], ['oob.prefix', 'string'], ['oob.in', 'string'],
-    ['ip.saddr', 'ipaddr'], ['ip.daddr', 'ipaddr'], ['ip6.x', 'ipv6'], ['icmp.gateway', 'ipv4'],
-    ['udp.sport', 'u16'], ['tcp.sport', 'u16'], ['x.neg', 'i32'], ['x.big', 'u64'], ['x.huge', 'u64'],
-    ['tcp.syn', 'bool'], ['tcp.fin', 'bool'], ['mac.saddr', 'mac'], ['raw.pkt', 'raw'], ['x.when', 'time'],
+    ['oob.time.sec', 'u32'],
+    ['oob.time.usec', 'u32'],
+    ['oob.prefix', 'string'],
+    ['oob.in', 'string'],
+    ['ip.saddr', 'ipaddr'],
+    ['ip.daddr', 'ipaddr'],
+    ['ip6.x', 'ipv6'],
+    ['icmp.gateway', 'ipv4'],
+    ['udp.sport', 'u16'],
+    ['tcp.sport', 'u16'],
+    ['x.neg', 'i32'],
+    ['x.big', 'u64'],
+    ['x.huge', 'u64'],
+    ['tcp.syn', 'bool'],
+    ['tcp.fin', 'bool'],
+    ['mac.saddr', 'mac'],
+    ['raw.pkt', 'raw'],
+    ['x.when', 'time'],
   ];
 
   function fill(s: ReturnType<typeof setup>, prefix: string) {
@@ -76,7 +90,8 @@ describe('JSON encoder', () => {
         'x.when': '2026-01-02T03:04:05.006000+00:00',
       });
     } finally {
-      if (old === undefined) delete process.env.TZ; else process.env.TZ = old;
+      if (old === undefined) delete process.env.TZ;
+      else process.env.TZ = old;
     }
   });
 
@@ -113,7 +128,11 @@ describe('JSON encoder', () => {
       enc.encode(s.rec, out);
       if (i % 10 === 9) slices.push(out.take());
     }
-    const lines = Buffer.concat(slices).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = Buffer.concat(slices)
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 500);
     lines.forEach((o, i) => {
       assert.equal(o['udp.sport'], i);
@@ -122,7 +141,10 @@ describe('JSON encoder', () => {
   });
 
   it('writes nothing of a record that fails halfway', () => {
-    const s = setup([['oob.in', 'string'], ['mac.saddr', 'mac']]);
+    const s = setup([
+      ['oob.in', 'string'],
+      ['mac.saddr', 'mac'],
+    ]);
     const enc = new JsonEncoder(s.keys, false, s.optional);
     const out = new TextBuffer();
     s.rec.set(s.key('oob.in'), 'eth0');

@@ -4,27 +4,55 @@
  * `ecs` uses Elastic Common Schema names (flat dotted field names, which
  * Elasticsearch expands).
  */
-import {
-  textForm, ipv6ToString, type Key, type KeyType, type Record, putBytes, putFixed, putInt, putIpv4, putUint, type TextBuffer,
-} from 'specter/plugin';
+import { textForm, ipv6ToString, type Key, type KeyType, type Record, putBytes, putFixed, putInt, putIpv4, putUint, type TextBuffer } from 'specter/plugin';
 import { actionFromPrefix, ECS_DERIVED, ECS_FIELDS, ECS_NUMBER_KEYWORDS, ECS_VERSION, transportName } from './ecs.js';
 import { EcsFlow } from './ecs-flow.js';
 
-const enum Kind { Uint, UintText, Int, Big, Bool, Ipv4, Ipv6, IpAddr, Mac, EcsMac, Raw, Time, Str }
+const enum Kind {
+  Uint,
+  UintText,
+  Int,
+  Big,
+  Bool,
+  Ipv4,
+  Ipv6,
+  IpAddr,
+  Mac,
+  EcsMac,
+  Raw,
+  Time,
+  Str,
+}
 
 function kindOf(type: KeyType, ecs: boolean): Kind {
   switch (type) {
-    case 'u8': case 'u16': case 'u32': return Kind.Uint;
-    case 'i8': case 'i16': case 'i32': return Kind.Int;
-    case 'u64': case 'i64': return Kind.Big;
-    case 'bool': return Kind.Bool;
-    case 'ipv4': return Kind.Ipv4;
-    case 'ipv6': return Kind.Ipv6;
-    case 'ipaddr': return Kind.IpAddr;
-    case 'mac': return ecs ? Kind.EcsMac : Kind.Mac;
-    case 'raw': return Kind.Raw;
-    case 'time': return Kind.Time;
-    default: return Kind.Str;
+    case 'u8':
+    case 'u16':
+    case 'u32':
+      return Kind.Uint;
+    case 'i8':
+    case 'i16':
+    case 'i32':
+      return Kind.Int;
+    case 'u64':
+    case 'i64':
+      return Kind.Big;
+    case 'bool':
+      return Kind.Bool;
+    case 'ipv4':
+      return Kind.Ipv4;
+    case 'ipv6':
+      return Kind.Ipv6;
+    case 'ipaddr':
+      return Kind.IpAddr;
+    case 'mac':
+      return ecs ? Kind.EcsMac : Kind.Mac;
+    case 'raw':
+      return Kind.Raw;
+    case 'time':
+      return Kind.Time;
+    default:
+      return Kind.Str;
   }
 }
 
@@ -62,14 +90,22 @@ type Run = (v: unknown[], p: Uint8Array, out: TextBuffer, ms: number) => void;
 /** Upper bound of the value's bytes for kinds of bounded width; undefined for the others. */
 function width(kind: Kind): number | undefined {
   switch (kind) {
-    case Kind.Uint: return 16;
-    case Kind.UintText: return 18;
-    case Kind.Int: return 17;
-    case Kind.Ipv4: return 17;
-    case Kind.IpAddr: return 17; // as IPv4; an IPv6 value reserves its own room
-    case Kind.Bool: return 5;
-    case Kind.Time: return 34;
-    default: return undefined;
+    case Kind.Uint:
+      return 16;
+    case Kind.UintText:
+      return 18;
+    case Kind.Int:
+      return 17;
+    case Kind.Ipv4:
+      return 17;
+    case Kind.IpAddr:
+      return 17; // as IPv4; an IPv6 value reserves its own room
+    case Kind.Bool:
+      return 5;
+    case Kind.Time:
+      return 34;
+    default:
+      return undefined;
   }
 }
 
@@ -100,16 +136,24 @@ function compile(fields: readonly Field[], open: Buffer): Run {
   for (const f of fields) {
     const write = (slot: number): string => {
       switch (f.kind) {
-        case Kind.Uint: return `${stores(f.head)} o = putUint(b, o, v[${slot}]);`;
-        case Kind.UintText: return `${stores(f.head)} b[o++] = 34; o = putUint(b, o, v[${slot}]); b[o++] = 34;`;
-        case Kind.Int: return `${stores(f.head)} o = putInt(b, o, v[${slot}]);`;
-        case Kind.Ipv4: return `${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34;`;
-        case Kind.Bool: return `${stores(f.head)} o = putBytes(b, o, v[${slot}] ? TRUE : FALSE);`;
-        case Kind.Time: return `${stores(f.head)} b[o++] = 34; o = putIsoTime(b, o, v[${slot}]); b[o++] = 34;`;
+        case Kind.Uint:
+          return `${stores(f.head)} o = putUint(b, o, v[${slot}]);`;
+        case Kind.UintText:
+          return `${stores(f.head)} b[o++] = 34; o = putUint(b, o, v[${slot}]); b[o++] = 34;`;
+        case Kind.Int:
+          return `${stores(f.head)} o = putInt(b, o, v[${slot}]);`;
+        case Kind.Ipv4:
+          return `${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34;`;
+        case Kind.Bool:
+          return `${stores(f.head)} o = putBytes(b, o, v[${slot}] ? TRUE : FALSE);`;
+        case Kind.Time:
+          return `${stores(f.head)} b[o++] = 34; o = putIsoTime(b, o, v[${slot}]); b[o++] = 34;`;
         case Kind.IpAddr:
           variable.push(variableWriter(f, fixed));
-          return `if (typeof v[${slot}] === 'number') { ${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34; }`
-            + ` else { out.pos = o; W[${variable.length - 1}](out, v[${slot}]); b = out.buf; o = out.pos; }`;
+          return (
+            `if (typeof v[${slot}] === 'number') { ${stores(f.head)} b[o++] = 34; o = putIpv4(b, o, v[${slot}]); b[o++] = 34; }` +
+            ` else { out.pos = o; W[${variable.length - 1}](out, v[${slot}]); b = out.buf; o = out.pos; }`
+          );
         default:
           variable.push(variableWriter(f, fixed));
           return `out.pos = o; W[${variable.length - 1}](out, v[${slot}]); b = out.buf; o = out.pos;`;
@@ -118,8 +162,17 @@ function compile(fields: readonly Field[], open: Buffer): Run {
     lines.push(f.slots.map((slot) => `if (p[${slot}] === 1) { ${write(slot)} }`).join(' else '));
   }
   lines.push('out.pos = o;');
-  const factory = new Function('W', 'TRUE', 'FALSE', 'putBytes', 'putUint', 'putInt', 'putIpv4', 'putIsoTime',
-    `"use strict";\nreturn function run(v, p, out, ms) {\n  ${lines.join('\n  ')}\n};`);
+  const factory = new Function(
+    'W',
+    'TRUE',
+    'FALSE',
+    'putBytes',
+    'putUint',
+    'putInt',
+    'putIpv4',
+    'putIsoTime',
+    `"use strict";\nreturn function run(v, p, out, ms) {\n  ${lines.join('\n  ')}\n};`,
+  );
   return factory(variable, TRUE, FALSE, putBytes, putUint, putInt, putIpv4, putIsoTime) as Run;
 }
 
@@ -186,13 +239,17 @@ export class JsonEncoder {
   /** Flow records (source NFCT): their time and ECS fields. */
   private readonly flow: EcsFlow | null;
 
-  constructor(keys: readonly Key[], private readonly ecs: boolean, optional: (name: string) => Key | undefined) {
+  constructor(
+    keys: readonly Key[],
+    private readonly ecs: boolean,
+    optional: (name: string) => Key | undefined,
+  ) {
     this.sec = optional('oob.time.sec');
     this.usec = optional('oob.time.usec');
     const byName = new Map<string, Field>();
     for (const k of keys) {
       if (ecs && ECS_DERIVED.has(k.name)) continue;
-      const name = ecs ? ECS_FIELDS[k.name] ?? `specter.${k.name}` : k.name;
+      const name = ecs ? (ECS_FIELDS[k.name] ?? `specter.${k.name}`) : k.name;
       const f = byName.get(name);
       if (f) f.slots.push(k.slot);
       else {

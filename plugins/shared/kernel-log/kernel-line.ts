@@ -40,8 +40,11 @@ export function ipv4Line(b: Uint8Array, off: number, end: number, outer: boolean
   if (offset) s += `FRAG:${offset} `;
   const p = off + ihl;
   switch (proto) {
-    case 6: return s + tcp(b, p, end, offset !== 0);
-    case 17: case 136: return s + udp(b, p, end, offset !== 0, proto);
+    case 6:
+      return s + tcp(b, p, end, offset !== 0);
+    case 17:
+    case 136:
+      return s + udp(b, p, end, offset !== 0, proto);
     case 1: {
       s += 'PROTO=ICMP ';
       if (offset) return s;
@@ -51,11 +54,15 @@ export function ipv4Line(b: Uint8Array, off: number, end: number, outer: boolean
       s += `TYPE=${type} CODE=${code} `;
       if (p + 8 > end) return s;
       switch (type) {
-        case 0: case 8:
+        case 0:
+        case 8:
           return s + `ID=${u16(b, p + 4)} SEQ=${u16(b, p + 6)} `;
         case 12:
           return s + `PARAMETER=${b[p + 4]} `;
-        case 3: case 4: case 5: case 11:
+        case 3:
+        case 4:
+        case 5:
+        case 11:
           if (type === 5) s += `GATEWAY=${ip4(b, p + 4)} `;
           if (outer) s += '[' + ipv4Line(b, p + 8, end, false) + '] ';
           if (type === 3 && code === 4) s += `MTU=${u16(b, p + 6)} `;
@@ -96,7 +103,9 @@ export function ipv6Line(b: Uint8Array, off: number, end: number, outer: boolean
       const fo = u16(b, p + 2);
       s += `${fo & 0xfff8} `;
       if (fo & 1) s += 'INCOMPLETE ';
-      s += `ID:${u32(b, p + 4).toString(16).padStart(8, '0')} `;
+      s += `ID:${u32(b, p + 4)
+        .toString(16)
+        .padStart(8, '0')} `;
       if (fo & 0xfff8) fragment = true;
       hdrlen = 8;
     } else if (nh === 0 || nh === 43 || nh === 60) {
@@ -111,8 +120,11 @@ export function ipv6Line(b: Uint8Array, off: number, end: number, outer: boolean
     p += hdrlen;
   }
   switch (nh) {
-    case 6: return s + tcp(b, p, end, fragment);
-    case 17: case 136: return s + udp(b, p, end, fragment, nh);
+    case 6:
+      return s + tcp(b, p, end, fragment);
+    case 17:
+    case 136:
+      return s + udp(b, p, end, fragment, nh);
     case 58: {
       s += 'PROTO=ICMPv6 ';
       if (fragment) return s;
@@ -120,10 +132,17 @@ export function ipv6Line(b: Uint8Array, off: number, end: number, outer: boolean
       const type = b[p];
       s += `TYPE=${type} CODE=${b[p + 1]} `;
       switch (type) {
-        case 128: case 129:
+        case 128:
+        case 129:
           return s + `ID=${u16(b, p + 4)} SEQ=${u16(b, p + 6)} `;
-        case 1: case 2: case 3: case 4:
-          if (type === 4) s += `POINTER=${u32(b, p + 4).toString(16).padStart(8, '0')} `;
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+          if (type === 4)
+            s += `POINTER=${u32(b, p + 4)
+              .toString(16)
+              .padStart(8, '0')} `;
           if (outer) s += '[' + ipv6Line(b, p + 8, end, false) + '] ';
           if (type === 2) s += `MTU=${u32(b, p + 4)} `;
           return s;

@@ -8,8 +8,17 @@ import { ipv4Line, ipv6Line } from './kernel-line.js';
 
 export class PacketLine {
   private readonly k: {
-    prefix: Key; in: Key; out: Key; physin?: Key; physout?: Key; mac: Key; family: Key; pkt: Key;
-    uid?: Key; gid?: Key; mark?: Key;
+    prefix: Key;
+    in: Key;
+    out: Key;
+    physin?: Key;
+    physout?: Key;
+    mac: Key;
+    family: Key;
+    pkt: Key;
+    uid?: Key;
+    gid?: Key;
+    mark?: Key;
   };
 
   constructor(ctx: OutputContext) {
@@ -42,7 +51,7 @@ export class PacketLine {
       const b = v[k.pkt.slot] as Uint8Array;
       if (family === 2) s += ipv4Line(b, 0, b.length, true);
       else if (family === 10) s += ipv6Line(b, 0, b.length, true);
-      else if (b.length > 0) s += (b[0] >> 4 === 6 ? ipv6Line(b, 0, b.length, true) : ipv4Line(b, 0, b.length, true));
+      else if (b.length > 0) s += b[0] >> 4 === 6 ? ipv6Line(b, 0, b.length, true) : ipv4Line(b, 0, b.length, true);
     }
     if (k.uid && p[k.uid.slot]) s += 'UID=' + v[k.uid.slot] + ' GID=' + (k.gid && p[k.gid.slot] ? v[k.gid.slot] : 0) + ' ';
     if (k.mark && p[k.mark.slot] && v[k.mark.slot] !== 0) s += 'MARK=0x' + (v[k.mark.slot] as number).toString(16) + ' ';

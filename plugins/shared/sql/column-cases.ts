@@ -35,13 +35,20 @@ const keyOf = (column: string) => column.replace(/_bin$/, '_str').replace(/_/g, 
 
 /** A printable address as the 16 bytes ulogd2 stores in `_bin` columns (IPv4 as ::ffff:a.b.c.d), in hex. */
 export function addressHex(a: string): string {
-  if (a.includes('.')) return `00000000000000000000ffff${a.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join('')}`;
+  if (a.includes('.'))
+    return `00000000000000000000ffff${a
+      .split('.')
+      .map((n) => Number(n).toString(16).padStart(2, '0'))
+      .join('')}`;
   const [head, tail] = a.split('::');
   const groups = (s: string | undefined) => (s ? s.split(':') : []);
   const h = groups(head);
   const t = groups(tail);
   const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
-  return all.map((g) => g.padStart(4, '0')).join('').toLowerCase();
+  return all
+    .map((g) => g.padStart(4, '0'))
+    .join('')
+    .toLowerCase();
 }
 
 /** Whether an integer type the server checks (`smallint`, `int(10) unsigned`, ...) holds `v`. */
@@ -86,21 +93,47 @@ export async function fillsUlogd2Flat(s: FlatServer): Promise<void> {
 `);
     const json = path.join(dir, 'records.json');
     const p = s.plugin.toLowerCase();
-    daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n7 {\n plugin BASE\n plugin ${s.plugin}\n${lines}\n ${p}label ${LABEL}\n ${p}spooldir ${dir}/spool\n plugin JSON\n jsonfile ${json}\n jsonsync\n jsonfields ${keys.join(',')}\n}\n`));
+    daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {\n logfile stderr\n loglevel 3\n}\n7 {\n plugin BASE\n plugin ${s.plugin}\n${lines}\n ${p}label ${LABEL}\n ${p}spooldir ${dir}/spool\n plugin JSON\n jsonfile ${json}\n jsonsync\n jsonfields ${keys.join(',')}\n}\n`,
+      ),
+    );
     await daemon.started();
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7400']); } catch { /* refused */ }
-    try { ns.exec('ncat', ['-u', '-w', '1', '127.0.0.1', '7401'], 'hello'); } catch { /* refused */ }
+    try {
+      ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7400']);
+    } catch {
+      /* refused */
+    }
+    try {
+      ns.exec('ncat', ['-u', '-w', '1', '127.0.0.1', '7401'], 'hello');
+    } catch {
+      /* refused */
+    }
     ns.exec('ping', ['-c', '1', '127.0.0.1']);
     ns.exec('ping', ['-6', '-c', '1', '::1']);
-    try { ns.exec('ncat', ['-u', '-w', '1', '::1', '7403'], 'hello6'); } catch { /* refused */ }
-    await waitFor(() => s.rows(db).length === PREFIXES.length, 10000, `${PREFIXES.length} rows in ulog2 (have ${s.rows(db).length}; ${daemon!.stderr.slice(-400)})`);
+    try {
+      ns.exec('ncat', ['-u', '-w', '1', '::1', '7403'], 'hello6');
+    } catch {
+      /* refused */
+    }
+    await waitFor(
+      () => s.rows(db).length === PREFIXES.length,
+      10000,
+      `${PREFIXES.length} rows in ulog2 (have ${s.rows(db).length}; ${daemon!.stderr.slice(-400)})`,
+    );
     await waitFor(() => fs.existsSync(json) && fs.readFileSync(json, 'utf8').trim().split('\n').length === PREFIXES.length, 5000, 'the JSON records');
-    const records = fs.readFileSync(json, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = fs
+      .readFileSync(json, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const rows = s.rows(db);
 
-    const row = (prefix: string) => rows.find((r) => r.oob_prefix === prefix) ?? assert.fail(`no row with oob_prefix "${prefix}": ${JSON.stringify(rows.map((r) => r.oob_prefix))}`);
-    const addr = (r: Record<string, unknown>, dir: 's' | 'd') =>
-      (`ip_${dir}addr_str` in r ? r[`ip_${dir}addr_str`] : r[`ip_${dir}addr_bin`]);
+    const row = (prefix: string) =>
+      rows.find((r) => r.oob_prefix === prefix) ?? assert.fail(`no row with oob_prefix "${prefix}": ${JSON.stringify(rows.map((r) => r.oob_prefix))}`);
+    const addr = (r: Record<string, unknown>, dir: 's' | 'd') => (`ip_${dir}addr_str` in r ? r[`ip_${dir}addr_str`] : r[`ip_${dir}addr_bin`]);
     const want = (a: string) => (columns.includes('ip_saddr_str') ? a : addressHex(a));
 
     // What the traffic itself fixes (BASE writes "" for the interface a hook has not, as the kernel's IN= and OUT=).
@@ -115,7 +148,10 @@ export async function fillsUlogd2Flat(s: FlatServer): Promise<void> {
     const icmp = row('u-icmp: ');
     assert.deepEqual([icmp.oob_in, icmp.ip_protocol, icmp.icmp_type, icmp.icmp_code, icmp.icmp_echoseq], ['lo', 1, 8, 0, 1]);
     const icmp6 = row('u-icmp6: ');
-    assert.deepEqual([icmp6.oob_family, icmp6.ip_protocol, icmp6.icmpv6_type, icmp6.icmpv6_code, icmp6.icmpv6_echoseq, icmp6.ip6_hoplimit], [10, 58, 128, 0, 1, 64]);
+    assert.deepEqual(
+      [icmp6.oob_family, icmp6.ip_protocol, icmp6.icmpv6_type, icmp6.icmpv6_code, icmp6.icmpv6_echoseq, icmp6.ip6_hoplimit],
+      [10, 58, 128, 0, 1, 64],
+    );
     assert.deepEqual([addr(icmp6, 's'), addr(icmp6, 'd')], [want('::1'), want('::1')]);
     const udp6 = row('u-udp6: ');
     assert.deepEqual([udp6.oob_in, udp6.oob_family, udp6.ip_protocol, udp6.udp_dport, udp6.udp_len], ['lo', 10, 17, 7403, 14]);
@@ -137,7 +173,10 @@ export async function fillsUlogd2Flat(s: FlatServer): Promise<void> {
       }
     }
     const filled = columns.filter((c) => rows.some((r) => r[c] !== null));
-    assert.ok(['oob_prefix', 'oob_in', 'oob_out', 'mac_str', 'oob_time_sec', 'raw_label'].every((c) => filled.includes(c)), `filled: ${filled.join(', ')}`);
+    assert.ok(
+      ['oob_prefix', 'oob_in', 'oob_out', 'mac_str', 'oob_time_sec', 'raw_label'].every((c) => filled.includes(c)),
+      `filled: ${filled.join(', ')}`,
+    );
   } finally {
     await daemon?.stop();
     ns.delete();
@@ -159,11 +198,24 @@ export async function writesDefaultedColumns(s: Pick<Server, 'plugin' | 'setup' 
   try {
     const lines = s.setup(db, tableSql);
     ns.nft('table inet t {\n chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport 7500 log group 8 prefix "dflt: "\n }\n}\n');
-    daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin ${s.plugin}\n${lines}\n ${s.plugin.toLowerCase()}spooldir ${dir}/spool\n}\n`));
+    daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {\n logfile stderr\n loglevel 3\n}\n8 {\n plugin BASE\n plugin ${s.plugin}\n${lines}\n ${s.plugin.toLowerCase()}spooldir ${dir}/spool\n}\n`,
+      ),
+    );
     await daemon.started();
-    try { ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7500']); } catch { /* refused */ }
+    try {
+      ns.exec('ncat', ['-z', '-w', '1', '127.0.0.1', '7500']);
+    } catch {
+      /* refused */
+    }
     await waitFor(() => s.query(db, 'SELECT count(*) FROM ulog')[0][0] === '1', 10000, `one row (${daemon!.stderr.slice(-400)})`);
-    const r = s.query(db, "SELECT id, oob_prefix, oob_in, tcp_dport, ip_saddr, tcp_syn, note, dport2, seen IS NOT NULL, oob_time_sec > '2020-01-01' FROM ulog")[0];
+    const r = s.query(
+      db,
+      "SELECT id, oob_prefix, oob_in, tcp_dport, ip_saddr, tcp_syn, note, dport2, seen IS NOT NULL, oob_time_sec > '2020-01-01' FROM ulog",
+    )[0];
     assert.deepEqual(r, ['1', 'dflt: ', 'lo', '7500', '127.0.0.1', s.trueText, 'kept', '15000', s.trueText, s.trueText]);
     assert.doesNotMatch(daemon.stderr, /map to no key/);
   } finally {

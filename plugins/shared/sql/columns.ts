@@ -40,8 +40,14 @@ export function integerRange(declared: string): [number, number] | undefined {
 }
 
 const KEY_RANGES: { readonly [t: string]: readonly [number, number] } = {
-  u8: [0, 255], u16: [0, 65535], u32: [0, 4294967295], ipv4: [0, 4294967295], ipaddr: [0, 4294967295],
-  i8: [-128, 127], i16: [-32768, 32767], i32: [-2147483648, 2147483647],
+  u8: [0, 255],
+  u16: [0, 65535],
+  u32: [0, 4294967295],
+  ipv4: [0, 4294967295],
+  ipaddr: [0, 4294967295],
+  i8: [-128, 127],
+  i16: [-32768, 32767],
+  i32: [-2147483648, 2147483647],
 };
 
 /**

@@ -28,7 +28,9 @@ export function complianceCases(s: ComplianceServer): void {
   const p = s.plugin.toLowerCase();
   const db = `spt_compliance_${p}_${process.pid}`;
   let dir: string;
-  before(() => { dir = tempDir(`specter-${p}-compliance-`); });
+  before(() => {
+    dir = tempDir(`specter-${p}-compliance-`);
+  });
   after(() => {
     s.drop(db);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -48,9 +50,14 @@ export function complianceCases(s: ComplianceServer): void {
   describe(`${s.plugin} compliance, rows beyond the memory buffer`, () => {
     it('waits in spool files during the run and commits every row once written', async () => {
       const opts = s.create(db, PLAIN);
-      await checkCompliance(s.plugin, { ...opts, [`${p}spooldir`]: path.join(dir, 'small'), [`${p}buffer`]: 20, [`${p}batch`]: 10 }, {
-        expect: { sent: 300, dropped: 0 }, flushOnly: true,
-      });
+      await checkCompliance(
+        s.plugin,
+        { ...opts, [`${p}spooldir`]: path.join(dir, 'small'), [`${p}buffer`]: 20, [`${p}batch`]: 10 },
+        {
+          expect: { sent: 300, dropped: 0 },
+          flushOnly: true,
+        },
+      );
       assert.equal(s.count(db), 300);
       assert.equal(s.count(db, 'WHERE oob_mark = 299'), 1);
     });
@@ -59,18 +66,28 @@ export function complianceCases(s: ComplianceServer): void {
   describe(`${s.plugin} compliance, refused rows`, () => {
     it('sets them aside, counts them as dropped and commits them', async () => {
       const opts = s.create(db, s.checkedTable);
-      await checkCompliance(s.plugin, { ...opts, [`${p}spooldir`]: path.join(dir, 'refused') }, {
-        expect: { sent: 270, dropped: 30, rejected: 30, errors: 0 }, flushOnly: true,
-      });
+      await checkCompliance(
+        s.plugin,
+        { ...opts, [`${p}spooldir`]: path.join(dir, 'refused') },
+        {
+          expect: { sent: 270, dropped: 30, rejected: 30, errors: 0 },
+          flushOnly: true,
+        },
+      );
       assert.equal(s.count(db), 270);
     });
   });
 
   describe(`${s.plugin} compliance, server away`, () => {
     it('spools every row at close and commits it', async () => {
-      await checkCompliance(s.plugin, { ...s.unreachable(db), [`${p}spooldir`]: path.join(dir, 'away') }, {
-        expect: { sent: 0, dropped: 0, spooled: 300 }, closeOnly: true,
-      });
+      await checkCompliance(
+        s.plugin,
+        { ...s.unreachable(db), [`${p}spooldir`]: path.join(dir, 'away') },
+        {
+          expect: { sent: 0, dropped: 0, spooled: 300 },
+          closeOnly: true,
+        },
+      );
       assert.ok(fs.readdirSync(path.join(dir, 'away')).some((f) => f.endsWith('.rows')));
     });
   });

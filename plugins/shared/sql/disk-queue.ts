@@ -28,7 +28,12 @@ export class DiskQueue {
   private seq = 0;
   private lastSync = 0;
 
-  constructor(readonly dir: string, private readonly base: string, private readonly keys: readonly string[], private readonly maxBytes: number) {}
+  constructor(
+    readonly dir: string,
+    private readonly base: string,
+    private readonly keys: readonly string[],
+    private readonly maxBytes: number,
+  ) {}
 
   /** Segments an earlier run left, oldest first (the spool file of versions before segments too). */
   load(): void {
@@ -45,7 +50,11 @@ export class DiskQueue {
       if (seg) this.segments.push(seg);
       else {
         this.unreadable.push(file);
-        try { fs.renameSync(file, `${file}.bad`); } catch { /* left as it is; counted once per start */ }
+        try {
+          fs.renameSync(file, `${file}.bad`);
+        } catch {
+          /* left as it is; counted once per start */
+        }
       }
     }
   }
@@ -97,10 +106,16 @@ export class DiskQueue {
   writeOut(): void {
     const w = this.writer;
     if (!w) return;
-    this.lost += w.writeOut((err) => { this.lastError = err.message; });
+    this.lost += w.writeOut((err) => {
+      this.lastError = err.message;
+    });
     if (Date.now() - this.lastSync >= SYNC_EVERY_MS) {
       this.lastSync = Date.now();
-      try { w.sync(); } catch (err) { this.lastError = (err as Error).message; }
+      try {
+        w.sync();
+      } catch (err) {
+        this.lastError = (err as Error).message;
+      }
     }
   }
 
@@ -150,7 +165,9 @@ export class DiskQueue {
     const seg = Segment.create(tmp, this.keys, skip);
     try {
       for (const l of lines) seg.append(l);
-      seg.writeOut((err) => { throw err; });
+      seg.writeOut((err) => {
+        throw err;
+      });
       seg.sync();
       seg.close();
       fs.renameSync(tmp, final);
@@ -172,12 +189,22 @@ export class DiskQueue {
   private seal(): void {
     const w = this.writer!;
     this.writer = null;
-    w.writeOut((err) => { this.lastError = err.message; });
-    try { w.seal(); } catch (err) { this.lastError = (err as Error).message; }
+    w.writeOut((err) => {
+      this.lastError = err.message;
+    });
+    try {
+      w.seal();
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    }
   }
 
   private trySyncDir(): void {
-    try { syncDir(this.dir); } catch (err) { this.lastError = (err as Error).message; }
+    try {
+      syncDir(this.dir);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    }
   }
 
   /** Names sort in creation order, also across runs. */

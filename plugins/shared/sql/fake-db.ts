@@ -37,10 +37,21 @@ export class FakeDb {
         if (db.down) throw new Error('connection refused');
         open = true;
       },
-      async columns() { need(); return db.columns; },
-      async ensureMarkers() { need(); },
-      async committed(m) { need(); return db.markers.has(m); },
-      async markers(prefix) { need(); return [...db.markers].filter((m) => m.startsWith(prefix)); },
+      async columns() {
+        need();
+        return db.columns;
+      },
+      async ensureMarkers() {
+        need();
+      },
+      async committed(m) {
+        need();
+        return db.markers.has(m);
+      },
+      async markers(prefix) {
+        need();
+        return [...db.markers].filter((m) => m.startsWith(prefix));
+      },
       isDataError: (err) => (err as { data?: boolean }).data === true,
       async insert(_cols, rows, marker, previous) {
         need();
@@ -59,7 +70,9 @@ export class FakeDb {
           throw new Error('connection lost after COMMIT');
         }
       },
-      async close() { open = false; },
+      async close() {
+        open = false;
+      },
     };
   }
 }

@@ -72,20 +72,35 @@ async function withRun(s: FaultServer, name: string, body: (r: Run) => Promise<v
     };
     await body({ dir, db, ns, proxy, conf: conf2, spool, gen, sock, daemon });
   } catch (err) {
-    for (const d of daemons) if (d.proc.exitCode === null) console.error(d.stderr.split('\n').filter((l) => !l.includes('"level":30')).slice(-15).join('\n'));
+    for (const d of daemons)
+      if (d.proc.exitCode === null)
+        console.error(
+          d.stderr
+            .split('\n')
+            .filter((l) => !l.includes('"level":30'))
+            .slice(-15)
+            .join('\n'),
+        );
     throw err;
   } finally {
     for (const d of daemons) d.proc.kill('SIGKILL');
     await proxy.close().catch(() => undefined);
     ns.delete();
     s.drop(db);
-    try { execFileSync('umount', [path.join(dir, 'spool')], { stdio: 'ignore' }); } catch { /* not mounted */ }
+    try {
+      execFileSync('umount', [path.join(dir, 'spool')], { stdio: 'ignore' });
+    } catch {
+      /* not mounted */
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const rejectLines = (spool: string) => fs.readdirSync(spool).filter((f) => f.endsWith('.rejected'))
-  .reduce((n, f) => n + fs.readFileSync(path.join(spool, f), 'utf8').split('\n').filter(Boolean).length, 0);
+const rejectLines = (spool: string) =>
+  fs
+    .readdirSync(spool)
+    .filter((f) => f.endsWith('.rejected'))
+    .reduce((n, f) => n + fs.readFileSync(path.join(spool, f), 'utf8').split('\n').filter(Boolean).length, 0);
 
 /** Every row received is in the table, in the reject file or counted as dropped; none twice. */
 function checkAccounts(s: FaultServer, r: Run, c: { [k: string]: number }, what: string): void {
@@ -94,20 +109,28 @@ function checkAccounts(s: FaultServer, r: Run, c: { [k: string]: number }, what:
   const rejected = rejectLines(r.spool);
   assert.equal(distinct, rows, `${what}: no row twice`);
   assert.equal(rejected, c.rejected, `${what}: the reject file holds every rejected row`);
-  assert.equal(rows + rejected + (c.dropped - c.rejected), c.received, `${what}: table ${rows} + rejected ${rejected} + dropped ${c.dropped - c.rejected} = received ${c.received}`);
+  assert.equal(
+    rows + rejected + (c.dropped - c.rejected),
+    c.received,
+    `${what}: table ${rows} + rejected ${rejected} + dropped ${c.dropped - c.rejected} = received ${c.received}`,
+  );
   assert.equal(fs.readdirSync(r.spool).filter((f) => f.endsWith('.rows')).length, 0, `${what}: nothing left waiting`);
 }
 
 const settle = async (s: FaultServer, r: Run, ms: number) => {
   let last = -1;
-  await waitFor(async () => {
-    const n = s.count(r.db, 'SELECT count(*) FROM ulog') + rejectLines(r.spool);
-    const waiting = fs.readdirSync(r.spool).some((f) => f.endsWith('.rows'));
-    const same = n === last && !waiting;
-    last = n;
-    await new Promise((res) => setTimeout(res, 700));
-    return same;
-  }, ms, 'the table to stop growing');
+  await waitFor(
+    async () => {
+      const n = s.count(r.db, 'SELECT count(*) FROM ulog') + rejectLines(r.spool);
+      const waiting = fs.readdirSync(r.spool).some((f) => f.endsWith('.rows'));
+      const same = n === last && !waiting;
+      last = n;
+      await new Promise((res) => setTimeout(res, 700));
+      return same;
+    },
+    ms,
+    'the table to stop growing',
+  );
 };
 
 /** Links cut before, during and after COMMIT, sessions killed by the server, and refused rows, under a stream. */

@@ -21,8 +21,13 @@ export async function pgFlowTable(config: object, schema: string, table: string,
     dialect: 'pgsql',
     label,
     sqlName: `"${schema}"."${table}"`,
-    columns: async () => (await client.query(
-      'SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [schema, table])).rows,
+    columns: async () =>
+      (
+        await client.query('SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [
+          schema,
+          table,
+        ])
+      ).rows,
     query: async (sql, params) => (await client.query(sql, params)).rows,
     close: () => client.end(),
   };
@@ -43,8 +48,10 @@ export async function mysqlFlowTable(config: object, table: string, where: strin
     dialect: 'mysql',
     label,
     sqlName: `\`${table}\``,
-    columns: async () => (await rows(
-      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table])) as { name: string; type: string }[],
+    columns: async () =>
+      (await rows('SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [
+        table,
+      ])) as { name: string; type: string }[],
     query: rows,
     close: () => conn.end(),
   };
@@ -67,6 +74,8 @@ export async function sqliteFlowTable(file: string, table: string): Promise<Flow
     sqlName: `"${table}"`,
     columns: async () => db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string; type: string }[],
     query: async (sql, params) => db.prepare(sql).all(...params) as { [column: string]: unknown }[],
-    close: async () => { db.close(); },
+    close: async () => {
+      db.close();
+    },
   };
 }

@@ -19,19 +19,44 @@ import { NatLab } from '../../source/NFCT/nat-lab.js';
 const PG_SOCKET = '/var/run/postgresql';
 const MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
 const psql = (db: string, sql: string, file = false) =>
-  execFileSync('psql', ['-h', PG_SOCKET, '-U', 'postgres', '-d', db, '-qAt', '-v', 'ON_ERROR_STOP=1', ...(file ? ['-f', '-'] : ['-c', sql])],
-    { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+  execFileSync('psql', ['-h', PG_SOCKET, '-U', 'postgres', '-d', db, '-qAt', '-v', 'ON_ERROR_STOP=1', ...(file ? ['-f', '-'] : ['-c', sql])], {
+    encoding: 'utf8',
+    input: file ? sql : undefined,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 const mysql = (db: string, sql: string, file = false) =>
-  execFileSync('mariadb', ['-uroot', `--socket=${MYSQL_SOCKET}`, '-N', '-B', db, ...(file ? [] : ['-e', sql])],
-    { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+  execFileSync('mariadb', ['-uroot', `--socket=${MYSQL_SOCKET}`, '-N', '-B', db, ...(file ? [] : ['-e', sql])], {
+    encoding: 'utf8',
+    input: file ? sql : undefined,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 
 /** A flow the client made: its inside address and port, the public port conntrack gave it, and a moment it was open. */
-interface Made { inside: string; sport: number; family: 4 | 6; publicAddr: string; publicPort: number; at: number; payload: number }
+interface Made {
+  inside: string;
+  sport: number;
+  family: 4 | 6;
+  publicAddr: string;
+  publicPort: number;
+  at: number;
+  payload: number;
+}
 
-interface Answer { code: number | null; stdout: string; stderr: string }
+interface Answer {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 interface JsonCandidate {
-  match: string; inside: { addr: string; port: number }; public: { addr: string; port: number }; remote: { addr: string; port: number };
-  protocol: string; start: string; end: string | null; distance: number; orig: { packets: number | null; bytes: number | null };
+  match: string;
+  inside: { addr: string; port: number };
+  public: { addr: string; port: number };
+  remote: { addr: string; port: number };
+  protocol: string;
+  start: string;
+  end: string | null;
+  distance: number;
+  orig: { packets: number | null; bytes: number | null };
 }
 
 describe('nat-lookup: NATed flows at chosen moments, looked up in PostgreSQL, MariaDB and SQLite', { timeout: 180_000 }, () => {
@@ -61,13 +86,16 @@ describe('nat-lookup: NATed flows at chosen moments, looked up in PostgreSQL, Ma
   /** Sends one UDP datagram from inside:sport to the DNAT address and waits for the echo. */
   const send = (inside: string, sport: number, payload: number) => {
     const v6 = inside.includes(':');
-    lab.client.exec('python3', ['-c', `import socket
+    lab.client.exec('python3', [
+      '-c',
+      `import socket
 s = socket.socket(socket.AF_INET${v6 ? '6' : ''}, socket.SOCK_DGRAM)
 s.settimeout(2)
 s.bind(('${inside}', ${sport}))
 s.sendto(b'n' * ${payload}, ('${v6 ? 'fd10::1' : '10.10.0.1'}', 8000))
 s.recv(100)
-`]);
+`,
+    ]);
   };
 
   /** Opens the flows of one moment, reads their NAT from conntrack -L while open, then ends them with conntrack -D. */
@@ -77,8 +105,9 @@ s.recv(100)
     const at = Date.now() / 1000;
     const table = lab.table();
     for (const [inside, sport] of flows) {
-      const e = table.find((t) => t.orig.src === inside && t.orig.sport === String(sport) && t.proto === 'udp')
-        ?? assert.fail(`${inside}:${sport} not in conntrack -L`);
+      const e =
+        table.find((t) => t.orig.src === inside && t.orig.sport === String(sport) && t.proto === 'udp') ??
+        assert.fail(`${inside}:${sport} not in conntrack -L`);
       made.push({ inside, sport, family: inside.includes(':') ? 6 : 4, publicAddr: e.reply.dst, publicPort: Number(e.reply.dport), at, payload });
     }
     for (const [inside, sport] of flows) {
@@ -102,9 +131,16 @@ s.recv(100)
     daemon = new Daemon(lab.router, writeConfig(dir, config(['PGSQL', 'MYSQL', 'SQLITE3'])));
     await daemon.started();
     // The same inside port from two inside hosts, 5 s apart: masquerade gives both the same public port.
-    moment([['10.10.0.2', 40000], ['fd10::2', 40000]]);
+    moment([
+      ['10.10.0.2', 40000],
+      ['fd10::2', 40000],
+    ]);
     await new Promise((r) => setTimeout(r, 5000));
-    moment([['10.10.0.3', 40000], ['10.10.0.3', 40001], ['fd10::3', 40000]]);
+    moment([
+      ['10.10.0.3', 40000],
+      ['10.10.0.3', 40001],
+      ['fd10::3', 40000],
+    ]);
     const count = {
       PGSQL: () => Number(psql(db, 'SELECT count(*) FROM ulog2_ct').trim()),
       MYSQL: () => Number(mysql(db, 'SELECT count(*) FROM ulog2_ct').trim()),
@@ -120,8 +156,16 @@ s.recv(100)
   after(async () => {
     if (daemon) await daemon.stop();
     lab?.close();
-    try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* gone */ }
-    try { mysql('', `DROP DATABASE IF EXISTS ${db}`); } catch { /* gone */ }
+    try {
+      psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    } catch {
+      /* gone */
+    }
+    try {
+      mysql('', `DROP DATABASE IF EXISTS ${db}`);
+    } catch {
+      /* gone */
+    }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -135,12 +179,26 @@ s.recv(100)
 
   for (const only of Object.keys(outputs) as Db[]) {
     it(`${only}: names the inside address and port that used the public address and port at each moment`, () => {
-      for (const [inside, sport] of [['10.10.0.2', 40000], ['10.10.0.3', 40000], ['10.10.0.3', 40001], ['fd10::2', 40000], ['fd10::3', 40000]] as const) {
+      for (const [inside, sport] of [
+        ['10.10.0.2', 40000],
+        ['10.10.0.3', 40000],
+        ['10.10.0.3', 40001],
+        ['fd10::2', 40000],
+        ['fd10::3', 40000],
+      ] as const) {
         const m = flow(inside, sport);
         const [c, ...more] = json(lookup(only, endpoint(m.publicAddr, m.publicPort), '--at', String(m.at), '--window', '1s', '--format', 'json'));
         assert.equal(more.length, 0, `${inside}:${sport}: one candidate, got ${JSON.stringify(more)}`);
-        assert.deepEqual([c.match, c.inside, c.public, c.remote, c.protocol],
-          ['SNAT', { addr: inside, port: sport }, { addr: m.publicAddr, port: m.publicPort }, { addr: m.family === 4 ? '10.20.0.2' : 'fd20::2', port: 9000 }, 'udp']);
+        assert.deepEqual(
+          [c.match, c.inside, c.public, c.remote, c.protocol],
+          [
+            'SNAT',
+            { addr: inside, port: sport },
+            { addr: m.publicAddr, port: m.publicPort },
+            { addr: m.family === 4 ? '10.20.0.2' : 'fd20::2', port: 9000 },
+            'udp',
+          ],
+        );
         assert.ok(Date.parse(c.start) / 1000 <= m.at && Date.parse(c.end!) / 1000 >= m.at, `${c.start} .. ${c.end} holds ${m.at}`);
         assert.equal(c.distance, 0);
         // ulogd2's MySQL flat table keeps counters in orig_packets/orig_bytes, which no NFCT key fills.
@@ -151,11 +209,17 @@ s.recv(100)
     it(`${only}: lists every candidate of a wider window, nearest first, and DNAT with the inside server`, () => {
       const [a, b] = [flow('10.10.0.2', 40000), flow('10.10.0.3', 40000)];
       const both = json(lookup(only, endpoint(b.publicAddr, b.publicPort), '--at', String(b.at - 1), '--window', '30s', '--format', 'json'));
-      assert.deepEqual(both.map((c) => c.inside.addr), ['10.10.0.3', '10.10.0.2']);
+      assert.deepEqual(
+        both.map((c) => c.inside.addr),
+        ['10.10.0.3', '10.10.0.2'],
+      );
       assert.ok(both[0].distance < both[1].distance);
       // DNAT: the outside asked for 10.10.0.1:8000; the inside server answered.
       const dnat = json(lookup(only, '10.10.0.1:8000', '--at', new Date(a.at * 1000).toISOString(), '--window', '1s', '--format', 'json'));
-      assert.deepEqual(dnat.map((c) => [c.match, c.inside, c.remote]), [['DNAT', { addr: '10.20.0.2', port: 9000 }, { addr: '10.10.0.2', port: 40000 }]]);
+      assert.deepEqual(
+        dnat.map((c) => [c.match, c.inside, c.remote]),
+        [['DNAT', { addr: '10.20.0.2', port: 9000 }, { addr: '10.10.0.2', port: 40000 }]],
+      );
     });
 
     it(`${only}: the address alone gives every port at that moment, as CSV in local time`, () => {
@@ -165,9 +229,15 @@ s.recv(100)
       const local = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
       const a = lookup(only, b.publicAddr, '--at', local, '--window', '2s', '--format', 'csv');
       assert.equal(a.code, 0, a.stderr);
-      const [head, ...rows] = a.stdout.trimEnd().split('\r\n').map((l) => l.split(','));
+      const [head, ...rows] = a.stdout
+        .trimEnd()
+        .split('\r\n')
+        .map((l) => l.split(','));
       const col = (r: string[], name: string) => r[head.indexOf(name)];
-      assert.deepEqual(rows.map((r) => `${col(r, 'match')} ${col(r, 'inside_addr')}:${col(r, 'inside_port')}`).sort(), ['SNAT 10.10.0.3:40000', 'SNAT 10.10.0.3:40001']);
+      assert.deepEqual(rows.map((r) => `${col(r, 'match')} ${col(r, 'inside_addr')}:${col(r, 'inside_port')}`).sort(), [
+        'SNAT 10.10.0.3:40000',
+        'SNAT 10.10.0.3:40001',
+      ]);
     });
 
     it(`${only}: a table for people; nothing found is exit 1 and one line; a usage error is exit 2 and one line`, () => {

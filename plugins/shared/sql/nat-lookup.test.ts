@@ -48,9 +48,17 @@ describe('nat-lookup arguments', () => {
 
   it('reads windows and formats, and says what is wrong in one line', () => {
     assert.deepEqual([parseDuration('90'), parseDuration('90s'), parseDuration('5m'), parseDuration('1h')], [90, 90, 300, 3600]);
-    const usage = (m: string): never => { throw new Error(m); };
-    assert.deepEqual(parseLookupArgs(['10.0.0.1:5', '--at', '1700000000', '--window', '2m', '--format', 'csv'], usage),
-      { addr: 0x0a000001, addrText: '10.0.0.1', port: 5, at: 1700000000, window: 120, format: 'csv' });
+    const usage = (m: string): never => {
+      throw new Error(m);
+    };
+    assert.deepEqual(parseLookupArgs(['10.0.0.1:5', '--at', '1700000000', '--window', '2m', '--format', 'csv'], usage), {
+      addr: 0x0a000001,
+      addrText: '10.0.0.1',
+      port: 5,
+      at: 1700000000,
+      window: 120,
+      format: 'csv',
+    });
     assert.throws(() => parseLookupArgs(['10.0.0.1:5'], usage), /--at TIME is missing/);
     assert.throws(() => parseLookupArgs(['--at', '1'], usage), /the address is missing/);
     assert.throws(() => parseLookupArgs(['10.0.0.1', '--at', '1', '--format', 'xml'], usage), /expected table, csv or json/);
@@ -60,7 +68,14 @@ describe('nat-lookup arguments', () => {
 });
 
 /** A flow as the columns hold it: [orig src, orig dst, reply src, reply dst] as ip:port, protocol, start, end, orig packets. */
-interface Flow { o: [string, string]; r: [string, string]; proto: number; start: number; end: number; pk?: number }
+interface Flow {
+  o: [string, string];
+  r: [string, string];
+  proto: number;
+  start: number;
+  end: number;
+  pk?: number;
+}
 
 const T0 = 1700000000;
 const FLOWS: Flow[] = [
@@ -74,7 +89,10 @@ const FLOWS: Flow[] = [
   { o: ['203.0.113.50:32768', '198.51.100.8:22'], r: ['198.51.100.8:22', '203.0.113.50:32768'], proto: 6, start: T0 + 10, end: T0 + 11, pk: 3 },
 ];
 
-const split = (e: string) => { const i = e.lastIndexOf(':'); return [e.slice(0, i), Number(e.slice(i + 1))] as const; };
+const split = (e: string) => {
+  const i = e.lastIndexOf(':');
+  return [e.slice(0, i), Number(e.slice(i + 1))] as const;
+};
 const v4int = (a: string) => a.split('.').reduce((x, y) => x * 256 + Number(y), 0);
 const v4mapped = (a: string) => Buffer.from([...new Array<number>(10).fill(0), 255, 255, ...a.split('.').map(Number)]);
 
@@ -116,7 +134,12 @@ describe('nat-lookup on SQLite flow tables', () => {
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nat-lookup-'));
-    makeDb(file('text'), 'TEXT', (a) => a, (c) => `${c}_str`);
+    makeDb(
+      file('text'),
+      'TEXT',
+      (a) => a,
+      (c) => `${c}_str`,
+    );
     makeDb(file('int'), 'INT UNSIGNED', v4int, (c) => c);
     makeDb(file('binary'), 'binary(16)', v4mapped, (c) => c, 'packets');
   });
@@ -125,21 +148,34 @@ describe('nat-lookup on SQLite flow tables', () => {
   for (const k of Object.keys(tables) as (keyof typeof tables)[]) {
     it(`answers with the inside address and port of the SNAT flow at that time: ${tables[k]}`, async () => {
       const at10 = await lookup(k, '203.0.113.50:32768', T0 + 10, 5);
-      assert.deepEqual(at10.map((c) => [c.match, c.inside, c.remote, c.protocol, c.start.sec, c.end?.sec, c.distance, c.orig.packets]),
-        [['SNAT', { addr: '10.0.15.42', port: 51000 }, { addr: '198.51.100.7', port: 443 }, 6, T0, T0 + 30, 0, 12]]);
+      assert.deepEqual(
+        at10.map((c) => [c.match, c.inside, c.remote, c.protocol, c.start.sec, c.end?.sec, c.distance, c.orig.packets]),
+        [['SNAT', { addr: '10.0.15.42', port: 51000 }, { addr: '198.51.100.7', port: 443 }, 6, T0, T0 + 30, 0, 12]],
+      );
       // Both SNAT flows of that port within the window, nearest first; the untranslated one is not among them.
       const both = await lookup(k, '203.0.113.50:32768', T0 + 80, 60);
-      assert.deepEqual(both.map((c) => [c.inside.addr, c.distance]), [['10.0.15.43', 20], ['10.0.15.42', 50]]);
+      assert.deepEqual(
+        both.map((c) => [c.inside.addr, c.distance]),
+        [
+          ['10.0.15.43', 20],
+          ['10.0.15.42', 50],
+        ],
+      );
       assert.deepEqual(await lookup(k, '203.0.113.50:32768', T0 + 200, 60), [], 'nothing after both ended');
     });
 
     it(`answers DNAT with the inside server, and an address without a port with every flow through it: ${tables[k]}`, async () => {
       const dnat = await lookup(k, '203.0.113.50:8080', T0 + 15);
-      assert.deepEqual(dnat.map((c) => [c.match, c.inside, c.public, c.remote]),
-        [['DNAT', { addr: '10.0.20.2', port: 80 }, { addr: '203.0.113.50', port: 8080 }, { addr: '192.0.2.9', port: 33333 }]]);
+      assert.deepEqual(
+        dnat.map((c) => [c.match, c.inside, c.public, c.remote]),
+        [['DNAT', { addr: '10.0.20.2', port: 80 }, { addr: '203.0.113.50', port: 8080 }, { addr: '192.0.2.9', port: 33333 }]],
+      );
       const all = await lookup(k, '203.0.113.50', T0 + 6, 4);
-      assert.deepEqual(all.map((c) => `${c.match} ${c.inside.addr}:${c.inside.port}`).sort(),
-        ['DNAT 10.0.20.2:80', 'SNAT 10.0.15.42:51000', 'SNAT 10.0.15.44:40000']);
+      assert.deepEqual(all.map((c) => `${c.match} ${c.inside.addr}:${c.inside.port}`).sort(), [
+        'DNAT 10.0.20.2:80',
+        'SNAT 10.0.15.42:51000',
+        'SNAT 10.0.15.44:40000',
+      ]);
     });
   }
 
@@ -150,20 +186,31 @@ describe('nat-lookup on SQLite flow tables', () => {
       VALUES ('10.0.15.43', '198.51.100.7', '198.51.100.7', '203.0.113.50', 6, 51001, 443, 443, 32768, ?, 0, 0, 0)`).run(T0 + 100);
     db.close();
     const found = await lookup('text', '203.0.113.50:32768', T0 + 110, 5);
-    assert.deepEqual(found.map((c) => [c.inside.addr, c.end?.sec]), [['10.0.15.43', T0 + 130]]);
+    assert.deepEqual(
+      found.map((c) => [c.inside.addr, c.end?.sec]),
+      [['10.0.15.43', T0 + 130]],
+    );
   });
 
   it('formats CSV and JSON that parse back to the candidates', async () => {
     const found = await lookup('text', '203.0.113.50:32768', T0 + 80, 60);
-    const csv = formatCandidates(found, 'csv').trimEnd().split('\r\n').map((l) => l.split(','));
+    const csv = formatCandidates(found, 'csv')
+      .trimEnd()
+      .split('\r\n')
+      .map((l) => l.split(','));
     assert.equal(csv.length, 3);
     const row = Object.fromEntries(csv[0].map((h, i) => [h, csv[1][i]]));
-    assert.deepEqual([row.match, row.inside_addr, row.inside_port, row.public_addr, row.public_port, row.protocol, row.orig_packets],
-      ['SNAT', '10.0.15.43', '51001', '203.0.113.50', '32768', 'tcp', '7']);
+    assert.deepEqual(
+      [row.match, row.inside_addr, row.inside_port, row.public_addr, row.public_port, row.protocol, row.orig_packets],
+      ['SNAT', '10.0.15.43', '51001', '203.0.113.50', '32768', 'tcp', '7'],
+    );
     assert.equal(Date.parse(row.start) / 1000, T0 + 100);
     assert.equal(row.start, '2023-11-15T03:45:00.000000+05:30', 'local time with its offset');
     const json = JSON.parse(formatCandidates(found, 'json')) as { inside: { addr: string }; end: string }[];
-    assert.deepEqual(json.map((c) => c.inside.addr), ['10.0.15.43', '10.0.15.42']);
+    assert.deepEqual(
+      json.map((c) => c.inside.addr),
+      ['10.0.15.43', '10.0.15.42'],
+    );
     assert.equal(Date.parse(json[1].end) / 1000, T0 + 30);
   });
 

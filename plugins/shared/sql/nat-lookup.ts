@@ -58,11 +58,20 @@ const FIELDS = {
 type Field = keyof typeof FIELDS;
 const REQUIRED: readonly Field[] = ['origSaddr', 'origDaddr', 'replySaddr', 'replyDaddr', 'origSport', 'origDport', 'replySport', 'replyDport', 'start', 'end'];
 
-interface Col { name: string; type: string }
+interface Col {
+  name: string;
+  type: string;
+}
 type Resolved = { [F in Field]?: Col };
 
-export interface Endpoint { addr: string; port: number | null }
-export interface Time { sec: number; usec: number | null }
+export interface Endpoint {
+  addr: string;
+  port: number | null;
+}
+export interface Time {
+  sec: number;
+  usec: number | null;
+}
 
 export interface Candidate {
   /** The side of the NAT that ADDR[:PORT] was: SNAT (the flow's source was translated to it) or DNAT. */
@@ -107,7 +116,9 @@ function lookupSql(table: FlowTable, cols: Resolved, args: LookupArgs): { sql: s
     if (!c) return 'NULL';
     return table.dialect === 'mysql' ? `\`${c.name}\`` : `"${c.name}"`;
   };
-  const select = Object.keys(FIELDS).map((f) => `${q(f as Field)} AS ${snake(f)}`).join(', ');
+  const select = Object.keys(FIELDS)
+    .map((f) => `${q(f as Field)} AS ${snake(f)}`)
+    .join(', ');
   const lo = Math.floor(args.at - args.window);
   const hi = Math.floor(args.at + args.window);
   const side = (name: 'SNAT' | 'DNAT', addr: Field, port: Field, before: Field, beforePort: Field) => {
@@ -196,7 +207,9 @@ function candidate(r: { [column: string]: unknown }, cols: Resolved, at: number)
     public: snat ? replyDst : origDst,
     remote: snat ? replySrc : origSrc,
     protocol: num(v('proto')),
-    start, end, distance,
+    start,
+    end,
+    distance,
     orig: { packets: num(v('origPackets')), bytes: num(v('origBytes')) },
     reply: { packets: num(v('replyPackets')), bytes: num(v('replyBytes')) },
   };

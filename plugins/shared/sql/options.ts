@@ -6,11 +6,34 @@ const SQL_OPTIONS = {
   ignore: { type: 'bool', default: false, description: 'leave out columns that map to no key instead of refusing to start' },
   label: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
   batch: { type: 'int', default: 1000, min: 1, max: 10000, description: 'rows per INSERT and transaction at most' },
-  buffer: { type: 'int', default: 100000, min: 1, description: 'rows kept in memory while the database is away or slower than the traffic; more wait in files in the spool directory' },
-  buffersize: { type: 'size', default: 64 * 1024 * 1024, min: 64 * 1024, description: 'bytes those rows may take in memory at most (whichever limit comes first)' },
-  overflow: { type: 'enum', default: 'dropnewest', values: ['dropnewest', 'dropoldest'], description: 'which rows go when the buffer is full (every one is counted)' },
-  spooldir: { type: 'string', default: '/var/lib/specter/spool', description: 'where rows beyond the memory buffer, rows not yet written at exit, and rows the database refused are kept; checked writable at start' },
-  spoolmax: { type: 'size', default: 256 * 1024 * 1024, description: 'bytes of waiting rows on disk at most (while running and at exit); rows beyond it are dropped and counted' },
+  buffer: {
+    type: 'int',
+    default: 100000,
+    min: 1,
+    description: 'rows kept in memory while the database is away or slower than the traffic; more wait in files in the spool directory',
+  },
+  buffersize: {
+    type: 'size',
+    default: 64 * 1024 * 1024,
+    min: 64 * 1024,
+    description: 'bytes those rows may take in memory at most (whichever limit comes first)',
+  },
+  overflow: {
+    type: 'enum',
+    default: 'dropnewest',
+    values: ['dropnewest', 'dropoldest'],
+    description: 'which rows go when the buffer is full (every one is counted)',
+  },
+  spooldir: {
+    type: 'string',
+    default: '/var/lib/specter/spool',
+    description: 'where rows beyond the memory buffer, rows not yet written at exit, and rows the database refused are kept; checked writable at start',
+  },
+  spoolmax: {
+    type: 'size',
+    default: 256 * 1024 * 1024,
+    description: 'bytes of waiting rows on disk at most (while running and at exit); rows beyond it are dropped and counted',
+  },
 } as const satisfies OptionSpecs;
 
 type SqlSpecs = typeof SQL_OPTIONS;

@@ -17,7 +17,11 @@ export class RejectFile {
   private size = 0;
   private lastMarker: string | null = null;
 
-  constructor(readonly file: string, private readonly table: string, private readonly keys: readonly string[]) {}
+  constructor(
+    readonly file: string,
+    private readonly table: string,
+    private readonly keys: readonly string[],
+  ) {}
 
   /** Appends a rejected row; false when the same row (same marker) is the file's last line already. */
   write(row: readonly unknown[], reason: string, marker: string): boolean {
@@ -28,11 +32,15 @@ export class RejectFile {
     const line = JSON.stringify({ time: new Date().toISOString(), table: this.table, reason, marker, row: named }) + '\n';
     const b = Buffer.from(line);
     try {
-      for (let off = 0; off < b.length;) off += fs.writeSync(this.fd, b, off, b.length - off, this.size + off);
+      for (let off = 0; off < b.length; ) off += fs.writeSync(this.fd, b, off, b.length - off, this.size + off);
       fs.fsyncSync(this.fd);
     } catch (err) {
       // No half line stays behind (a full disk takes part of it).
-      try { fs.ftruncateSync(this.fd, this.size); } catch { /* the next write starts at the same place anyway */ }
+      try {
+        fs.ftruncateSync(this.fd, this.size);
+      } catch {
+        /* the next write starts at the same place anyway */
+      }
       throw err;
     }
     this.size += b.length;
@@ -57,7 +65,11 @@ export class RejectFile {
       this.size = size - buf.length + buf.lastIndexOf(10) + 1;
       fs.ftruncateSync(this.fd, this.size);
     }
-    const lines = buf.subarray(0, this.size - (size - buf.length)).toString('utf8').split('\n').filter(Boolean);
+    const lines = buf
+      .subarray(0, this.size - (size - buf.length))
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean);
     try {
       this.lastMarker = (JSON.parse(lines.at(-1) ?? '{}') as { marker?: string }).marker ?? null;
     } catch {

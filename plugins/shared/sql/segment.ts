@@ -55,7 +55,17 @@ export class Segment {
   private pending: string[] = [];
   private pendingBytes = 0;
 
-  private constructor(readonly file: string, private fd: number, readonly id: string, readonly skip: Skip | null, keys: readonly string[], header: Header, dataStart: number, size: number, writable: boolean) {
+  private constructor(
+    readonly file: string,
+    private fd: number,
+    readonly id: string,
+    readonly skip: Skip | null,
+    keys: readonly string[],
+    header: Header,
+    dataStart: number,
+    size: number,
+    writable: boolean,
+  ) {
     this.readPos = dataStart;
     this.size = size;
     this.writable = writable;
@@ -93,7 +103,10 @@ export class Segment {
       if (!Array.isArray(h.keys)) throw new Error('no keys');
       const st = fs.fstatSync(fd);
       // Hex ids only: markers are looked up by prefix with LIKE.
-      const id = typeof h.id === 'string' && /^[0-9a-f]{16}$/.test(h.id) ? h.id : crypto.createHash('sha256').update(`${file}@${st.ino}.${st.mtimeMs}`).digest('hex').slice(0, 16);
+      const id =
+        typeof h.id === 'string' && /^[0-9a-f]{16}$/.test(h.id)
+          ? h.id
+          : crypto.createHash('sha256').update(`${file}@${st.ino}.${st.mtimeMs}`).digest('hex').slice(0, 16);
       return new Segment(file, fd, id, h.skip ?? h.inflight ?? null, keys, h, nl + 1, size, false);
     } catch {
       fs.closeSync(fd);
@@ -218,7 +231,7 @@ export class Segment {
 }
 
 function writeAll(fd: number, b: Buffer, at: number): void {
-  for (let off = 0; off < b.length;) off += fs.writeSync(fd, b, off, b.length - off, at + off);
+  for (let off = 0; off < b.length; ) off += fs.writeSync(fd, b, off, b.length - off, at + off);
 }
 
 /** Makes a creation, rename or removal in `dir` durable. */

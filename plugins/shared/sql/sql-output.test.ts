@@ -16,20 +16,49 @@ import { FakeDb } from './fake-db.js';
 import { type SqlOptionSpecs, sqlOptions, sqlOptionSpecs } from './options.js';
 import { sqlOutput } from './sql-output.js';
 
-const plugin = (db: FakeDb) => defineOutput({
-  name: 'FAKESQL',
-  description: 'the SQL plumbing over a fake database',
-  options: sqlOptionSpecs('t'),
-  create: (ctx) => sqlOutput(ctx, () => db.driver(), { ...sqlOptions('t', ctx.options), table: 'ulog' }),
-});
+const plugin = (db: FakeDb) =>
+  defineOutput({
+    name: 'FAKESQL',
+    description: 'the SQL plumbing over a fake database',
+    options: sqlOptionSpecs('t'),
+    create: (ctx) => sqlOutput(ctx, () => db.driver(), { ...sqlOptions('t', ctx.options), table: 'ulog' }),
+  });
 
 describe('the SQL option table', () => {
   it('names every option with the prefix, and reads them back typed', () => {
     const specs = sqlOptionSpecs('pgsql');
-    assert.deepEqual(Object.keys(specs), ['pgsqlignore', 'pgsqllabel', 'pgsqlbatch', 'pgsqlbuffer', 'pgsqlbuffersize', 'pgsqloverflow', 'pgsqlspooldir', 'pgsqlspoolmax']);
-    const values = { pgsqlignore: true, pgsqllabel: 3, pgsqlbatch: 10, pgsqlbuffer: 20, pgsqlbuffersize: 65536, pgsqloverflow: 'dropoldest', pgsqlspooldir: '/s', pgsqlspoolmax: 99 } as const;
+    assert.deepEqual(Object.keys(specs), [
+      'pgsqlignore',
+      'pgsqllabel',
+      'pgsqlbatch',
+      'pgsqlbuffer',
+      'pgsqlbuffersize',
+      'pgsqloverflow',
+      'pgsqlspooldir',
+      'pgsqlspoolmax',
+    ]);
+    const values = {
+      pgsqlignore: true,
+      pgsqllabel: 3,
+      pgsqlbatch: 10,
+      pgsqlbuffer: 20,
+      pgsqlbuffersize: 65536,
+      pgsqloverflow: 'dropoldest',
+      pgsqlspooldir: '/s',
+      pgsqlspoolmax: 99,
+    } as const;
     const o = sqlOptions('pgsql', values);
-    assert.deepEqual(o, { prefix: 'pgsql', ignoreUnknown: true, label: 3, batch: 10, buffer: 20, bufferBytes: 65536, dropOldest: true, spoolDir: '/s', spoolMax: 99 });
+    assert.deepEqual(o, {
+      prefix: 'pgsql',
+      ignoreUnknown: true,
+      label: 3,
+      batch: 10,
+      buffer: 20,
+      bufferBytes: 65536,
+      dropOldest: true,
+      spoolDir: '/s',
+      spoolMax: 99,
+    });
     // Checked by the compiler: ctx.options of a definition with this table types each option.
     const typed = (v: OptionValuesOf<SqlOptionSpecs<'pgsql'>>) => {
       const batch: number = v.pgsqlbatch;
@@ -143,7 +172,9 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     const d = path.join(dir(), 'spool');
     const db = new FakeDb(['oob_prefix']);
     let release!: () => void;
-    db.hold = new Promise<void>((r) => { release = r; });
+    db.hold = new Promise<void>((r) => {
+      release = r;
+    });
     const h = await start(db, d);
     for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `p${i}` });
     await waitFor(() => db.inserts === 1, 5000, 'the batch in flight');
@@ -172,7 +203,10 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     const db = new FakeDb(['oob_prefix']);
     const h = await start(db, d, { tbatch: 1000 });
     await waitFor(() => db.rows.length === 3000 && files(d, '.rows').length === 0, 20000, 'every whole line');
-    assert.deepEqual(prefixes(db), Array.from({ length: 3000 }, (_, i) => long(i)));
+    assert.deepEqual(
+      prefixes(db),
+      Array.from({ length: 3000 }, (_, i) => long(i)),
+    );
     assert.equal(h.counters.extra.corrupt, 3);
   });
 
@@ -184,9 +218,19 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     const bad = new Set([3, 17, 18, 41]);
     for (let i = 0; i < 50; i++) h.packet({ 'oob.prefix': bad.has(i) ? `bad${i}` : `p${i}`, 'udp.sport': i });
     await waitFor(() => h.counters.sent + h.counters.extra.rejected === 50, 10000, 'every row written or set aside');
-    assert.deepEqual(prefixes(db), seq(0, 50).filter((_, i) => !bad.has(i)));
-    const rejected = fs.readFileSync(path.join(d, 'FAKESQL-group1-ulog.rejected'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(rejected.map((r) => r.row), [...bad].map((i) => ({ 'oob.prefix': `bad${i}`, 'udp.sport': i })));
+    assert.deepEqual(
+      prefixes(db),
+      seq(0, 50).filter((_, i) => !bad.has(i)),
+    );
+    const rejected = fs
+      .readFileSync(path.join(d, 'FAKESQL-group1-ulog.rejected'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rejected.map((r) => r.row),
+      [...bad].map((i) => ({ 'oob.prefix': `bad${i}`, 'udp.sport': i })),
+    );
     for (const r of rejected) {
       assert.equal(r.table, 'ulog');
       assert.match(r.reason, /value refused: bad/);
@@ -223,7 +267,11 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
       h.packet({ 'oob.prefix': `p${i}`, 'raw.pkt': datagram.subarray(100, 2100) });
     }
     datagram.fill(0xee); // the netlink layer reuses its buffer
-    const onDisk = fs.readFileSync(path.join(d, files(d, '.rows')[0]), 'utf8').trim().split('\n').length - 1;
+    const onDisk =
+      fs
+        .readFileSync(path.join(d, files(d, '.rows')[0]), 'utf8')
+        .trim()
+        .split('\n').length - 1;
     assert.ok(onDisk >= 65 && onDisk < 100, `${onDisk} rows on disk`);
     assert.equal(h.instance.busy!(), false, 'rows still fit on disk');
     for (let i = 100; i < 400; i++) h.packet({ 'oob.prefix': `p${i}`, 'raw.pkt': datagram.subarray(0, 2000) });
@@ -243,7 +291,9 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     const d = path.join(dir(), 'spool');
     const db = new FakeDb(['oob_prefix']);
     let release!: () => void;
-    db.hold = new Promise<void>((r) => { release = r; });
+    db.hold = new Promise<void>((r) => {
+      release = r;
+    });
     const h = await start(db, d, { tbuffer: 10, tbatch: 5, tspoolmax: 1, toverflow: 'dropoldest' });
     for (let i = 0; i < 10; i++) h.packet({ 'oob.prefix': `p${i}` });
     await waitFor(() => db.inserts === 1, 5000, 'the batch in flight (p0..p4)');

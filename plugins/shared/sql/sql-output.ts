@@ -174,7 +174,8 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   const backoff = new Backoff();
   const failures = new ErrorReporter(ctx.log);
   const drops = new ErrorReporter(ctx.log, { level: 'warn' });
-  const dropLine = () => `${driver.describe}: buffer and ${o.spoolDir} full, dropping the ${o.dropOldest ? 'oldest' : 'newest'} rows (${ctx.counters.dropped} so far)`;
+  const dropLine = () =>
+    `${driver.describe}: buffer and ${o.spoolDir} full, dropping the ${o.dropOldest ? 'oldest' : 'newest'} rows (${ctx.counters.dropped} so far)`;
   const rejects = new ErrorReporter(ctx.log, { level: 'warn' });
   let timer: NodeJS.Timeout | null = null;
   let idle: Array<() => void> = [];
@@ -229,9 +230,10 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     if (disk.release(seg, rows)) obsolete.push(...seg.markers);
   };
 
-  const makeBatch = (n: number, seg: Segment | null, end: number): Batch => (seg
-    ? { marker: `${seg.id}:${end}`, n, seg, previous: [...obsolete, ...seg.markers], send: true }
-    : { marker: `${token}:${++batchSeq}`, n, seg: null, previous: [...obsolete], send: true });
+  const makeBatch = (n: number, seg: Segment | null, end: number): Batch =>
+    seg
+      ? { marker: `${seg.id}:${end}`, n, seg, previous: [...obsolete, ...seg.markers], send: true }
+      : { marker: `${token}:${++batchSeq}`, n, seg: null, previous: [...obsolete], send: true };
 
   const nextBatch = (): Batch => {
     let n = Math.min(queue.length, o.batch);
@@ -364,7 +366,10 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
           }
         }
         if (!refill()) {
-          timer ??= setTimeout(() => { timer = null; void pump(); }, 1000);
+          timer ??= setTimeout(() => {
+            timer = null;
+            void pump();
+          }, 1000);
           break;
         }
         if (!queue.length) break;
@@ -387,7 +392,10 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       await driver.close().catch(() => undefined);
       if (!stopped) {
         driver = makeDriver();
-        timer = setTimeout(() => { timer = null; void pump(); }, backoff.next());
+        timer = setTimeout(() => {
+          timer = null;
+          void pump();
+        }, backoff.next());
       }
     } finally {
       writing = false;
@@ -472,7 +480,10 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       void pump();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 5000);
-        idle.push(() => { clearTimeout(t); resolve(); });
+        idle.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     },
     async close() {
@@ -502,10 +513,16 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       if (spooled > 0) ctx.counters.add('spooled', spooled);
       commits.settleAll();
       const onDiskBefore = disk.segments.length - (kept ? 1 : 0);
-      try { disk.close(); } catch { /* flushed what it could; the next start reads what is there */ }
+      try {
+        disk.close();
+      } catch {
+        /* flushed what it could; the next start reads what is there */
+      }
       reject.close();
       if (fresh.length || onDiskBefore) {
-        ctx.log.warn(`${driver.describe}: ${kept} rows not yet written are kept in ${o.spoolDir}${kept < fresh.length ? `; ${fresh.length - kept} over ${o.prefix}spoolmax dropped` : ''}${onDiskBefore ? `, with ${onDiskBefore} earlier file(s) there` : ''}`);
+        ctx.log.warn(
+          `${driver.describe}: ${kept} rows not yet written are kept in ${o.spoolDir}${kept < fresh.length ? `; ${fresh.length - kept} over ${o.prefix}spoolmax dropped` : ''}${onDiskBefore ? `, with ${onDiskBefore} earlier file(s) there` : ''}`,
+        );
       }
       await driver.close().catch(() => undefined);
     },

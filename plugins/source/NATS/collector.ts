@@ -59,7 +59,11 @@ export class Collector implements SourceInstance {
   private wake: (() => void) | null = null;
   private failLogged = false;
 
-  constructor(private readonly ctx: CollectorContext, private readonly s: CollectorSettings, private readonly log: Logger) {
+  constructor(
+    private readonly ctx: CollectorContext,
+    private readonly s: CollectorSettings,
+    private readonly log: Logger,
+  ) {
     this.name = `NATS ${s.stream}/${s.durable}`;
     this.decoder = new RecordDecoder((name) => {
       const produced = ctx.want(name);
@@ -110,7 +114,10 @@ export class Collector implements SourceInstance {
         let inBatch = 0;
         for await (const m of msgs) {
           if (this.take(m)) inBatch++;
-          if (inBatch === 256) { sink.endBatch(); inBatch = 0; }
+          if (inBatch === 256) {
+            sink.endBatch();
+            inBatch = 0;
+          }
         }
         if (inBatch) sink.endBatch();
         if (this.failLogged) {
@@ -192,8 +199,15 @@ export class Collector implements SourceInstance {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wake = null; resolve(); }, ms);
-      this.wake = () => { clearTimeout(t); this.wake = null; resolve(); };
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = null;
+        resolve();
+      };
     });
   }
 

@@ -15,8 +15,20 @@ export default defineSource({
     natsdurable: { type: 'string', default: 'specter', description: 'durable consumer name; collectors with the same name share the records' },
     natssubjects: { type: 'string', default: 'specter.>', description: 'subjects of the stream (comma-separated), when the collector creates it' },
     natsbatch: { type: 'int', default: 500, min: 1, max: 10000, description: 'records fetched at once, at most' },
-    natsmaxpending: { type: 'int', default: 10000, min: 1, max: 1000000, description: 'records delivered to the outputs and not yet settled, at most: a slow output leaves the rest in the stream' },
-    natsackwait: { type: 'int', default: 60, min: 1, max: 86400, description: 'seconds JetStream waits for an acknowledgement before it delivers a record again' },
+    natsmaxpending: {
+      type: 'int',
+      default: 10000,
+      min: 1,
+      max: 1000000,
+      description: 'records delivered to the outputs and not yet settled, at most: a slow output leaves the rest in the stream',
+    },
+    natsackwait: {
+      type: 'int',
+      default: 60,
+      min: 1,
+      max: 86400,
+      description: 'seconds JetStream waits for an acknowledgement before it delivers a record again',
+    },
     natsdupwindow: { type: 'int', default: 120, min: 1, max: 86400 * 7, description: 'seconds in which the stream stores a record sent twice once' },
     natsmaxage: { type: 'int', default: 7 * 86400, min: 0, description: 'seconds the stream keeps a record (0: no limit)' },
     natsmaxbytes: { type: 'size', default: 10 * 1024 ** 3, min: 0, description: 'bytes the stream keeps, oldest records removed past it (0: no limit)' },
@@ -24,7 +36,7 @@ export default defineSource({
   },
   produces: [
     { name: 'sensor.name', type: 'string', description: 'name of the sensor that logged the record (its global sensor option)' },
-    { name: 'sensor.seq', type: 'u64', description: 'the sensor\'s sequence number of the record, increasing across its restarts' },
+    { name: 'sensor.seq', type: 'u64', description: "the sensor's sequence number of the record, increasing across its restarts" },
     { name: 'sensor.group', type: 'u16', description: 'the group of the sensor that logged the record' },
   ],
   inputKeys: true,
@@ -33,19 +45,26 @@ export default defineSource({
     const o = ctx.options;
     checkConnectionOptions(o, ctx.fail);
     if (!/^[A-Za-z0-9_-]+$/.test(o.natsdurable)) ctx.fail('a durable name has only letters, digits, - and _', 'natsdurable');
-    const subjects = o.natssubjects.split(',').map((x) => x.trim()).filter(Boolean);
+    const subjects = o.natssubjects
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (!subjects.length) ctx.fail('names no subject', 'natssubjects');
-    return new Collector(ctx, {
-      stream: o.natsstream,
-      subjects,
-      duplicateWindowS: o.natsdupwindow,
-      maxAgeS: o.natsmaxage,
-      maxBytes: o.natsmaxbytes || -1,
-      replicas: o.natsreplicas,
-      durable: o.natsdurable,
-      batch: o.natsbatch,
-      maxPending: o.natsmaxpending,
-      ackWaitS: o.natsackwait,
-    }, ctx.log);
+    return new Collector(
+      ctx,
+      {
+        stream: o.natsstream,
+        subjects,
+        duplicateWindowS: o.natsdupwindow,
+        maxAgeS: o.natsmaxage,
+        maxBytes: o.natsmaxbytes || -1,
+        replicas: o.natsreplicas,
+        durable: o.natsdurable,
+        batch: o.natsbatch,
+        maxPending: o.natsmaxpending,
+        ackWaitS: o.natsackwait,
+      },
+      ctx.log,
+    );
   },
 });

@@ -50,7 +50,8 @@ export async function ensureStream(jsm: JetStreamManager, s: StreamSettings): Pr
   if (have.max_bytes !== want.max_bytes) differ.push(`max bytes ${have.max_bytes}, not ${s.maxBytes}`);
   if (have.num_replicas !== want.num_replicas) differ.push(`replicas ${have.num_replicas}, not ${s.replicas}`);
   if (have.retention !== RetentionPolicy.Limits) differ.push(`retention ${have.retention}, not limits`);
-  if (differ.length) throw new Error(`stream ${s.stream} exists with other settings: ${differ.join('; ')} (change the options to match, or the stream with "nats stream edit")`);
+  if (differ.length)
+    throw new Error(`stream ${s.stream} exists with other settings: ${differ.join('; ')} (change the options to match, or the stream with "nats stream edit")`);
 }
 
 export async function ensureConsumer(jsm: JetStreamManager, s: StreamSettings, durable: string, ackWaitS: number, maxPending: number): Promise<void> {
@@ -58,7 +59,8 @@ export async function ensureConsumer(jsm: JetStreamManager, s: StreamSettings, d
     await jsm.consumers.info(s.stream, durable);
     return;
   } catch (err) {
-    if (!(err instanceof JetStreamApiError) || err.code !== CONSUMER_NOT_FOUND) throw new Error(`consumer ${durable} of stream ${s.stream}: ${(err as Error).message}`);
+    if (!(err instanceof JetStreamApiError) || err.code !== CONSUMER_NOT_FOUND)
+      throw new Error(`consumer ${durable} of stream ${s.stream}: ${(err as Error).message}`);
   }
   await jsm.consumers.add(s.stream, {
     durable_name: durable,

@@ -16,7 +16,13 @@ import { NetNs, waitFor } from '../../../test/netns.js';
 type Rec = { [k: string]: unknown };
 
 const readJson = (file: string): Rec[] =>
-  (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Rec)
+    : [];
 
 /** `nfacct list` as name → [packets, bytes]. */
 function nfacctList(ns: NetNs): Map<string, [number, number]> {
@@ -45,16 +51,28 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
   function traffic(pings: number, udp: number, size: number): { icmp: [number, number]; udp: [number, number] } {
     ns.exec('ping', ['-c', String(pings), '-i', '0.2', '-q', '127.0.0.1']);
     // To its own bound socket: a closed port would answer with ICMP errors, which the icmp object would count.
-    ns.exec('python3', ['-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\nfor i in range(${udp}): s.sendto(b'x' * ${size}, s.getsockname())\n`]);
+    ns.exec('python3', [
+      '-c',
+      `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\nfor i in range(${udp}): s.sendto(b'x' * ${size}, s.getsockname())\n`,
+    ]);
     return { icmp: [2 * pings, 2 * pings * 84], udp: [udp, udp * (20 + 8 + size)] };
   }
 
   let runs = 0;
 
   /** Runs specter reading the objects every second into JSON (or into `output`, block lines of its own). */
-  async function run(zerocounter: boolean, body: (json: string) => Promise<void>, output?: string, args: string[] = []): Promise<{ records: Rec[]; daemon: Daemon }> {
+  async function run(
+    zerocounter: boolean,
+    body: (json: string) => Promise<void>,
+    output?: string,
+    args: string[] = [],
+  ): Promise<{ records: Rec[]; daemon: Daemon }> {
     const json = path.join(dir, `nfacct-${++runs}.json`);
-    const daemon = new Daemon(ns, writeConfig(dir, `global {
+    const daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {
  logfile stderr
  loglevel 3
 }
@@ -64,7 +82,10 @@ describe('source NFACCT', { timeout: 120_000 }, () => {
  zerocounter ${zerocounter ? 'on' : 'off'}
 ${output ?? ` plugin JSON\n jsonfile ${json}\n jsonsync`}
 }
-`), args);
+`,
+      ),
+      args,
+    );
     try {
       await daemon.started();
       await body(json);
@@ -119,8 +140,8 @@ ${output ?? ` plugin JSON\n jsonfile ${json}\n jsonsync`}
       const b = traffic(6, 11, 300);
       sent = { icmp: [a.icmp[0] + b.icmp[0], a.icmp[1] + b.icmp[1]], udp: [a.udp[0] + b.udp[0], a.udp[1] + b.udp[1]] };
     });
-    const sum = (name: string) => records.filter((r) => r['sum.name'] === name)
-      .reduce(([p, b], r) => [p + (r['sum.pkts'] as number), b + (r['sum.bytes'] as number)], [0, 0]);
+    const sum = (name: string) =>
+      records.filter((r) => r['sum.name'] === name).reduce(([p, b], r) => [p + (r['sum.pkts'] as number), b + (r['sum.bytes'] as number)], [0, 0]);
     assert.deepEqual(sum('icmp-out'), sent.icmp);
     assert.deepEqual(sum('udp-out'), sent.udp);
     assert.deepEqual(sum('idle'), [0, 0]);
@@ -137,7 +158,9 @@ ${output ?? ` plugin JSON\n jsonfile ${json}\n jsonsync`}
     const out = path.join(dir, 'busy.json');
     // An output that is busy for its first 3 seconds and writes each record as a JSON line.
     const module = path.join(dir, 'busyout.mjs');
-    fs.writeFileSync(module, `import fs from 'node:fs';
+    fs.writeFileSync(
+      module,
+      `import fs from 'node:fs';
 export default {
   kind: 'output', name: 'BUSYOUT', description: 'busy at first',
   options: { busyfile: { type: 'string', required: true, description: 'where' } },
@@ -155,16 +178,21 @@ export default {
     };
   },
 };
-`);
+`,
+    );
     let sent: { icmp: [number, number]; udp: [number, number] } = { icmp: [0, 0], udp: [0, 0] };
-    const { daemon } = await run(true, async () => {
-      sent = traffic(5, 9, 70);
-      // Past the busy time, and a reading after it.
-      await new Promise((r) => setTimeout(r, 4500));
-    }, ` plugin ${module}\n busyfile ${out}`);
+    const { daemon } = await run(
+      true,
+      async () => {
+        sent = traffic(5, 9, 70);
+        // Past the busy time, and a reading after it.
+        await new Promise((r) => setTimeout(r, 4500));
+      },
+      ` plugin ${module}\n busyfile ${out}`,
+    );
     const records = readJson(out);
-    const sum = (name: string) => records.filter((r) => r['sum.name'] === name)
-      .reduce(([p, b], r) => [p + (r['sum.pkts'] as number), b + (r['sum.bytes'] as number)], [0, 0]);
+    const sum = (name: string) =>
+      records.filter((r) => r['sum.name'] === name).reduce(([p, b], r) => [p + (r['sum.pkts'] as number), b + (r['sum.bytes'] as number)], [0, 0]);
     assert.deepEqual(sum('icmp-out'), sent.icmp);
     assert.deepEqual(sum('udp-out'), sent.udp);
     const c = daemon.counters('NFACCT');
@@ -173,9 +201,14 @@ export default {
 
   it('says once, naming CAP_NET_ADMIN, when readings fail after -u dropped root', async () => {
     fs.chmodSync(dir, 0o777);
-    const { records, daemon } = await run(true, async () => {
-      await new Promise((r) => setTimeout(r, 3500));
-    }, undefined, ['-u', 'nobody']);
+    const { records, daemon } = await run(
+      true,
+      async () => {
+        await new Promise((r) => setTimeout(r, 3500));
+      },
+      undefined,
+      ['-u', 'nobody'],
+    );
     assert.equal(records.length, 0);
     const said = daemon.stderr.split('\n').filter((l) => l.includes('listing the accounting objects failed'));
     assert.equal(said.length, 1, daemon.stderr);

@@ -16,8 +16,16 @@ const attr = (type: number, data: Buffer): Buffer => {
   data.copy(b, 4);
   return b;
 };
-const u64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(n); return b; };
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+const u64 = (n: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
+};
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
 
 /** One netlink message: header, nfgenmsg, attributes. */
 function msg(type: number, seq: number, attrs: Buffer[], flags = 0x2 /* NLM_F_MULTI */): Buffer {
@@ -32,9 +40,8 @@ function msg(type: number, seq: number, attrs: Buffer[], flags = 0x2 /* NLM_F_MU
 
 const ACCT_NEW = 7 << 8;
 /** An object as the kernel writes it: name (with its NUL), packets, bytes, use, flags, padding. */
-const object = (seq: number, name: string, pkts: bigint, bytes: bigint) => msg(ACCT_NEW, seq, [
-  attr(1, Buffer.from(`${name}\0`)), attr(2, u64(pkts)), attr(3, u64(bytes)), attr(4, u32(1)), attr(5, u32(0)),
-]);
+const object = (seq: number, name: string, pkts: bigint, bytes: bigint) =>
+  msg(ACCT_NEW, seq, [attr(1, Buffer.from(`${name}\0`)), attr(2, u64(pkts)), attr(3, u64(bytes)), attr(4, u32(1)), attr(5, u32(0))]);
 const done = (seq: number) => msg(3, seq, [Buffer.alloc(0)]);
 const error = (seq: number, errno: number) => {
   const b = Buffer.alloc(36);
@@ -52,17 +59,25 @@ function decode(buf: Buffer) {
   const errors: Array<[number, number]> = [];
   const stats = { objects: 0, malformed: 0 };
   const obj: AcctObject = { name: '', pkts: 0n, bytes: 0n };
-  decodeDatagram(buf, obj, {
-    object: (o) => objects.push([o.name, o.pkts, o.bytes]),
-    done: (seq) => ends.push(seq),
-    error: (seq, errno) => errors.push([seq, errno]),
-  }, stats);
+  decodeDatagram(
+    buf,
+    obj,
+    {
+      object: (o) => objects.push([o.name, o.pkts, o.bytes]),
+      done: (seq) => ends.push(seq),
+      error: (seq, errno) => errors.push([seq, errno]),
+    },
+    stats,
+  );
   return { objects, ends, errors, stats };
 }
 
 describe('nfnetlink_acct codec', () => {
   it('asks for a dump of every object, zeroing them with reset', () => {
-    for (const [reset, type] of [[false, 1], [true, 2]] as const) {
+    for (const [reset, type] of [
+      [false, 1],
+      [true, 2],
+    ] as const) {
       const b = encodeDump(77, reset);
       assert.equal(b.length, 20);
       assert.deepEqual([b.readUInt32LE(0), b.readUInt16LE(4), b.readUInt16LE(6), b.readUInt32LE(8)], [20, (7 << 8) | type, 0x301, 77]);
@@ -73,7 +88,11 @@ describe('nfnetlink_acct codec', () => {
   it('decodes every object of a datagram and the end of the dump', () => {
     const big = 0x1_0000_0001n;
     const r = decode(Buffer.concat([object(5, 'http-in', 12n, 3456n), object(5, 'x', big, big * 1500n), object(5, 'idle', 0n, 0n), done(5)]));
-    assert.deepEqual(r.objects, [['http-in', 12n, 3456n], ['x', big, big * 1500n], ['idle', 0n, 0n]]);
+    assert.deepEqual(r.objects, [
+      ['http-in', 12n, 3456n],
+      ['x', big, big * 1500n],
+      ['idle', 0n, 0n],
+    ]);
     assert.deepEqual(r.ends, [5]);
     assert.deepEqual(r.stats, { objects: 3, malformed: 0 });
   });

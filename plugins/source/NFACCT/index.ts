@@ -12,7 +12,11 @@ export default defineSource({
   description: 'one record per kernel accounting object (nfacct) every pollinterval seconds',
   options: {
     pollinterval: { type: 'int', default: 60, min: 1, max: 86400, description: 'seconds between two readings of the accounting objects' },
-    zerocounter: { type: 'bool', default: true, description: 'zero each object\'s counters as they are read, so a record holds what was counted since the previous one (as ulogd2\'s zerocounter)' },
+    zerocounter: {
+      type: 'bool',
+      default: true,
+      description: "zero each object's counters as they are read, so a record holds what was counted since the previous one (as ulogd2's zerocounter)",
+    },
   },
   produces: [
     { name: 'sum.name', type: 'string', description: 'name of the accounting object' },

@@ -70,7 +70,9 @@ export class NfacctSource implements SourceInstance {
     this.handlers = {
       object: (o) => this.onObject(o),
       done: (seq) => this.finish(seq, 0),
-      error: (seq, errno) => { if (errno !== 0) this.finish(seq, errno); },
+      error: (seq, errno) => {
+        if (errno !== 0) this.finish(seq, errno);
+      },
     };
   }
 
@@ -109,7 +111,14 @@ export class NfacctSource implements SourceInstance {
     if (this.sock) {
       // What was counted since the last poll: one more poll, unless one is under way already.
       const wait = Math.min(maxMs, 2000);
-      if (this.dump) await new Promise<void>((r) => { const t = setTimeout(r, wait); this.onIdle = () => { clearTimeout(t); r(); }; });
+      if (this.dump)
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, wait);
+          this.onIdle = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
       else await this.request(false, wait);
     }
     this.close();
@@ -192,7 +201,10 @@ export class NfacctSource implements SourceInstance {
       // Once per episode: a kernel that keeps refusing is said once, and again when it answers.
       if (!this.failing) {
         // The kernel checks CAP_NET_ADMIN on every request, not only when the socket opens: -u drops it.
-        const why = errno === os.constants.errno.EPERM ? ': every reading needs CAP_NET_ADMIN, which the process no longer has (-u drops it unless the user keeps it)' : '';
+        const why =
+          errno === os.constants.errno.EPERM
+            ? ': every reading needs CAP_NET_ADMIN, which the process no longer has (-u drops it unless the user keeps it)'
+            : '';
         this.log.error(`NFACCT: listing the accounting objects failed: ${errnoName(errno)}${why}`);
       }
       this.failing = true;

@@ -21,21 +21,55 @@ type Rec = { [k: string]: unknown };
 
 const SOCKET_DIR = '/var/run/postgresql';
 const psql = (db: string, sql: string, file = false) =>
-  execFileSync('psql', ['-h', SOCKET_DIR, '-U', 'postgres', '-d', db, '-qAtF', '\t', '-v', 'ON_ERROR_STOP=1', ...(file ? ['-f', '-'] : ['-c', sql])],
-    { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+  execFileSync('psql', ['-h', SOCKET_DIR, '-U', 'postgres', '-d', db, '-qAtF', '\t', '-v', 'ON_ERROR_STOP=1', ...(file ? ['-f', '-'] : ['-c', sql])], {
+    encoding: 'utf8',
+    input: file ? sql : undefined,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 
 const MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
 const mysql = (db: string, sql: string, file = false) =>
-  execFileSync('mariadb', ['-uroot', `--socket=${MYSQL_SOCKET}`, '-N', '-B', db, ...(file ? [] : ['-e', sql])],
-    { encoding: 'utf8', input: file ? sql : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+  execFileSync('mariadb', ['-uroot', `--socket=${MYSQL_SOCKET}`, '-N', '-B', db, ...(file ? [] : ['-e', sql])], {
+    encoding: 'utf8',
+    input: file ? sql : undefined,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 
 const readJson = (file: string): Rec[] =>
-  (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Rec)
+    : [];
 
 const KEYS = [
-  'orig.ip.saddr.str', 'orig.ip.daddr.str', 'orig.ip.protocol', 'orig.l4.sport', 'orig.l4.dport', 'orig.raw.pktlen', 'orig.raw.pktcount',
-  'reply.ip.saddr.str', 'reply.ip.daddr.str', 'reply.ip.protocol', 'reply.l4.sport', 'reply.l4.dport', 'reply.raw.pktlen', 'reply.raw.pktcount',
-  'icmp.type', 'icmp.code', 'icmp.id', 'ct.mark', 'ct.id', 'ct.event', 'flow.start.sec', 'flow.start.usec', 'flow.end.sec', 'flow.end.usec', 'oob.family',
+  'orig.ip.saddr.str',
+  'orig.ip.daddr.str',
+  'orig.ip.protocol',
+  'orig.l4.sport',
+  'orig.l4.dport',
+  'orig.raw.pktlen',
+  'orig.raw.pktcount',
+  'reply.ip.saddr.str',
+  'reply.ip.daddr.str',
+  'reply.ip.protocol',
+  'reply.l4.sport',
+  'reply.l4.dport',
+  'reply.raw.pktlen',
+  'reply.raw.pktcount',
+  'icmp.type',
+  'icmp.code',
+  'icmp.id',
+  'ct.mark',
+  'ct.id',
+  'ct.event',
+  'flow.start.sec',
+  'flow.start.usec',
+  'flow.end.sec',
+  'flow.end.usec',
+  'oob.family',
 ];
 
 describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () => {
@@ -58,7 +92,11 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     mysql('', `CREATE DATABASE ${db}`);
     mysql(db, ulogd2Schema('mysql-ulogd2-flat.sql'), true);
     const json = path.join(dir, 'flows.json');
-    daemon = new Daemon(lab.router, writeConfig(dir, `global {
+    daemon = new Daemon(
+      lab.router,
+      writeConfig(
+        dir,
+        `global {
  logfile stderr
  loglevel 3
 }
@@ -82,7 +120,9 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
  mysqltable ulog2_ct
  mysqlspooldir ${dir}/mspool
 }
-`));
+`,
+      ),
+    );
     await daemon.started();
     startedAt = Date.now();
     sent = lab.traffic({ udp4: 150, tcp4: 80, icmp4: 60, udp6: 100, tcp6: 50, icmp6: 40 });
@@ -94,18 +134,24 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
       // The kernel removes an expired entry when its garbage collector comes by, which on a busy machine may be a
       // minute later, or when a table listing meets it: list the table now and then so the timeouts end flows in time.
       let listed = 0;
-      await waitFor(() => {
-        if (Date.now() - listed > 1000) {
-          listed = Date.now();
-          if (lab.table().length > 0) return false;
-        }
-        return readJson(json).length >= sent.length;
-      }, 60_000, `${sent.length} flow records`);
+      await waitFor(
+        () => {
+          if (Date.now() - listed > 1000) {
+            listed = Date.now();
+            if (lab.table().length > 0) return false;
+          }
+          return readJson(json).length >= sent.length;
+        },
+        60_000,
+        `${sent.length} flow records`,
+      );
     } catch (err) {
       daemon.signal('SIGUSR1');
       await new Promise((r) => setTimeout(r, 300));
-      throw new Error(`${(err as Error).message} (have ${readJson(json).length}; conntrack -L: ${lab.router.exec('conntrack', ['-L']).split('\n').slice(0, 2).join(' | ')}; `
-        + `count ${lab.router.exec('conntrack', ['-C']).trim()}; daemon: ${daemon.stderr.slice(-1500)})`);
+      throw new Error(
+        `${(err as Error).message} (have ${readJson(json).length}; conntrack -L: ${lab.router.exec('conntrack', ['-L']).split('\n').slice(0, 2).join(' | ')}; ` +
+          `count ${lab.router.exec('conntrack', ['-C']).trim()}; daemon: ${daemon.stderr.slice(-1500)})`,
+      );
     }
     // Anything more than one record per flow would come now.
     await new Promise((r) => setTimeout(r, 500));
@@ -116,15 +162,26 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
   after(async () => {
     if (daemon) await daemon.stop();
     lab?.close();
-    try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* gone */ }
-    try { mysql('', `DROP DATABASE IF EXISTS ${db}`); } catch { /* gone */ }
+    try {
+      psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    } catch {
+      /* gone */
+    }
+    try {
+      mysql('', `DROP DATABASE IF EXISTS ${db}`);
+    } catch {
+      /* gone */
+    }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const find = (f: SentFlow) => records.filter((r) =>
-    r['oob.family'] === (f.family === 4 ? 2 : 10)
-    && r['orig.ip.protocol'] === (f.proto === 'udp' ? 17 : f.proto === 'tcp' ? 6 : f.family === 4 ? 1 : 58)
-    && (f.proto === 'icmp' ? r['icmp.id'] === f.port : r['orig.l4.sport'] === f.port));
+  const find = (f: SentFlow) =>
+    records.filter(
+      (r) =>
+        r['oob.family'] === (f.family === 4 ? 2 : 10) &&
+        r['orig.ip.protocol'] === (f.proto === 'udp' ? 17 : f.proto === 'tcp' ? 6 : f.family === 4 ? 1 : 58) &&
+        (f.proto === 'icmp' ? r['icmp.id'] === f.port : r['orig.l4.sport'] === f.port),
+    );
 
   it('logs every flow exactly once, and nothing else', () => {
     assert.equal(sent.length, 480);
@@ -136,7 +193,8 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
   it('has both tuples with the DNAT and the SNAT in the reply direction', () => {
     for (const f of sent) {
       const r = find(f)[0];
-      const [client, router, inside, server] = f.family === 4 ? ['10.10.0.2', '10.10.0.1', '10.20.0.1', '10.20.0.2'] : ['fd10::2', 'fd10::1', 'fd20::1', 'fd20::2'];
+      const [client, router, inside, server] =
+        f.family === 4 ? ['10.10.0.2', '10.10.0.1', '10.20.0.1', '10.20.0.2'] : ['fd10::2', 'fd10::1', 'fd20::1', 'fd20::2'];
       const what = `${f.proto}${f.family} ${f.port}`;
       assert.equal(r['orig.ip.saddr.str'], client, what);
       assert.equal(r['orig.ip.daddr.str'], f.proto === 'icmp' ? server : router, what);
@@ -157,8 +215,11 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
       if (f.proto === 'tcp') {
         const t = table.find((e) => e.id === r['ct.id']) ?? assert.fail(`${what}: ct.id ${r['ct.id']} not in conntrack -L`);
         assert.equal(Number(t.orig.sport), f.port, what);
-        assert.deepEqual([r['orig.raw.pktcount'], r['orig.raw.pktlen'], r['reply.raw.pktcount'], r['reply.raw.pktlen']],
-          [t.orig.packets, t.orig.bytes, t.reply.packets, t.reply.bytes].map(Number), what);
+        assert.deepEqual(
+          [r['orig.raw.pktcount'], r['orig.raw.pktlen'], r['reply.raw.pktcount'], r['reply.raw.pktlen']],
+          [t.orig.packets, t.orig.bytes, t.reply.packets, t.reply.bytes].map(Number),
+          what,
+        );
         assert.ok((r['orig.raw.pktcount'] as number) >= 5, `${what}: handshake, data, FIN`);
       } else {
         const bytes = (f.family === 4 ? 20 : 40) + 8 + f.payload;
@@ -167,7 +228,7 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     }
   });
 
-  it('has the kernel\'s start and end times, start before end, within the test', () => {
+  it("has the kernel's start and end times, start before end, within the test", () => {
     for (const r of records) {
       const start = (r['flow.start.sec'] as number) * 1e6 + (r['flow.start.usec'] as number);
       const end = (r['flow.end.sec'] as number) * 1e6 + (r['flow.end.usec'] as number);
@@ -176,12 +237,18 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     }
     // UDP ended by its 2 s timeout: end - start is about 2 s (the kernel's garbage collector may come a little later).
     const udp = records.filter((r) => r['orig.ip.protocol'] === 17).map((r) => (r['flow.end.sec'] as number) - (r['flow.start.sec'] as number));
-    assert.ok(udp.every((d) => d >= 1 && d <= 20), `UDP durations ${[...new Set(udp)].join(',')}`);
+    assert.ok(
+      udp.every((d) => d >= 1 && d <= 20),
+      `UDP durations ${[...new Set(udp)].join(',')}`,
+    );
   });
 
   it("fills ulogd2's ulog2_ct table (pgsql-ulogd2-flat.sql, loaded unchanged) through the PGSQL column mapping", async () => {
     await waitFor(() => Number(psql(db, 'SELECT count(*) FROM ulog2_ct').trim()) >= sent.length, 20_000, 'the rows');
-    const rows = psql(db, 'SELECT row_to_json(u) FROM ulog2_ct u').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+    const rows = psql(db, 'SELECT row_to_json(u) FROM ulog2_ct u')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Rec);
     assert.equal(rows.length, sent.length);
     const columns = Object.keys(rows[0]).filter((c) => c !== '_ct_id');
     assert.ok(columns.includes('orig_ip_saddr_str') && columns.includes('flow_end_usec'), columns.join(','));
@@ -195,13 +262,28 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
   it("fills ulogd2's MySQL ulog2_ct table (mysql-ulogd2-flat.sql, loaded unchanged): 16-byte addresses, counters under its column names", async () => {
     const count = () => Number(mysql(db, 'SELECT COUNT(*) FROM ulog2_ct').trim());
     await waitFor(() => count() >= sent.length, 20_000, 'the rows');
-    const types = new Map(mysql('', `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db}' AND TABLE_NAME = 'ulog2_ct' ORDER BY ORDINAL_POSITION`)
-      .trim().split('\n').map((l) => l.split('\t') as [string, string]));
+    const types = new Map(
+      mysql(
+        '',
+        `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db}' AND TABLE_NAME = 'ulog2_ct' ORDER BY ORDINAL_POSITION`,
+      )
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t') as [string, string]),
+    );
     const columns = [...types.keys()].filter((c) => c !== '_ct_id' && c !== 'state');
     const fields = columns.map((c) => `'${c}', ${/binary/.test(types.get(c)!) ? `LOWER(HEX(\`${c}\`))` : `\`${c}\``}`);
-    const rows = mysql(db, `SELECT JSON_OBJECT(${fields.join(', ')}) FROM ulog2_ct`).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+    const rows = mysql(db, `SELECT JSON_OBJECT(${fields.join(', ')}) FROM ulog2_ct`)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Rec);
     assert.equal(rows.length, sent.length);
-    const alias: { [c: string]: string } = { orig_bytes: 'orig.raw.pktlen', orig_packets: 'orig.raw.pktcount', reply_bytes: 'reply.raw.pktlen', reply_packets: 'reply.raw.pktcount' };
+    const alias: { [c: string]: string } = {
+      orig_bytes: 'orig.raw.pktlen',
+      orig_packets: 'orig.raw.pktcount',
+      reply_bytes: 'reply.raw.pktlen',
+      reply_packets: 'reply.raw.pktcount',
+    };
     // What each record should leave in a column: addresses as 16 bytes, a value the signed tinyint cannot hold (ICMPv6 type 128) as NULL.
     const expected = (r: Rec, c: string): unknown => {
       if (/binary/.test(types.get(c)!)) return addressHex(r[`${c.replace(/_/g, '.')}.str`] as string);
@@ -211,7 +293,10 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     };
     const text = (get: (c: string) => unknown) => columns.map((c) => `${c}=${JSON.stringify(get(c) ?? null)}`).join(' ');
     assert.deepEqual(rows.map((r) => text((c) => r[c])).sort(), records.map((r) => text((c) => expected(r, c))).sort());
-    assert.ok(rows.every((r) => (r.orig_packets as number) >= 1), 'the counters are filled, not left at their default');
+    assert.ok(
+      rows.every((r) => (r.orig_packets as number) >= 1),
+      'the counters are filled, not left at their default',
+    );
   });
 });
 
@@ -228,12 +313,25 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
       ns.exec('sysctl', ['-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
       const json = path.join(dir, 'flows.json');
       // A receive buffer far smaller than the burst (about 250 bytes an event).
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n rmem 64K\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`));
+      daemon = new Daemon(
+        ns,
+        writeConfig(
+          dir,
+          `global {\n logfile stderr\n loglevel 3\n rmem 64K\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`,
+        ),
+      );
       await daemon.started();
-      ns.exec('python3', ['-c', `import socket\nfor i in range(${FLOWS}):\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n s.bind(('127.0.0.1', 20000 + i))\n s.sendto(b'x', ('127.0.0.1', 9))\n s.close()\n`]);
+      ns.exec('python3', [
+        '-c',
+        `import socket\nfor i in range(${FLOWS}):\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n s.bind(('127.0.0.1', 20000 + i))\n s.sendto(b'x', ('127.0.0.1', 9))\n s.close()\n`,
+      ]);
       assert.equal(Number(ns.exec('conntrack', ['-C']).trim()), FLOWS, 'the flows are in the table');
       ns.exec('conntrack', ['-D', '-p', 'udp']);
-      await waitFor(() => readJson(json).length >= FLOWS || (!reliable && /resynchronised/.test(daemon!.stderr)), 60_000, `the records (have ${readJson(json).length})`);
+      await waitFor(
+        () => readJson(json).length >= FLOWS || (!reliable && /resynchronised/.test(daemon!.stderr)),
+        60_000,
+        `the records (have ${readJson(json).length})`,
+      );
       await new Promise((r) => setTimeout(r, reliable ? 1000 : 300));
       await daemon.stop();
       return { records: readJson(json), stderr: daemon.stderr, counters: daemon.counters('NFCT') };
@@ -269,10 +367,23 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
     try {
       ns.nft('table inet t {\n chain out {\n  type filter hook output priority 0;\n  ct state new counter\n }\n}\n');
       const json = path.join(dir, 'flows.json');
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n rmem 16K\n}\n1 {\n source NFCT\n ctevents new\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`));
+      daemon = new Daemon(
+        ns,
+        writeConfig(
+          dir,
+          `global {\n logfile stderr\n loglevel 3\n rmem 16K\n}\n1 {\n source NFCT\n ctevents new\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`,
+        ),
+      );
       await daemon.started();
-      ns.exec('python3', ['-c', `import socket\nfor i in range(${FLOWS}):\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n s.bind(('127.0.0.1', 20000 + i))\n s.sendto(b'x', ('127.0.0.1', 9))\n s.close()\n`]);
-      await waitFor(() => new Set(readJson(json).map((r) => r['orig.l4.sport'])).size >= FLOWS, 30_000, `a record of every flow (have ${readJson(json).length})`);
+      ns.exec('python3', [
+        '-c',
+        `import socket\nfor i in range(${FLOWS}):\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n s.bind(('127.0.0.1', 20000 + i))\n s.sendto(b'x', ('127.0.0.1', 9))\n s.close()\n`,
+      ]);
+      await waitFor(
+        () => new Set(readJson(json).map((r) => r['orig.l4.sport'])).size >= FLOWS,
+        30_000,
+        `a record of every flow (have ${readJson(json).length})`,
+      );
       await new Promise((r) => setTimeout(r, 500));
       await daemon.stop();
       const records = readJson(json);
@@ -297,10 +408,19 @@ describe('source NFCT: without kernel timestamps, and polling', { timeout: 60_00
     ns.nft('table inet t {\n chain out {\n  type filter hook output priority 0;\n  ct state new counter\n }\n}\n');
     for (const s of sysctls) ns.exec('sysctl', ['-qw', s]);
     const json = path.join(dir, 'flows.json');
-    const daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n1 {\n source NFCT\n${block}\n plugin JSON\n jsonfile ${json}\n jsonsync\n jsonfields ${KEYS.join(',')}\n}\n`));
+    const daemon = new Daemon(
+      ns,
+      writeConfig(
+        dir,
+        `global {\n logfile stderr\n loglevel 3\n}\n1 {\n source NFCT\n${block}\n plugin JSON\n jsonfile ${json}\n jsonsync\n jsonfields ${KEYS.join(',')}\n}\n`,
+      ),
+    );
     await daemon.started();
-    const send = (port: number, times = 1) => ns.exec('python3', ['-c',
-      `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', ${port}))\nfor i in range(${times}): s.sendto(b'hello', ('127.0.0.1', 9))\n`]);
+    const send = (port: number, times = 1) =>
+      ns.exec('python3', [
+        '-c',
+        `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', ${port}))\nfor i in range(${times}): s.sendto(b'hello', ('127.0.0.1', 9))\n`,
+      ]);
     const done = async () => {
       await daemon.stop();
       ns.delete();
@@ -309,7 +429,7 @@ describe('source NFCT: without kernel timestamps, and polling', { timeout: 60_00
     return { ns, daemon, json, send, done };
   }
 
-  it('says once that timestamps and counters are off, and takes a destroy record\'s start from the NEW event', async () => {
+  it("says once that timestamps and counters are off, and takes a destroy record's start from the NEW event", async () => {
     const t = await setup(' ctevents destroy', ['net.netfilter.nf_conntrack_timestamp=0', 'net.netfilter.nf_conntrack_acct=0']);
     try {
       const before = Date.now();
@@ -342,10 +462,17 @@ describe('source NFCT: without kernel timestamps, and polling', { timeout: 60_00
       const first = await waitFor(() => readJson(t.json).find((r) => r['orig.l4.sport'] === 30002), 5000, 'a dump record');
       assert.deepEqual([first['ct.event'], first['orig.raw.pktcount'], first['orig.raw.pktlen'], first['flow.end.sec']], [0, 2, 66, undefined]);
       t.send(30002);
-      const later = await waitFor(() => readJson(t.json).find((r) => r['orig.l4.sport'] === 30002 && r['orig.raw.pktcount'] === 3), 5000, 'a later dump with the new count');
+      const later = await waitFor(
+        () => readJson(t.json).find((r) => r['orig.l4.sport'] === 30002 && r['orig.raw.pktcount'] === 3),
+        5000,
+        'a later dump with the new count',
+      );
       assert.equal(later['ct.id'], first['ct.id']);
       assert.equal(Number(t.ns.exec('conntrack', ['-C']).trim()), 2, 'the ping is in the table too');
-      assert.ok(readJson(t.json).every((r) => r['orig.ip.protocol'] === 17), 'ctprotofilter keeps the ping out');
+      assert.ok(
+        readJson(t.json).every((r) => r['orig.ip.protocol'] === 17),
+        'ctprotofilter keeps the ping out',
+      );
     } finally {
       await t.done();
     }

@@ -7,8 +7,22 @@
  */
 import { i32le, u16be, u16le, u32be, u32le } from 'specter/plugin';
 import {
-  CTA, CTA_COUNTERS, CTA_IP, CTA_PROTO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_TIMESTAMP, CTA_TUPLE, EVENT,
-  MSG_CT_DELETE, MSG_CT_GET, MSG_CT_NEW, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI,
+  CTA,
+  CTA_COUNTERS,
+  CTA_IP,
+  CTA_PROTO,
+  CTA_PROTOINFO_TCP,
+  CTA_PROTOINFO_TCP_STATE,
+  CTA_TIMESTAMP,
+  CTA_TUPLE,
+  EVENT,
+  MSG_CT_DELETE,
+  MSG_CT_GET,
+  MSG_CT_NEW,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  NLM_F_MULTI,
 } from './constants.js';
 import type { Flow, FlowTuple } from './flow.js';
 
@@ -97,20 +111,54 @@ function decodeFlow(buf: Buffer, start: number, end: number, f: Flow): boolean {
     const pend = off + alen;
     const plen = alen - NLA_HDRLEN;
     switch (type) {
-      case CTA.TUPLE_ORIG: if (!decodeTuple(buf, p, pend, f.orig)) return false; break;
-      case CTA.TUPLE_REPLY: if (!decodeTuple(buf, p, pend, f.reply)) return false; break;
-      case CTA.STATUS: if (plen < 4) return false; f.status = u32be(buf, p); break;
-      case CTA.MARK: if (plen < 4) return false; f.mark = u32be(buf, p); break;
-      case CTA.ID: if (plen < 4) return false; f.id = u32be(buf, p); break;
-      case CTA.TIMEOUT: if (plen < 4) return false; f.timeout = u32be(buf, p); break;
-      case CTA.SECMARK: if (plen < 4) return false; f.secmark = u32be(buf, p); break;
-      case CTA.ZONE: if (plen < 2) return false; f.zone = u16be(buf, p); break;
-      case CTA.LABELS: f.labelsOff = p; f.labelsLen = plen; break;
-      case CTA.PROTOINFO: if (!decodeProtoinfo(buf, p, pend, f)) return false; break;
-      case CTA.COUNTERS_ORIG: if (!decodeCounters(buf, p, pend, f, false)) return false; break;
-      case CTA.COUNTERS_REPLY: if (!decodeCounters(buf, p, pend, f, true)) return false; break;
-      case CTA.TIMESTAMP: if (!decodeTimestamp(buf, p, pend, f)) return false; break;
-      default: break; // helpers, sequence adjustments, attributes of newer kernels
+      case CTA.TUPLE_ORIG:
+        if (!decodeTuple(buf, p, pend, f.orig)) return false;
+        break;
+      case CTA.TUPLE_REPLY:
+        if (!decodeTuple(buf, p, pend, f.reply)) return false;
+        break;
+      case CTA.STATUS:
+        if (plen < 4) return false;
+        f.status = u32be(buf, p);
+        break;
+      case CTA.MARK:
+        if (plen < 4) return false;
+        f.mark = u32be(buf, p);
+        break;
+      case CTA.ID:
+        if (plen < 4) return false;
+        f.id = u32be(buf, p);
+        break;
+      case CTA.TIMEOUT:
+        if (plen < 4) return false;
+        f.timeout = u32be(buf, p);
+        break;
+      case CTA.SECMARK:
+        if (plen < 4) return false;
+        f.secmark = u32be(buf, p);
+        break;
+      case CTA.ZONE:
+        if (plen < 2) return false;
+        f.zone = u16be(buf, p);
+        break;
+      case CTA.LABELS:
+        f.labelsOff = p;
+        f.labelsLen = plen;
+        break;
+      case CTA.PROTOINFO:
+        if (!decodeProtoinfo(buf, p, pend, f)) return false;
+        break;
+      case CTA.COUNTERS_ORIG:
+        if (!decodeCounters(buf, p, pend, f, false)) return false;
+        break;
+      case CTA.COUNTERS_REPLY:
+        if (!decodeCounters(buf, p, pend, f, true)) return false;
+        break;
+      case CTA.TIMESTAMP:
+        if (!decodeTimestamp(buf, p, pend, f)) return false;
+        break;
+      default:
+        break; // helpers, sequence adjustments, attributes of newer kernels
     }
     off += align4(alen);
   }
@@ -173,13 +221,35 @@ function decodeProto(buf: Buffer, off: number, end: number, t: FlowTuple): boole
     const plen = alen - NLA_HDRLEN;
     const p = off + NLA_HDRLEN;
     switch (type) {
-      case CTA_PROTO.NUM: if (plen < 1) return false; t.proto = buf[p]; break;
-      case CTA_PROTO.SRC_PORT: if (plen < 2) return false; t.sport = u16be(buf, p); break;
-      case CTA_PROTO.DST_PORT: if (plen < 2) return false; t.dport = u16be(buf, p); break;
-      case CTA_PROTO.ICMP_ID: case CTA_PROTO.ICMPV6_ID: if (plen < 2) return false; t.icmpId = u16be(buf, p); break;
-      case CTA_PROTO.ICMP_TYPE: case CTA_PROTO.ICMPV6_TYPE: if (plen < 1) return false; t.icmpType = buf[p]; break;
-      case CTA_PROTO.ICMP_CODE: case CTA_PROTO.ICMPV6_CODE: if (plen < 1) return false; t.icmpCode = buf[p]; break;
-      default: break;
+      case CTA_PROTO.NUM:
+        if (plen < 1) return false;
+        t.proto = buf[p];
+        break;
+      case CTA_PROTO.SRC_PORT:
+        if (plen < 2) return false;
+        t.sport = u16be(buf, p);
+        break;
+      case CTA_PROTO.DST_PORT:
+        if (plen < 2) return false;
+        t.dport = u16be(buf, p);
+        break;
+      case CTA_PROTO.ICMP_ID:
+      case CTA_PROTO.ICMPV6_ID:
+        if (plen < 2) return false;
+        t.icmpId = u16be(buf, p);
+        break;
+      case CTA_PROTO.ICMP_TYPE:
+      case CTA_PROTO.ICMPV6_TYPE:
+        if (plen < 1) return false;
+        t.icmpType = buf[p];
+        break;
+      case CTA_PROTO.ICMP_CODE:
+      case CTA_PROTO.ICMPV6_CODE:
+        if (plen < 1) return false;
+        t.icmpCode = buf[p];
+        break;
+      default:
+        break;
     }
     off += align4(alen);
   }
@@ -252,7 +322,7 @@ function decodeProtoinfo(buf: Buffer, off: number, end: number, f: Flow): boolea
     if (alen < NLA_HDRLEN || off + alen > end) return false;
     if ((u16le(buf, off + 2) & NLA_TYPE_MASK) === CTA_PROTOINFO_TCP) {
       const inner = off + alen;
-      for (let o = off + NLA_HDRLEN; o + NLA_HDRLEN <= inner;) {
+      for (let o = off + NLA_HDRLEN; o + NLA_HDRLEN <= inner; ) {
         const l = u16le(buf, o);
         if (l < NLA_HDRLEN || o + l > inner) return false;
         if ((u16le(buf, o + 2) & NLA_TYPE_MASK) === CTA_PROTOINFO_TCP_STATE) {

@@ -53,7 +53,15 @@ export const CTA_TUPLE = { IP: 1, PROTO: 2, ZONE: 3 } as const;
 export const CTA_IP = { V4_SRC: 1, V4_DST: 2, V6_SRC: 3, V6_DST: 4 } as const;
 /** Inside CTA_TUPLE_PROTO (enum ctattr_l4proto). */
 export const CTA_PROTO = {
-  NUM: 1, SRC_PORT: 2, DST_PORT: 3, ICMP_ID: 4, ICMP_TYPE: 5, ICMP_CODE: 6, ICMPV6_ID: 7, ICMPV6_TYPE: 8, ICMPV6_CODE: 9,
+  NUM: 1,
+  SRC_PORT: 2,
+  DST_PORT: 3,
+  ICMP_ID: 4,
+  ICMP_TYPE: 5,
+  ICMP_CODE: 6,
+  ICMPV6_ID: 7,
+  ICMPV6_TYPE: 8,
+  ICMPV6_CODE: 9,
 } as const;
 /** Inside CTA_COUNTERS_* (enum ctattr_counters). */
 export const CTA_COUNTERS = { PACKETS: 1, BYTES: 2, PACKETS32: 3, BYTES32: 4 } as const;

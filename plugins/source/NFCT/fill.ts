@@ -13,9 +13,18 @@ type Want = (name: string) => Key | null | undefined;
 
 /** Slots of one direction's keys, in the order tuple() of keys.ts lists them. */
 interface TupleSlots {
-  saddr: number; daddr: number; saddrStr: number; daddrStr: number; proto: number; sport: number; dport: number; bytes: number; packets: number;
+  saddr: number;
+  daddr: number;
+  saddrStr: number;
+  daddrStr: number;
+  proto: number;
+  sport: number;
+  dport: number;
+  bytes: number;
+  packets: number;
   /** The same counters under the MySQL table's column names (orig.bytes, orig.packets). */
-  bytesAlias: number; packetsAlias: number;
+  bytesAlias: number;
+  packetsAlias: number;
 }
 
 /** Protocols whose tuple carries ports. */
@@ -56,10 +65,17 @@ export class FlowFiller {
     this.slot = (name) => slots.get(name) ?? -1;
     const s = this.slot;
     const tuple = (dir: string): TupleSlots => ({
-      saddr: s(`${dir}.ip.saddr`), daddr: s(`${dir}.ip.daddr`), saddrStr: s(`${dir}.ip.saddr.str`), daddrStr: s(`${dir}.ip.daddr.str`),
-      proto: s(`${dir}.ip.protocol`), sport: s(`${dir}.l4.sport`), dport: s(`${dir}.l4.dport`),
-      bytes: s(`${dir}.raw.pktlen`), packets: s(`${dir}.raw.pktcount`),
-      bytesAlias: s(`${dir}.bytes`), packetsAlias: s(`${dir}.packets`),
+      saddr: s(`${dir}.ip.saddr`),
+      daddr: s(`${dir}.ip.daddr`),
+      saddrStr: s(`${dir}.ip.saddr.str`),
+      daddrStr: s(`${dir}.ip.daddr.str`),
+      proto: s(`${dir}.ip.protocol`),
+      sport: s(`${dir}.l4.sport`),
+      dport: s(`${dir}.l4.dport`),
+      bytes: s(`${dir}.raw.pktlen`),
+      packets: s(`${dir}.raw.pktcount`),
+      bytesAlias: s(`${dir}.bytes`),
+      packetsAlias: s(`${dir}.packets`),
     });
     this.orig = tuple('orig');
     this.reply = tuple('reply');
@@ -98,7 +114,7 @@ export class FlowFiller {
       if (this.icmpId >= 0 && o.icmpId >= 0) rec.setSlot(this.icmpId, o.icmpId);
     }
     // The kernel leaves a mark of 0 out of events; ulogd2 writes 0 then, and so does this.
-    if (this.mark >= 0) rec.setSlot(this.mark, f.mark >= 0 ? f.mark : 0);
+    if (this.mark >= 0) rec.setSlot(this.mark, Math.max(f.mark, 0));
     if (this.id >= 0 && f.id >= 0) rec.setSlot(this.id, f.id);
     if (this.event >= 0) rec.setSlot(this.event, f.event);
     if (this.family >= 0) rec.setSlot(this.family, f.family);

@@ -21,8 +21,15 @@ export interface FlowFilterSpec {
 }
 
 const PROTO_NAMES: { [name: string]: number } = {
-  icmp: IPPROTO.ICMP, tcp: IPPROTO.TCP, udp: IPPROTO.UDP, dccp: IPPROTO.DCCP, gre: IPPROTO.GRE,
-  icmpv6: IPPROTO.ICMPV6, ipv6_icmp: IPPROTO.ICMPV6, sctp: IPPROTO.SCTP, udplite: IPPROTO.UDPLITE,
+  icmp: IPPROTO.ICMP,
+  tcp: IPPROTO.TCP,
+  udp: IPPROTO.UDP,
+  dccp: IPPROTO.DCCP,
+  gre: IPPROTO.GRE,
+  icmpv6: IPPROTO.ICMPV6,
+  ipv6_icmp: IPPROTO.ICMPV6,
+  sctp: IPPROTO.SCTP,
+  udplite: IPPROTO.UDPLITE,
 };
 
 export class FlowFilter {
@@ -49,7 +56,7 @@ export class FlowFilter {
   match(f: Flow): boolean {
     const t = f.orig;
     if (this.protos && (t.proto < 0 || this.protos[t.proto] === 0)) return false;
-    if (this.markMask !== 0 && ((f.mark < 0 ? 0 : f.mark) & this.markMask) >>> 0 !== this.markValue) return false;
+    if (this.markMask !== 0 && (Math.max(f.mark, 0) & this.markMask) >>> 0 !== this.markValue) return false;
     if (this.src && !inRanges(f.buf, t, t.srcOff, this.src)) return false;
     if (this.dst && !inRanges(f.buf, t, t.dstOff, this.dst)) return false;
     return true;
@@ -73,7 +80,10 @@ function inRanges(buf: Buffer, t: FlowTuple, off: number, ranges: Range[]): bool
 /** "10.0.0.0/8, 2001:db8::/32, 192.0.2.1": addresses with optional prefix lengths. */
 function parseRanges(text: string, what: string): Range[] {
   const out: Range[] = [];
-  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [addr, len, extra] = item.split('/');
     const bytes = addr.includes(':') ? parseIpv6(addr) : parseIpv4(addr);
     if (!bytes || extra !== undefined) throw new Error(`"${item}" is no ${what} range (an IPv4 or IPv6 address, optionally /prefix)`);
@@ -120,14 +130,20 @@ function parseIpv6(s: string): Uint8Array | null {
   if (halves.length === 2 ? fill < 1 : fill !== 0) return null;
   const all = [...head, ...new Array<number>(fill).fill(0), ...tail];
   const b = new Uint8Array(16);
-  all.forEach((g, i) => { b[2 * i] = g >> 8; b[2 * i + 1] = g & 255; });
+  all.forEach((g, i) => {
+    b[2 * i] = g >> 8;
+    b[2 * i + 1] = g & 255;
+  });
   return b;
 }
 
 /** "tcp, udp, 47": protocol names or numbers. */
 function parseProtos(text: string): Uint8Array {
   const set = new Uint8Array(256);
-  const items = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   for (const item of items) {
     const n = /^\d+$/.test(item) ? Number(item) : PROTO_NAMES[item.replace('-', '_')];
     if (n === undefined || n > 255) throw new Error(`"${item}" is no protocol (a number 0-255 or one of ${Object.keys(PROTO_NAMES).join(', ')})`);

@@ -18,13 +18,15 @@ const split = (l: string): [number, string] => {
 };
 
 describe('LOGEMU flow lines', { timeout: 60_000 }, () => {
-  it('equal conntrack -E -o timestamp\'s for the same events', async () => {
+  it("equal conntrack -E -o timestamp's for the same events", async () => {
     const ns = new NetNs('spt-nfct-l');
     const dir = tempDir();
     let daemon: Daemon | undefined;
     const events = ns.spawn('stdbuf', ['-oL', 'conntrack', '-E', '-o', 'timestamp']);
     let theirs = '';
-    events.stdout!.setEncoding('utf8').on('data', (d: string) => { theirs += d; });
+    events.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      theirs += d;
+    });
     try {
       ns.nft(`table inet t {
  chain raw {
@@ -40,15 +42,26 @@ describe('LOGEMU flow lines', { timeout: 60_000 }, () => {
 `);
       for (const s of ['net.netfilter.nf_conntrack_acct=1', 'net.netfilter.nf_conntrack_timestamp=1']) ns.exec('sysctl', ['-qw', s]);
       const logfile = path.join(dir, 'flows.log');
-      daemon = new Daemon(ns, writeConfig(dir, `global {\n logfile stderr\n loglevel 3\n}\n1 {\n source NFCT\n ctevents new,update,destroy\n plugin LOGEMU\n logemufile ${logfile}\n logemusync\n}\n`));
+      daemon = new Daemon(
+        ns,
+        writeConfig(
+          dir,
+          `global {\n logfile stderr\n loglevel 3\n}\n1 {\n source NFCT\n ctevents new,update,destroy\n plugin LOGEMU\n logemufile ${logfile}\n logemusync\n}\n`,
+        ),
+      );
       await daemon.started();
       // conntrack -E may start listening late on a busy machine: probe flows (to port 4999, left out of the comparison) until it prints.
       for (let i = 0; !theirs.includes('dport=4999'); i++) {
         assert.ok(i < 100, 'conntrack -E prints events');
-        ns.exec('python3', ['-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', ${4000 + i}))\ns.sendto(b'p', ('127.0.0.1', 4999))\n`]);
+        ns.exec('python3', [
+          '-c',
+          `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', ${4000 + i}))\ns.sendto(b'p', ('127.0.0.1', 4999))\n`,
+        ]);
         await new Promise((r) => setTimeout(r, 100));
       }
-      ns.exec('python3', ['-c', String.raw`
+      ns.exec('python3', [
+        '-c',
+        String.raw`
 import socket, threading, time, subprocess
 for port in (5000, 7777):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -64,7 +77,8 @@ c = socket.create_connection(('127.0.0.1', 8080)); c.sendall(b'hello')
 while c.recv(100): pass
 c.close()
 time.sleep(0.3)
-`]);
+`,
+      ]);
       ns.exec('conntrack', ['-D']);
       const ours = (l: string) => l.startsWith('[') && !l.includes('dport=4999 ');
       const count = () => theirs.split('\n').filter(ours).length;
@@ -74,8 +88,21 @@ time.sleep(0.3)
       const a = theirs.split('\n').filter(ours).map(split);
       const b = mine().map(split);
       assert.deepEqual(b.map(([, body]) => body).sort(), a.map(([, body]) => body).sort());
-      for (const kind of ['[NEW] udp', '[UPDATE] tcp', '[DESTROY] tcp', '[DESTROY] icmpv6', 'mark=42 zone=7', '[UNREPLIED]', '[ASSURED]', 'delta-time=', '[USERSPACE] portid=']) {
-        assert.ok(b.some(([, body]) => body.includes(kind)), `a line with ${kind}`);
+      for (const kind of [
+        '[NEW] udp',
+        '[UPDATE] tcp',
+        '[DESTROY] tcp',
+        '[DESTROY] icmpv6',
+        'mark=42 zone=7',
+        '[UNREPLIED]',
+        '[ASSURED]',
+        'delta-time=',
+        '[USERSPACE] portid=',
+      ]) {
+        assert.ok(
+          b.some(([, body]) => body.includes(kind)),
+          `a line with ${kind}`,
+        );
       }
       // The same event read by two programs: the times are close (DESTROY's is the kernel's stop time, NEW's the arrival).
       for (const [t, body] of b) {

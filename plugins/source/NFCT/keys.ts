@@ -39,9 +39,9 @@ export const NFCT_KEYS: readonly KeyDef[] = [
   k('ct.tcp.state', 'u8', 'TCP state (enum tcp_conntrack: 1 SYN_SENT ... 3 ESTABLISHED ... 7 TIME_WAIT, 8 CLOSE)'),
   k('icmp.id', 'u16', 'ICMP or ICMPv6 echo identifier of the original direction'),
   // The names of the counter columns of ulogd2's MySQL ulog2_ct table (mysql-ulogd2-flat.sql), so it fills too.
-  k('orig.bytes', 'u64', 'orig.raw.pktlen under the name of ulogd2\'s MySQL column orig_bytes'),
-  k('orig.packets', 'u64', 'orig.raw.pktcount under the name of ulogd2\'s MySQL column orig_packets'),
-  k('reply.bytes', 'u64', 'reply.raw.pktlen under the name of ulogd2\'s MySQL column reply_bytes'),
-  k('reply.packets', 'u64', 'reply.raw.pktcount under the name of ulogd2\'s MySQL column reply_packets'),
-  k('ct.portid', 'u32', 'netlink port of the process whose request caused the event (conntrack -D), absent when the kernel\'s own (a timeout)'),
+  k('orig.bytes', 'u64', "orig.raw.pktlen under the name of ulogd2's MySQL column orig_bytes"),
+  k('orig.packets', 'u64', "orig.raw.pktcount under the name of ulogd2's MySQL column orig_packets"),
+  k('reply.bytes', 'u64', "reply.raw.pktlen under the name of ulogd2's MySQL column reply_bytes"),
+  k('reply.packets', 'u64', "reply.raw.pktcount under the name of ulogd2's MySQL column reply_packets"),
+  k('ct.portid', 'u32', "netlink port of the process whose request caused the event (conntrack -D), absent when the kernel's own (a timeout)"),
 ];

@@ -118,7 +118,9 @@ export class NatLab {
     };
     link(this.router, 'rc', this.client, 'c0');
     link(this.router, 'rs', this.server, 's0');
-    const addr = (ns: NetNs, dev: string, ...a: string[]) => { for (const x of a) ns.exec('ip', ['addr', 'add', x, 'dev', dev, ...(x.includes(':') ? ['nodad'] : [])]); };
+    const addr = (ns: NetNs, dev: string, ...a: string[]) => {
+      for (const x of a) ns.exec('ip', ['addr', 'add', x, 'dev', dev, ...(x.includes(':') ? ['nodad'] : [])]);
+    };
     addr(this.router, 'rc', '10.10.0.1/24', 'fd10::1/64');
     addr(this.router, 'rs', '10.20.0.1/24', 'fd20::1/64');
     addr(this.client, 'c0', '10.10.0.2/24', 'fd10::2/64');
@@ -127,11 +129,15 @@ export class NatLab {
     this.client.exec('ip', ['-6', 'route', 'add', 'default', 'via', 'fd10::1']);
     // The server has no route back: only the masquerade address answers, so SNAT must work.
     for (const [k, v] of [
-      ['net.ipv4.ip_forward', '1'], ['net.ipv6.conf.all.forwarding', '1'],
-      ['net.netfilter.nf_conntrack_acct', '1'], ['net.netfilter.nf_conntrack_timestamp', '1'],
-      ['net.netfilter.nf_conntrack_udp_timeout', '2'], ['net.netfilter.nf_conntrack_icmp_timeout', '2'],
+      ['net.ipv4.ip_forward', '1'],
+      ['net.ipv6.conf.all.forwarding', '1'],
+      ['net.netfilter.nf_conntrack_acct', '1'],
+      ['net.netfilter.nf_conntrack_timestamp', '1'],
+      ['net.netfilter.nf_conntrack_udp_timeout', '2'],
+      ['net.netfilter.nf_conntrack_icmp_timeout', '2'],
       ['net.netfilter.nf_conntrack_icmpv6_timeout', '2'],
-    ]) this.router.exec('sysctl', ['-qw', `${k}=${v}`]);
+    ])
+      this.router.exec('sysctl', ['-qw', `${k}=${v}`]);
     this.router.nft(`table inet nat {
  chain pre {
   type nat hook prerouting priority dstnat;
@@ -150,8 +156,12 @@ export class NatLab {
     const p = this.server.spawn('python3', ['-u', '-c', SERVER]);
     this.serverProc = p;
     let out = '';
-    p.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    p.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
     await waitFor(() => out.includes('ready'), 5000, `the test server (${out})`);
   }
 
@@ -175,7 +185,10 @@ export class NatLab {
         for (const x of w.slice(4)) {
           const [k, v] = x.split('=');
           if (v === undefined) continue;
-          if (k === 'id') { id = Number(v); continue; }
+          if (k === 'id') {
+            id = Number(v);
+            continue;
+          }
           if (k === 'src' && 'src' in orig) cur = reply;
           cur[k] = v;
         }

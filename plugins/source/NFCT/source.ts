@@ -89,7 +89,9 @@ export class NfctSource implements SourceInstance {
     if ((!kernel.timestamp || s.events.has('new')) && s.pollInterval === 0) this.starts = new Map();
     if (s.pollInterval > 0) {
       this.startDump(false);
-      this.poller = setInterval(() => { if (!this.dump) this.startDump(false); }, s.pollInterval * 1000);
+      this.poller = setInterval(() => {
+        if (!this.dump) this.startDump(false);
+      }, s.pollInterval * 1000);
       this.log.debug(`NFCT: dumping the conntrack table every ${s.pollInterval} s`);
       return;
     }
@@ -230,7 +232,9 @@ export class NfctSource implements SourceInstance {
         this.overflowing = true;
         const size = this.events?.receiveBuffer ?? 0;
         const capped = size < this.settings.rmem ? ` (asked for ${this.settings.rmem}: net.core.rmem_max caps it without CAP_NET_ADMIN)` : '';
-        this.log.warn(`NFCT: the kernel dropped conntrack events: the receive buffer of ${size} bytes${capped} was full; resynchronising with a table dump (ctreliable on makes the kernel keep them, a larger rmem absorbs longer bursts)`);
+        this.log.warn(
+          `NFCT: the kernel dropped conntrack events: the receive buffer of ${size} bytes${capped} was full; resynchronising with a table dump (ctreliable on makes the kernel keep them, a larger rmem absorbs longer bursts)`,
+        );
       }
       if (!this.dump) this.startDump(true);
       return;
@@ -341,11 +345,15 @@ export class NfctSource implements SourceInstance {
 
   private sayKernelSettings(k: { timestamp: boolean; acct: boolean; found: boolean }): void {
     if (!k.found) {
-      this.log.warn('NFCT: /proc/sys/net/netfilter/nf_conntrack_* not found: connection tracking is not loaded here; flows appear once a rule uses it (ct state, NAT)');
+      this.log.warn(
+        'NFCT: /proc/sys/net/netfilter/nf_conntrack_* not found: connection tracking is not loaded here; flows appear once a rule uses it (ct state, NAT)',
+      );
       return;
     }
     if (!k.timestamp) {
-      this.log.warn('NFCT: nf_conntrack_timestamp is off: flow starts come from NEW events seen by this process, ends from the destroy event\'s arrival (sysctl -w net.netfilter.nf_conntrack_timestamp=1 for the kernel\'s own times)');
+      this.log.warn(
+        "NFCT: nf_conntrack_timestamp is off: flow starts come from NEW events seen by this process, ends from the destroy event's arrival (sysctl -w net.netfilter.nf_conntrack_timestamp=1 for the kernel's own times)",
+      );
     }
     if (!k.acct) {
       this.log.warn('NFCT: nf_conntrack_acct is off: flow records carry no packet or byte counts (sysctl -w net.netfilter.nf_conntrack_acct=1)');

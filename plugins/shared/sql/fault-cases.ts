@@ -162,9 +162,11 @@ export async function cutsAndRefusals(s: FaultServer): Promise<void> {
     const daemon = r.daemon();
     await daemon.started();
     const flood = r.ns.spawn(r.gen, ['127.0.0.1', '9400', '2000', '2000', '32']);
+    // Listen for the end at once: the flood may be over before the sessions are killed.
+    const flooded = new Promise((res) => flood.on('exit', res));
     await new Promise((res) => setTimeout(res, 1000));
     s.killSessions(r.db);
-    await new Promise((res) => flood.on('exit', res));
+    await flooded;
     await settle(s, r, 60000);
     assert.equal(await daemon.stop(), 0);
     const c = daemon.counters(s.plugin, 7)!;

@@ -133,9 +133,11 @@ export async function survivesRestart(s: Server): Promise<void> {
     await daemon.started();
     // 6000 packets over 3 s; the server restarts in the middle.
     const flood = ns.spawn(gen, ['127.0.0.1', '9100', '6000', '2000', '32']);
+    // Listen for the end at once: a slow restart may outlast the flood.
+    const flooded = new Promise((r) => flood.on('exit', r));
     await new Promise((r) => setTimeout(r, 1000));
     s.restart();
-    await new Promise((r) => flood.on('exit', r));
+    await flooded;
     const logged = Number(/packets (\d+)/.exec(ns.exec('nft', ['list', 'counter', 'ip', 't', 'logged']))![1]);
     assert.equal(logged, 6000);
     const count = () => {

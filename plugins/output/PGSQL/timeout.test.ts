@@ -46,6 +46,8 @@ describe('PGSQL when the link stalls', { timeout: 30000 }, () => {
       assert.ok(Date.now() - stalledAt >= 900, 'waited for the timeout');
       assert.equal(psql('SELECT count(DISTINCT oob_prefix) FROM ulog'), '10');
       assert.ok(h.counters.errors >= 1);
+      // Other sessions see the rows as soon as the server commits; the output counts them when COMMIT's answer arrives.
+      await waitFor(() => h.counters.sent >= 10, 5000, 'the commit to be counted');
       assert.equal(h.counters.sent, 10);
     } finally {
       await h.instance.close();

@@ -1,8 +1,10 @@
 /**
- * The NATS output's running part. Every record is encoded (record-codec.ts)
- * and appended to the spool at the end of its batch; a publisher reads the
- * spool in order and publishes each record to JetStream with
- * Nats-Msg-Id = sensor:seq, at most `natsinflight` at a time, each with a
+ * The NATS output's running part. The records of a batch are encoded
+ * (record-codec.ts) into messages of up to 64 KiB, each a frame of the spool,
+ * appended at the end of the batch; a publisher reads the spool in order and
+ * publishes each message to JetStream with Nats-Msg-Id = sensor:first seq
+ * (a message's bounds are fixed in the spool, so a message sent again has
+ * the same id), at most `natsinflight` messages at a time, each with a
  * reply subject of this output's inbox that JetStream answers with its
  * PubAck (the JetStream publish protocol, without a promise, a timer and two
  * Error objects per record as the client's request() makes). A record leaves
@@ -10,7 +12,7 @@
  * A failed publish (no server, no stream, a full stream, a timeout) rewinds
  * the publisher to the first unacknowledged record and retries after a
  * growing pause; what was sent twice is stored once (the stream's duplicate
- * window).
+ * window). A record leaves the spool with its message.
  *
  * HighWater/LowWater: when the spool holds `highwater` bytes, records go to
  * the `dropto` output (or are counted as dropped) until it is back under
@@ -19,12 +21,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, headers, PermissionViolationError, type ConnectionOptions, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Backoff, CommitQueue, ErrorReporter, type Key, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
-import { connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
-import { ByteWriter, recordSeq, RecordEncoder } from '../../shared/forward/record-codec.js';
+import { connectFailure, connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
+import { ByteWriter, firstSeq, MAX_RECORDS, RecordEncoder, recordCount } from '../../shared/forward/record-codec.js';
 import type { Sequence } from './sequence.js';
 import { FRAME_HEADER, sealFrame, type Spool } from './spool.js';
+
+/** A message is closed past this size (NATS servers take 1 MiB by default). */
+const MESSAGE_BYTES = 64 * 1024;
 
 export interface ForwarderSettings {
   subject: string;
@@ -51,8 +56,9 @@ export class Forwarder implements OutputInstance {
   private readonly w = new ByteWriter(256 * 1024);
   private readonly encoder: RecordEncoder;
   private readonly commits: CommitQueue;
-  /** Records encoded into `w` this batch, and their spool tickets waiting for an fsync. */
+  /** Records encoded into `w` this batch in closed messages, where the open message starts, and spool tickets waiting for an fsync. */
   private batched = 0;
+  private messageStart = 0;
   private readonly unsynced: number[] = [];
   private divertedThisBatch = 0;
   private diverting = false;
@@ -62,6 +68,8 @@ export class Forwarder implements OutputInstance {
   private outstanding = 0;
   private readonly qSeg: number[] = [];
   private readonly qEnd: number[] = [];
+  /** Records in each message. */
+  private readonly qCount: number[] = [];
   private readonly qDone: boolean[] = [];
   /** When each record was published (ms), for the acknowledgement timeout. */
   private readonly qTime: number[] = [];
@@ -69,6 +77,7 @@ export class Forwarder implements OutputInstance {
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly backoff = new Backoff();
   private retryTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
   private closed = false;
@@ -100,40 +109,67 @@ export class Forwarder implements OutputInstance {
   async start(): Promise<void> {
     const opts = connectionOptions(this.ctx.options, `specter ${this.sensor} group ${this.ctx.group}`, this.ctx.fail);
     this.syncTimer = setInterval(() => void this.syncSpool(), this.s.syncMs);
-    const late = setTimeout(
-      () => this.ctx.log.warn(`${this.ctx.name}: no connection to NATS at ${this.ctx.options.natsurl} yet; spooling in ${this.spool.dir}`),
-      3000,
-    );
-    // The server may be down at start: the spool takes records meanwhile, and connect() keeps trying.
-    connect(opts).then(
-      (nc) => {
-        clearTimeout(late);
-        if (this.closed) {
-          void nc.close();
-          return;
+    // The server may be down at start, or refuse us: the spool takes records meanwhile.
+    void this.connectUntilConnected(opts);
+  }
+
+  /** Tries to connect until it succeeds (or the output closes), logging each new reason of failure once. */
+  private async connectUntilConnected(opts: ConnectionOptions): Promise<void> {
+    const backoff = new Backoff(1000, 5000);
+    let said = '';
+    while (!this.closed) {
+      let nc: NatsConnection;
+      try {
+        nc = await connect(opts);
+      } catch (err) {
+        const why = await connectFailure(opts, err as Error);
+        if (why !== said && !this.closed) {
+          said = why;
+          this.ctx.log.error(`${this.ctx.name}: cannot connect to NATS at ${this.ctx.options.natsurl}: ${why}; spooling in ${this.spool.dir} and trying again`);
         }
-        this.nc = nc;
-        this.inbox = createInbox();
-        nc.subscribe(`${this.inbox}.*.*`, {
-          callback: (err, msg) => {
-            if (!err) this.answer(msg);
-          },
+        await new Promise((r) => {
+          this.connectTimer = setTimeout(r, backoff.next());
         });
-        this.sweepTimer = setInterval(() => this.sweep(), Math.min(500, this.s.timeoutMs / 4));
-        this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
-        void (async () => {
-          for await (const st of nc.status()) {
-            if (st.type === 'disconnect') this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
-            else if (st.type === 'reconnect') {
-              this.ctx.log.info(`${this.ctx.name}: reconnected to NATS`);
-              this.retryNow();
-            }
-          }
-        })();
-        this.pump();
+        continue;
+      }
+      if (this.closed) {
+        void nc.close();
+        return;
+      }
+      this.connected(nc);
+      return;
+    }
+  }
+
+  private connected(nc: NatsConnection): void {
+    this.nc = nc;
+    this.inbox = createInbox();
+    nc.subscribe(`${this.inbox}.*.*`, {
+      callback: (err, msg) => {
+        if (!err) this.answer(msg);
       },
-      (err: Error) => this.ctx.log.error(`${this.ctx.name}: cannot connect to NATS: ${err.message}`),
-    );
+    });
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(500, this.s.timeoutMs / 4));
+    this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === 'disconnect') this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
+        else if (st.type === 'reconnect') {
+          this.ctx.log.info(`${this.ctx.name}: reconnected to NATS`);
+          this.retryNow();
+        } else if (st.type === 'error') this.serverError(st.error);
+      }
+    })();
+    this.pump();
+  }
+
+  /** An -ERR of the server: a publish it refuses fails the publishes in flight at once, without waiting for their timeout. */
+  private serverError(err: Error): void {
+    if (err instanceof PermissionViolationError && err.operation === 'publish' && err.subject === this.s.subject) {
+      if (this.outstanding > 0) this.failed(`${err.message}: the server does not let this user publish on its subject`);
+    } else {
+      this.failures.failure(`${this.ctx.name}: the NATS server says: ${err.message}`);
+    }
   }
 
   /** After the privilege drop (-u): the spool's directories must be the user's to write in (new segments, acked, sequence). */
@@ -153,12 +189,23 @@ export class Forwarder implements OutputInstance {
       return;
     }
     const w = this.w;
-    const start = w.pos;
-    w.ensure(FRAME_HEADER);
-    w.pos += FRAME_HEADER;
-    this.encoder.encode(rec, this.seq.take(), w);
-    sealFrame(w.buf, start, w.pos);
-    this.batched++;
+    const enc = this.encoder;
+    if (!enc.open) {
+      w.ensure(FRAME_HEADER);
+      this.messageStart = w.pos;
+      w.pos += FRAME_HEADER;
+      enc.begin(w);
+    }
+    enc.add(rec);
+    if (w.pos - this.messageStart >= MESSAGE_BYTES || enc.records === MAX_RECORDS) this.closeMessage();
+  }
+
+  /** Numbers the open message's records (consecutive, so the message's first number names them all) and seals its frame. */
+  private closeMessage(): void {
+    const n = this.encoder.records;
+    this.encoder.end(this.seq.take(n));
+    sealFrame(this.w.buf, this.messageStart, this.w.pos);
+    this.batched += n;
   }
 
   endBatch(): void {
@@ -220,6 +267,7 @@ export class Forwarder implements OutputInstance {
 
   /** Appends the records encoded so far to the spool; they are settled once an fsync covers them. */
   private appendBatch(): void {
+    if (this.encoder.open) this.closeMessage();
     if (this.batched === 0) return;
     const n = this.batched;
     this.batched = 0;
@@ -273,11 +321,12 @@ export class Forwarder implements OutputInstance {
         const idx = this.qSeg.length;
         this.qSeg.push(batch.seg);
         this.qEnd.push(batch.ends[i]);
+        this.qCount.push(recordCount(batch.buf, start));
         this.qDone.push(false);
         this.qTime.push(now);
         const len = batch.buf.readUInt32LE(start - FRAME_HEADER);
         const h = headers();
-        h.set('Nats-Msg-Id', `${this.sensor}:${recordSeq(batch.buf, start)}`);
+        h.set('Nats-Msg-Id', `${this.sensor}:${firstSeq(batch.buf, start)}`);
         this.outstanding++;
         nc.publish(this.s.subject, batch.buf.subarray(start, start + len), { reply: prefix + idx, headers: h });
       }
@@ -316,8 +365,8 @@ export class Forwarder implements OutputInstance {
   private acked(idx: number, duplicate: boolean): void {
     this.outstanding--;
     this.qDone[idx] = true;
-    this.ctx.counters.sent++;
-    if (duplicate) this.ctx.counters.extra.duplicates++;
+    this.ctx.counters.sent += this.qCount[idx];
+    if (duplicate) this.ctx.counters.extra.duplicates += this.qCount[idx];
     if (this.failures.failing) {
       this.backoff.reset();
       this.failures.recovered(`${this.ctx.name}: JetStream acknowledges again`);
@@ -335,14 +384,14 @@ export class Forwarder implements OutputInstance {
   }
 
   private clearQueue(): void {
-    this.qSeg.length = this.qEnd.length = this.qDone.length = this.qTime.length = this.qHead = 0;
+    this.qSeg.length = this.qEnd.length = this.qCount.length = this.qDone.length = this.qTime.length = this.qHead = 0;
   }
 
   private failed(why: string): void {
     // Everything after the last acknowledged record is sent again, in order; answers to this generation are ignored.
     this.gen++;
     this.ctx.counters.errors++;
-    this.ctx.counters.extra.republished += this.qDone.length - this.qHead;
+    for (let i = this.qHead; i < this.qCount.length; i++) this.ctx.counters.extra.republished += this.qCount[i];
     this.outstanding = 0;
     this.clearQueue();
     this.spool.rewind();
@@ -378,6 +427,7 @@ export class Forwarder implements OutputInstance {
     this.closed = true;
     if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.appendBatch();
     try {

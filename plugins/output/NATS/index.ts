@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { defineOutput } from 'specter/plugin';
 import { checkConnectionOptions, NATS_CONNECTION_OPTIONS } from '../../shared/forward/nats-options.js';
-import { recordSeq } from '../../shared/forward/record-codec.js';
+import { lastSeq } from '../../shared/forward/record-codec.js';
 import { Forwarder } from './forwarder.js';
 import { Sequence } from './sequence.js';
 import { Spool } from './spool.js';
@@ -17,7 +17,13 @@ export default defineOutput({
   options: {
     ...NATS_CONNECTION_OPTIONS,
     natssubject: { type: 'string', default: 'specter.$sensor.$group', description: 'subject of the records; $sensor and $group are replaced' },
-    natsinflight: { type: 'int', default: 1024, min: 1, max: 65536, description: 'records published and not yet acknowledged, at most' },
+    natsinflight: {
+      type: 'int',
+      default: 256,
+      min: 1,
+      max: 65536,
+      description: 'messages (of up to 64 KiB of records each) published and not yet acknowledged, at most',
+    },
     natstimeout: {
       type: 'int',
       default: 5000,
@@ -65,7 +71,7 @@ export default defineOutput({
     let seq: Sequence;
     try {
       seq = Sequence.for(o.spooldir);
-      spool = new Spool(dir, recordSeq);
+      spool = new Spool(dir, lastSeq);
     } catch (err) {
       return ctx.fail(`cannot open the spool: ${(err as Error).message}`, 'spooldir');
     }

@@ -36,10 +36,12 @@ export class Sequence {
     if (seq >= this.next) this.next = seq + 1;
   }
 
-  /** The next number; reserves a new block (one small synchronous write and fsync) when the current one is used up. */
-  take(): number {
-    if (this.next >= this.ceiling) this.reserve(this.next + BLOCK);
-    return this.next++;
+  /** The first of `n` consecutive numbers; reserves a new block (one small synchronous write and fsync) when the current one is used up. */
+  take(n: number): number {
+    if (this.next + n > this.ceiling) this.reserve(this.next + n + BLOCK);
+    const first = this.next;
+    this.next += n;
+    return first;
   }
 
   private reserve(ceiling: number): void {

@@ -5,7 +5,9 @@
  * so --check opens nothing, and a missing file is one line naming the option.
  */
 import fs from 'node:fs';
-import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
+import net from 'node:net';
+import tls from 'node:tls';
+import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type TlsOptions } from '@nats-io/transport-node';
 import type { OptionSpecs, OptionValuesOf } from 'specter/plugin';
 
 export const NATS_CONNECTION_OPTIONS = {
@@ -62,10 +64,13 @@ export function connectionOptions(o: NatsConnectionValues, name: string, fail: F
   const opts: ConnectionOptions = {
     servers,
     name,
-    // Reconnect for ever: the spool (sensor) or the stream (collector) holds what waits.
+    // Reconnect for ever, refused credentials included (a server whose configuration is being fixed): the spool
+    // (sensor) or the stream (collector) holds what waits. A first connection fails at once, so its reason is known.
     maxReconnectAttempts: -1,
+    ignoreAuthErrorAbort: true,
     reconnectTimeWait: 1000,
-    waitOnFirstConnect: true,
+    waitOnFirstConnect: false,
+    timeout: 5000,
     pingInterval: 10_000,
     maxPingOut: 3,
     // Else the client builds two Error objects (with stacks) for every publish, ahead of a timeout that rarely comes.
@@ -84,12 +89,62 @@ export function connectionOptions(o: NatsConnectionValues, name: string, fail: F
     opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
   if (o.natstls || o.natstlsca !== undefined || o.natstlscert !== undefined || servers.some((s) => s.startsWith('tls://'))) {
-    opts.tls = {};
-    if (o.natstlsca !== undefined) opts.tls.ca = read('natstlsca', o.natstlsca);
+    const t: TlsOptions & tls.ConnectionOptions = {};
+    if (o.natstlsca !== undefined) t.ca = read('natstlsca', o.natstlsca);
     if (o.natstlscert !== undefined && o.natstlskey !== undefined) {
-      opts.tls.cert = read('natstlscert', o.natstlscert);
-      opts.tls.key = read('natstlskey', o.natstlskey);
+      t.cert = read('natstlscert', o.natstlscert);
+      t.key = read('natstlskey', o.natstlskey);
     }
+    // The client gives Node no server name for a server named by its IP address, and Node then checks the
+    // certificate against "localhost": accept a certificate naming one of the addresses of natsurl instead.
+    const ips = servers.map((s) => hostPort(s).host).filter((h) => net.isIP(h));
+    if (ips.length)
+      t.checkServerIdentity = (host, cert) => {
+        const err = tls.checkServerIdentity(host, cert);
+        if (!err || host !== 'localhost') return err;
+        return ips.some((ip) => !tls.checkServerIdentity(ip, cert)) ? undefined : tls.checkServerIdentity(ips[0], cert);
+      };
+    opts.tls = t;
   }
   return opts;
+}
+
+function hostPort(server: string): { host: string; port: number } {
+  const m = /^(?:[a-z]+:\/\/)?(.*):(\d+)$/.exec(server)!;
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+/**
+ * Why a first connection failed, in words for the log. A server that wants a client certificate ends the
+ * connection right after the TLS handshake, and the client then only reports a timeout: a TLS connection of
+ * our own to the server says what the server objected to.
+ */
+export async function connectFailure(opts: ConnectionOptions, err: Error): Promise<string> {
+  if (!opts.tls || !/timeout/i.test(err.message)) return err.message;
+  const servers = Array.isArray(opts.servers) ? opts.servers : [opts.servers ?? ''];
+  const alert = await tlsAlert(hostPort(servers[0]), opts.tls as tls.ConnectionOptions);
+  if (!alert) return err.message;
+  return alert === 'bad certificate' || alert === 'certificate required'
+    ? `the server ended the TLS connection (alert "${alert}"): it wants a client certificate it trusts (natstlscert, natstlskey)`
+    : `the server ended the TLS connection (alert "${alert}")`;
+}
+
+/** The TLS alert the server sends after the handshake, if any within 3 s. */
+function tlsAlert(server: { host: string; port: number }, options: tls.ConnectionOptions): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect(server.port, server.host);
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(undefined), 3000);
+    sock.on('error', () => done(undefined));
+    // The server speaks first, in clear (INFO), then the client starts TLS.
+    sock.once('data', () => {
+      const s = tls.connect({ ...options, socket: sock }, () => s.write('CONNECT {"verbose":false}\r\nPING\r\n'));
+      s.on('data', () => done(undefined));
+      s.on('error', (e) => done(/alert ([a-z ]+)/.exec(e.message)?.[1]));
+    });
+  });
 }

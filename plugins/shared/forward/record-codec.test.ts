@@ -6,7 +6,7 @@ import LOCAL from '../../input/LOCAL/index.js';
 import PWSNIFF from '../../input/PWSNIFF/index.js';
 import { KeyRegistry, type Key, type KeyType, Record } from 'specter/plugin';
 import { KEY_CODES } from './key-codes.js';
-import { ByteWriter, RecordDecoder, RecordEncoder, RecordFormatError, recordSeq } from './record-codec.js';
+import { ByteWriter, firstSeq, lastSeq, RecordDecoder, RecordEncoder, RecordFormatError, recordCount } from './record-codec.js';
 
 const V6 = Uint8Array.from(Buffer.from('20010db8000000000000000000000001', 'hex'));
 const MAC = Uint8Array.of(0x02, 0x42, 0xac, 0x11, 0x00, 0x02);
@@ -49,13 +49,22 @@ function encodeOne(values: Array<[string, KeyType, unknown]> = DEFS, seq = 42) {
   for (const [name, , v] of values) rec.set(reg.get(name)!, v);
   const enc = new RecordEncoder(keys, reg.size, 'fw-edge-1', 7);
   const w = new ByteWriter(16);
-  const n = enc.encode(rec, seq, w);
+  enc.begin(w);
+  enc.add(rec);
+  const n = enc.end(seq);
   assert.equal(n, w.pos);
   return Buffer.from(w.buf.subarray(0, n));
 }
 
 function decoderFor(reg: KeyRegistry) {
   return new RecordDecoder((name) => reg.get(name));
+}
+
+/** Decodes a message of one record into `rec`. */
+function decodeOne(dec: RecordDecoder, msg: Buffer, rec: Record): void {
+  assert.equal(dec.open(msg), 1);
+  assert.equal(dec.next(rec), true);
+  assert.equal(dec.next(rec), false);
 }
 
 const asPlain = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v);
@@ -66,10 +75,11 @@ describe('record encoding', () => {
     const { reg } = registry([...DEFS]);
     const rec = new Record(reg.size);
     const dec = decoderFor(reg);
-    dec.decode(msg, rec);
+    decodeOne(dec, msg, rec);
     assert.equal(dec.sensor, 'fw-edge-1');
     assert.equal(dec.seq, 2 ** 53 - 1);
-    assert.equal(recordSeq(msg, 0), 2 ** 53 - 1);
+    assert.equal(firstSeq(msg, 0), 2 ** 53 - 1);
+    assert.equal(lastSeq(msg, 0), 2 ** 53 - 1);
     assert.equal(dec.group, 7);
     for (const [name, , v] of DEFS) assert.deepEqual(asPlain(rec.get(reg.get(name)!)), asPlain(v), name);
     assert.equal(dec.unknownKeys, 0);
@@ -81,13 +91,13 @@ describe('record encoding', () => {
       ['tcp.sport', 'u16', 80],
       ['oob.hook', 'u8', 1],
     ]);
-    // header 14 + "fw-edge-1" 9 + count 2 + (code, type, 2 bytes) + (code, type, 1 byte)
-    assert.equal(small.length, 14 + 9 + 2 + 4 + 3);
+    // header 14 + "fw-edge-1" 9 + records 2 + keys 2 + (code, type, 2 bytes) + (code, type, 1 byte)
+    assert.equal(small.length, 14 + 9 + 2 + 2 + 4 + 3);
     const named = encodeOne([['x.i8', 'i8', 1]]);
-    assert.equal(named.length, 14 + 9 + 2 + 1 + 1 + 'x.i8'.length + 1 + 1);
+    assert.equal(named.length, 14 + 9 + 2 + 2 + 1 + 1 + 'x.i8'.length + 1 + 1);
     const { reg } = registry([...DEFS]);
     const rec = new Record(reg.size);
-    decoderFor(reg).decode(small, rec);
+    decodeOne(decoderFor(reg), small, rec);
     assert.equal(rec.get(reg.get('tcp.sport')!), 80);
     assert.equal(rec.has(reg.get('oob.prefix')!), false);
   });
@@ -106,7 +116,7 @@ describe('record encoding', () => {
     const hook = reg.register({ name: 'oob.hook', type: 'u32' });
     const rec = new Record(reg.size);
     const dec = decoderFor(reg);
-    dec.decode(msg, rec);
+    decodeOne(dec, msg, rec);
     assert.equal(rec.get(sport), 65535);
     assert.equal(rec.has(hook), false);
     assert.equal(dec.typeMismatches, 1);
@@ -119,7 +129,7 @@ describe('record encoding', () => {
     const want = new Set(['tcp.sport', 'x.long']);
     const rec = new Record(reg.size);
     const dec = new RecordDecoder((n) => (want.has(n) ? reg.get(n)! : reg.get(n) ? null : undefined));
-    dec.decode(msg, rec);
+    decodeOne(dec, msg, rec);
     const set: string[] = [];
     rec.forEachSet((slot) => set.push(reg.all()[slot].name));
     assert.deepEqual(set.sort(), ['tcp.sport', 'x.long']);
@@ -132,15 +142,18 @@ describe('record encoding', () => {
     const dec = decoderFor(reg);
     const refuse = (b: Buffer, why: RegExp) =>
       assert.throws(
-        () => dec.decode(b, rec),
+        () => dec.open(b),
         (e) => e instanceof RecordFormatError && why.test(e.message),
       );
     refuse(Buffer.from('{"hello":"world"}'), /not a specter record/);
     refuse(Buffer.alloc(0), /not a specter record/);
     const msg = encodeOne();
-    const v2 = Buffer.from(msg);
-    v2[1] = 2;
-    refuse(v2, /version 2/);
+    const v1 = Buffer.from(msg);
+    v1[1] = 1;
+    refuse(v1, /version 1/);
+    const empty = Buffer.from(msg.subarray(0, 14 + 9 + 2));
+    empty.writeUInt16LE(0, 14 + 9);
+    refuse(empty, /without records/);
     for (let n = 1; n < msg.length; n++) refuse(msg.subarray(0, n), /./);
     refuse(Buffer.concat([msg, Buffer.from([0])]), /1 bytes after/);
     // Random corruption: either a record or a RecordFormatError, nothing else.
@@ -150,33 +163,65 @@ describe('record encoding', () => {
       const b = Buffer.from(msg);
       for (let j = 0; j < 3; j++) b[14 + 9 + (rand() % (b.length - 23))] = rand() & 0xff;
       try {
-        dec.decode(b, rec);
+        const n = dec.open(b);
+        for (let r = 0; r < n; r++) assert.ok(dec.next(rec));
       } catch (err) {
         assert.ok(err instanceof RecordFormatError, String(err));
       }
     }
   });
 
-  it('appends records one after another in the same buffer', () => {
+  it('carries a run of records in one message, numbered from its first sequence number, messages one after another', () => {
     const { reg, keys } = registry(DEFS);
     const rec = new Record(reg.size);
     const enc = new RecordEncoder(keys as Key[], reg.size, 's', 1);
     const w = new ByteWriter(8);
-    const ends: number[] = [];
-    for (let i = 0; i < 100; i++) {
-      rec.clear();
-      rec.set(reg.get('tcp.sport')!, i);
-      rec.set(reg.get('oob.prefix')!, 'p'.repeat(i));
-      enc.encode(rec, i, w);
-      ends.push(w.pos);
+    const bounds: Array<[number, number]> = [];
+    for (let m = 0; m < 3; m++) {
+      const start = w.pos;
+      enc.begin(w);
+      for (let i = 0; i < 100; i++) {
+        rec.clear();
+        rec.set(reg.get('tcp.sport')!, m * 100 + i);
+        if (i % 2) rec.set(reg.get('oob.prefix')!, 'p'.repeat(i));
+        enc.add(rec);
+      }
+      enc.end(1000 * m);
+      bounds.push([start, w.pos]);
     }
     const dec = decoderFor(reg);
-    let start = 0;
-    for (let i = 0; i < 100; i++) {
-      dec.decode(w.buf.subarray(start, ends[i]), rec);
-      assert.equal(dec.seq, i);
-      assert.equal(rec.get(reg.get('oob.prefix')!), 'p'.repeat(i));
-      start = ends[i];
+    for (let m = 0; m < 3; m++) {
+      const msg = w.buf.subarray(bounds[m][0], bounds[m][1]);
+      assert.equal(recordCount(msg, 0), 100);
+      assert.equal(lastSeq(msg, 0), 1000 * m + 99);
+      assert.equal(dec.open(msg), 100);
+      for (let i = 0; i < 100; i++) {
+        assert.ok(dec.next(rec));
+        assert.equal(dec.seq, 1000 * m + i);
+        assert.equal(rec.get(reg.get('tcp.sport')!), m * 100 + i);
+        assert.equal(rec.get(reg.get('oob.prefix')!), i % 2 ? 'p'.repeat(i) : undefined, 'a key of an earlier record does not stay');
+      }
+      assert.equal(dec.next(rec), false);
     }
+  });
+
+  it('refuses a message damaged in a later record before delivering any of it', () => {
+    const { reg, keys } = registry(DEFS);
+    const rec = new Record(reg.size);
+    const enc = new RecordEncoder(keys as Key[], reg.size, 's', 1);
+    const w = new ByteWriter(8);
+    enc.begin(w);
+    for (let i = 0; i < 10; i++) {
+      rec.clear();
+      rec.set(reg.get('tcp.sport')!, i);
+      enc.add(rec);
+    }
+    const n = enc.end(5);
+    const msg = Buffer.from(w.buf.subarray(0, n));
+    // The last record's value type: an unknown one.
+    msg[n - 3] = 0x7f;
+    const dec = decoderFor(reg);
+    assert.throws(() => dec.open(msg), /unknown value type/);
+    assert.equal(dec.next(rec), false, 'nothing of the refused message is decoded');
   });
 });

@@ -1,16 +1,21 @@
 /**
- * The forwarding encoding of one record (version 1), compact and
- * self-contained so that any collector can read any message on its own:
+ * The forwarding encoding (version 2): one message carries a run of records
+ * of one sensor and group with consecutive sequence numbers, so that a busy
+ * sensor publishes (and a collector fetches and acknowledges) one message
+ * per batch rather than per record. A message is self-contained: any
+ * collector can read any message on its own.
  *
  *   0   'S' (0x53)            magic
- *   1   1                     version
+ *   1   2                     version
  *   2   0                     flags (none yet)
  *   3   L                     length of the sensor name (1..255)
- *   4   seq      u64 LE       the sensor's sequence number (below 2^53)
+ *   4   seq      u64 LE       sequence number of the first record (below 2^53); record i has seq + i
  *   12  group    u16 LE       the sensor's group
  *   14  sensor   L bytes      the sensor's name
- *   ..  count    u16 LE       number of keys that follow
- *   ..  per key: code (1 byte below 128, else 2: low 7 bits | 0x80, then the rest);
+ *   ..  records  u16 LE       number of records that follow (at least 1)
+ *   per record:
+ *       count    u16 LE       number of keys that follow
+ *       per key: code (1 byte below 128, else 2: low 7 bits | 0x80, then the rest);
  *                code 0 is followed by the name (u8 length, bytes); then the type
  *                (u8, TYPE_CODES) and the value:
  *                u8 i8 bool: 1 byte; u16 i16: 2; u32 i32 ipv4: 4; u64 i64: 8; time: f64;
@@ -24,10 +29,12 @@ import { bytesToText, putByteText, type Key, type Record } from 'specter/plugin'
 import { KEY_CODES, TYPE_CODES } from './key-codes.js';
 
 const MAGIC = 0x53;
-const VERSION = 1;
-/** Offset of the sequence number, read by the spool without decoding the record. */
+const VERSION = 2;
+/** Offset of the first sequence number, read by the spool and the publisher without decoding the message. */
 const SEQ_OFFSET = 4;
 const HEADER = 14;
+/** Records in one message, at most (the count is a u16). */
+export const MAX_RECORDS = 0xffff;
 
 const TYPE_CODE = new Map<string, number>(TYPE_CODES.map((t, i) => [t, i]));
 const CODE_OF = new Map<string, number>(KEY_CODES.map((n, i) => [n, i + 1]));
@@ -49,13 +56,19 @@ export class ByteWriter {
   }
 }
 
-/** Encodes records of one group: the keys given (those the group's inputs produce), when present. */
+/**
+ * Encodes messages of one group: begin(), add() per record, end(). Only the
+ * keys given (those the group's inputs produce) are written, when present.
+ */
 export class RecordEncoder {
   /** Per slot: the key's code (or name) and type bytes, or undefined when the slot is not encoded. */
   private readonly heads: (Uint8Array | undefined)[] = [];
   private readonly types: Uint8Array;
   private readonly sensor: Buffer;
   private w: ByteWriter = new ByteWriter(16);
+  /** Where the open message starts in `w`, and its record count. */
+  private start = -1;
+  records = 0;
   private count = 0;
   private readonly onSlot = (slot: number, value: unknown) => this.put(slot, value);
 
@@ -84,8 +97,13 @@ export class RecordEncoder {
     }
   }
 
-  /** Appends the record at w.pos; returns the number of bytes written. */
-  encode(rec: Record, seq: number, w: ByteWriter): number {
+  /** True while a message is open. */
+  get open(): boolean {
+    return this.start >= 0;
+  }
+
+  /** Opens a message at w.pos; its first sequence number is given to end(). */
+  begin(w: ByteWriter): void {
     const start = w.pos;
     w.ensure(HEADER + this.sensor.length + 2);
     const b = w.buf;
@@ -93,17 +111,35 @@ export class RecordEncoder {
     b[start + 1] = VERSION;
     b[start + 2] = 0;
     b[start + 3] = this.sensor.length;
-    b.writeUInt32LE(seq % 0x100000000, start + 4);
-    b.writeUInt32LE(Math.floor(seq / 0x100000000), start + 8);
     b.writeUInt16LE(this.group, start + 12);
     this.sensor.copy(b, start + HEADER);
-    const countAt = start + HEADER + this.sensor.length;
-    w.pos = countAt + 2;
+    w.pos = start + HEADER + this.sensor.length + 2;
     this.w = w;
+    this.start = start;
+    this.records = 0;
+  }
+
+  /** Appends a record to the open message. */
+  add(rec: Record): void {
+    const w = this.w;
+    w.ensure(2);
+    const countAt = w.pos;
+    w.pos += 2;
     this.count = 0;
     rec.forEachSet(this.onSlot);
     w.buf.writeUInt16LE(this.count, countAt);
-    return w.pos - start;
+    this.records++;
+  }
+
+  /** Closes the open message, its records numbered from `firstSeq`; returns its length in bytes. */
+  end(firstSeq: number): number {
+    const b = this.w.buf;
+    const start = this.start;
+    b.writeUInt32LE(firstSeq % 0x100000000, start + SEQ_OFFSET);
+    b.writeUInt32LE(Math.floor(firstSeq / 0x100000000), start + SEQ_OFFSET + 4);
+    b.writeUInt16LE(this.records, start + HEADER + this.sensor.length);
+    this.start = -1;
+    return this.w.pos - start;
   }
 
   private put(slot: number, v: unknown): void {
@@ -207,22 +243,35 @@ export class RecordFormatError extends Error {
   override readonly name = 'RecordFormatError';
 }
 
-/** The sequence number of an encoded record (the spool reads it without decoding). */
-export function recordSeq(b: Buffer, o: number): number {
+/** The sequence number of a message's first record (read without decoding it). */
+export function firstSeq(b: Buffer, o: number): number {
   return b.readUInt32LE(o + SEQ_OFFSET) + b.readUInt32LE(o + SEQ_OFFSET + 4) * 0x100000000;
 }
 
+/** The number of records in a message (read without decoding it). */
+export function recordCount(b: Buffer, o: number): number {
+  return b.readUInt16LE(o + HEADER + b[o + 3]);
+}
+
+/** The sequence number of a message's last record. */
+export function lastSeq(b: Buffer, o: number): number {
+  return firstSeq(b, o) + recordCount(b, o) - 1;
+}
+
 /**
- * Decodes records into a (reused) record. `resolve(name)` gives the local key
- * to set, null for a key known here but read by nobody (skipped), undefined
- * for a key unknown here (skipped and counted). A key whose type differs from
- * the local key of that name is skipped and counted too.
+ * Decodes messages: open() checks a whole message, then next() decodes its
+ * records one by one into a (reused) record. `resolve(name)` gives the local
+ * key to set, null for a key known here but read by nobody (skipped),
+ * undefined for a key unknown here (skipped and counted). A key whose type
+ * differs from the local key of that name is skipped and counted too.
  */
 export class RecordDecoder {
-  /** Header of the last record decoded. */
+  /** Header of the open message, and the sequence number of the last record decoded. */
   sensor = '';
   seq = 0;
   group = 0;
+  /** Records of the open message. */
+  records = 0;
   /** Keys skipped because the local key of that name has another type. */
   typeMismatches = 0;
   /** Keys skipped because no local key has that name (a third-party input's on the sensor). */
@@ -231,42 +280,78 @@ export class RecordDecoder {
   /** Resolved keys by code and by name: false when no local key has the name, null when none is wanted. */
   private readonly byCode: (Key | null | false | undefined)[] = [];
   private readonly byName = new Map<string, Key | null | false>();
+  private b: Buffer = Buffer.alloc(0);
+  private o = 0;
+  private left = 0;
 
   constructor(private readonly resolve: (name: string) => Key | null | undefined) {}
 
-  /** Decodes `b` (one whole message) into `rec` (cleared first). Throws RecordFormatError. */
-  decode(b: Buffer, rec: Record): void {
+  /**
+   * Opens `b` (one whole message) and checks every record in it, so that a
+   * damaged message is refused before any of its records is delivered.
+   * Returns the number of records. Throws RecordFormatError.
+   */
+  open(b: Buffer): number {
+    this.left = 0;
     const end = b.length;
     if (end < HEADER + 3 || b[0] !== MAGIC) throw new RecordFormatError('not a specter record');
     if (b[1] !== VERSION) throw new RecordFormatError(`record version ${b[1]} is not one this collector reads (${VERSION})`);
     const sl = b[3];
     if (sl === 0 || HEADER + sl + 2 > end) throw new RecordFormatError('truncated record header');
-    this.seq = recordSeq(b, 0);
+    let o = HEADER + sl;
+    const records = b[o] | (b[o + 1] << 8);
+    o += 2;
+    if (records === 0) throw new RecordFormatError('a message without records');
+    const first = o;
+    for (let i = 0; i < records; i++) o = this.record(b, o, null);
+    if (o !== end) throw new RecordFormatError(`${end - o} bytes after the last record`);
+    this.seq = firstSeq(b, 0) - 1;
     this.group = b[12] | (b[13] << 8);
     if (this.sensorBytes.length !== sl || this.sensorBytes.compare(b, HEADER, HEADER + sl) !== 0) {
       this.sensorBytes = Buffer.from(b.subarray(HEADER, HEADER + sl));
       this.sensor = this.sensorBytes.toString('utf8');
     }
-    let o = HEADER + sl;
+    this.b = b;
+    this.o = first;
+    this.left = records;
+    this.records = records;
+    return records;
+  }
+
+  /** Decodes the next record of the open message into `rec` (cleared first); false when none is left. */
+  next(rec: Record): boolean {
+    if (this.left === 0) return false;
+    this.left--;
+    this.seq++;
+    rec.clear();
+    this.o = this.record(this.b, this.o, rec);
+    return true;
+  }
+
+  /** Reads one record at `o`, into `rec` or (null) only checking it; returns the offset after it. */
+  private record(b: Buffer, o: number, rec: Record | null): number {
+    const end = b.length;
+    if (o + 2 > end) throw truncated();
     const count = b[o] | (b[o + 1] << 8);
     o += 2;
-    rec.clear();
     for (let i = 0; i < count; i++) {
       if (o + 2 > end) throw truncated();
       let code = b[o++];
       if (code & 0x80) code = (code & 0x7f) | (b[o++] << 7);
-      let key: Key | null | false | undefined;
+      let key: Key | null | false | undefined = null;
       if (code === 0) {
         const nl = b[o++];
         if (o + nl + 1 > end) throw truncated();
-        const name = b.toString('utf8', o, o + nl);
-        o += nl;
-        key = this.byName.get(name);
-        if (key === undefined) {
-          key = this.lookup(name);
-          this.byName.set(name, key);
+        if (rec) {
+          const name = b.toString('utf8', o, o + nl);
+          key = this.byName.get(name);
+          if (key === undefined) {
+            key = this.lookup(name);
+            this.byName.set(name, key);
+          }
         }
-      } else {
+        o += nl;
+      } else if (rec) {
         key = this.byCode[code];
         if (key === undefined) {
           const name = KEY_CODES[code - 1];
@@ -282,7 +367,7 @@ export class RecordDecoder {
       if (key === false) this.unknownKeys++;
       else if (key && key.type !== typeName) this.typeMismatches++;
     }
-    if (o !== end) throw new RecordFormatError(`${end - o} bytes after the last key`);
+    return o;
   }
 
   private lookup(name: string): Key | null | false {
@@ -291,7 +376,7 @@ export class RecordDecoder {
   }
 
   /** Reads one value at `o`, sets it when `key` is given; returns the offset after it. */
-  private value(b: Buffer, o: number, end: number, type: number, key: Key | null, rec: Record): number {
+  private value(b: Buffer, o: number, end: number, type: number, key: Key | null, rec: Record | null): number {
     let v: unknown;
     let n: number;
     switch (type) {
@@ -367,7 +452,7 @@ export class RecordDecoder {
       }
     }
     if (o + n > end) throw truncated();
-    if (key) rec.set(key, v);
+    if (key) rec!.set(key, v);
     return o + n;
   }
 }

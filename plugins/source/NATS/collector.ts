@@ -5,9 +5,10 @@
  * nothing is fetched while an output is busy), so a slow or absent database
  * leaves the backlog in JetStream, not in memory.
  *
- * Each message is decoded into the group's record (record-codec.ts) and
+ * Each message (a run of one sensor's records) is checked whole, then its
+ * records are decoded into the group's record (record-codec.ts) and
  * delivered to every output. It is acknowledged once every output has
- * settled it (the pipeline's committed count); a message the collector
+ * settled all its records (the pipeline's committed count); a message the collector
  * already holds or acknowledged that comes again (ack_wait passed, an
  * acknowledgement lost) is not delivered twice. A message that is no
  * specter record is counted, logged once per subject and terminated.
@@ -16,7 +17,7 @@ import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Counters, type Key, type SourceContext, type SourceInstance, type RecordSink } from 'specter/plugin';
-import { connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
+import { connectFailure, connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
 import { RecordDecoder, RecordFormatError } from '../../shared/forward/record-codec.js';
 import { ensureConsumer, ensureStream, type StreamSettings } from './stream.js';
 
@@ -42,13 +43,18 @@ export class Collector implements SourceInstance {
   private readonly sensorName: Key | null;
   private readonly sensorSeq: Key | null;
   private readonly sensorGroup: Key | null;
-  /** Delivered messages not yet acknowledged, in delivery order, from `head`. */
+  /** Delivered messages not yet acknowledged, in delivery order, from `head`, and their records. */
   private pending: JsMsg[] = [];
+  private pendingRecords: number[] = [];
   private head = 0;
   /** The pipeline's committed count when this source started, records delivered and acknowledged by it. */
   private base = 0;
   private delivered = 0;
   private acked = 0;
+  /** Records delivered since the last endBatch(), and records per message lately (to size fetches in messages). */
+  private inBatch = 0;
+  // A guess until messages come: a first fetch of large messages stays near natsmaxpending records.
+  private perMessage = 100;
   private readonly holding = new Set<number>();
   private readonly recent = new Set<number>();
   private readonly recentRing = new Float64Array(RECENT);
@@ -82,9 +88,9 @@ export class Collector implements SourceInstance {
     // At start the server must answer: the stream and the consumer are created or checked now.
     let nc: NatsConnection;
     try {
-      nc = await connect({ ...opts, waitOnFirstConnect: false, maxReconnectAttempts: -1 });
+      nc = await connect(opts);
     } catch (err) {
-      throw new Error(`cannot connect to NATS at ${this.ctx.options.natsurl}: ${(err as Error).message}`);
+      throw new Error(`cannot connect to NATS at ${this.ctx.options.natsurl}: ${await connectFailure(opts, err as Error)}`);
     }
     this.nc = nc;
     try {
@@ -105,21 +111,18 @@ export class Collector implements SourceInstance {
     while (!this.stopping) {
       const open = this.delivered - this.acked;
       const room = this.s.maxPending - open;
-      if (room < Math.min(this.s.batch, this.s.maxPending / 2) || sink.busy()) {
+      if (room < this.s.maxPending / 2 || sink.busy()) {
         await this.pause(50);
         continue;
       }
       try {
-        const msgs = await consumer.fetch({ max_messages: Math.min(this.s.batch, room), expires: 1000 });
-        let inBatch = 0;
-        for await (const m of msgs) {
-          if (this.take(m)) inBatch++;
-          if (inBatch === 256) {
-            sink.endBatch();
-            inBatch = 0;
-          }
+        const max = Math.max(1, Math.min(this.s.batch, Math.floor(room / this.perMessage)));
+        const msgs = await consumer.fetch({ max_messages: max, expires: 1000 });
+        for await (const m of msgs) this.take(m);
+        if (this.inBatch) {
+          this.inBatch = 0;
+          sink.endBatch();
         }
-        if (inBatch) sink.endBatch();
         if (this.failLogged) {
           this.failLogged = false;
           this.log.info(`${this.name}: reading again`);
@@ -136,23 +139,24 @@ export class Collector implements SourceInstance {
     }
   }
 
-  /** Decodes and delivers one message; false when it was not delivered. */
-  private take(m: JsMsg): boolean {
+  /** Checks one message and delivers its records. */
+  private take(m: JsMsg): void {
     this.counters.received++;
     const sseq = m.seq;
     if (this.holding.has(sseq) || this.recent.has(sseq)) {
       // Delivered before: it is acknowledged with the first copy (or was already).
       this.counters.extra.redelivered++;
       if (this.recent.has(sseq)) m.ack();
-      return false;
+      return;
     }
     const sink = this.sink!;
     const rec = sink.record;
     const d = this.decoder;
     const unknown = d.unknownKeys;
     const mismatched = d.typeMismatches;
+    let records: number;
     try {
-      d.decode(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), rec);
+      records = d.open(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
     } catch (err) {
       if (!(err instanceof RecordFormatError)) throw err;
       this.counters.extra.garbage++;
@@ -161,28 +165,35 @@ export class Collector implements SourceInstance {
         this.log.warn(`${this.name}: a message on ${m.subject} is not a specter record (${err.message}); terminated, not redelivered`);
       }
       m.term(err.message);
-      return false;
+      return;
+    }
+    this.pending.push(m);
+    this.pendingRecords.push(records);
+    this.holding.add(sseq);
+    this.perMessage = this.perMessage * 0.9 + records * 0.1;
+    while (d.next(rec)) {
+      if (this.sensorName) rec.set(this.sensorName, d.sensor);
+      if (this.sensorSeq) rec.set(this.sensorSeq, BigInt(d.seq));
+      if (this.sensorGroup) rec.set(this.sensorGroup, d.group);
+      sink.deliver();
+      this.delivered++;
+      this.counters.sent++;
+      if (++this.inBatch === 256) {
+        this.inBatch = 0;
+        sink.endBatch();
+      }
     }
     if (d.unknownKeys !== unknown) this.counters.extra.unknown_keys += d.unknownKeys - unknown;
     if (d.typeMismatches !== mismatched) this.counters.extra.type_mismatches += d.typeMismatches - mismatched;
-    if (this.sensorName) rec.set(this.sensorName, d.sensor);
-    if (this.sensorSeq) rec.set(this.sensorSeq, BigInt(d.seq));
-    if (this.sensorGroup) rec.set(this.sensorGroup, d.group);
-    this.pending.push(m);
-    this.holding.add(sseq);
-    sink.deliver();
-    this.delivered++;
-    this.counters.sent++;
-    return true;
   }
 
-  /** The outputs settled `n` records of the group in all: acknowledge that many. */
+  /** The outputs settled `n` records of the group in all: acknowledge the messages whose records are all settled. */
   private committed(n: number): void {
     const target = n - this.base;
-    while (this.acked < target && this.head < this.pending.length) {
+    while (this.head < this.pending.length && this.acked + this.pendingRecords[this.head] <= target) {
+      this.acked += this.pendingRecords[this.head];
       const m = this.pending[this.head++];
       m.ack();
-      this.acked++;
       this.holding.delete(m.seq);
       const old = this.recentRing[this.recentAt];
       if (old) this.recent.delete(old);
@@ -192,6 +203,7 @@ export class Collector implements SourceInstance {
     }
     if (this.head > 4096 && this.head * 2 > this.pending.length) {
       this.pending = this.pending.slice(this.head);
+      this.pendingRecords = this.pendingRecords.slice(this.head);
       this.head = 0;
     }
     this.wake?.();

@@ -14,7 +14,7 @@ export default defineSource({
     ...NATS_CONNECTION_OPTIONS,
     natsdurable: { type: 'string', default: 'specter', description: 'durable consumer name; collectors with the same name share the records' },
     natssubjects: { type: 'string', default: 'specter.>', description: 'subjects of the stream (comma-separated), when the collector creates it' },
-    natsbatch: { type: 'int', default: 500, min: 1, max: 10000, description: 'records fetched at once, at most' },
+    natsbatch: { type: 'int', default: 500, min: 1, max: 10000, description: "messages (runs of one sensor's records) fetched at once, at most" },
     natsmaxpending: {
       type: 'int',
       default: 10000,

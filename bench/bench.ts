@@ -21,6 +21,8 @@
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
  * --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000]: sensors → NATS
  *   JetStream → a collector, to a file and to PostgreSQL, and a NATS outage (bench/forward.ts).
+ * --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 5]: connection logging, specter's
+ *   source NFCT beside ulogd2's NFCT to JSON and IPFIX, CPU per flow and loss (bench/flows.ts).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +33,7 @@ import { ROOT } from '../test/daemon.js';
 import { NetNs, waitFor } from '../test/netns.js';
 import { capacity, capacityTables } from './capacity.js';
 import { consumers, type Buffers, type Consumer } from './consumers.js';
+import { flowsBench } from './flows.js';
 import { forwardBench } from './forward.js';
 import { OUTPUTS } from './pipeline.js';
 import { topFunctions } from './profile.js';
@@ -174,7 +177,7 @@ async function main(): Promise<void> {
       packets: { type: 'string' },
       quick: { type: 'boolean' },
       only: { type: 'string' },
-      rates: { type: 'string', default: 'max,100000' },
+      rates: { type: 'string' },
       rmem: { type: 'string', default: '8M' },
       'default-buffers': { type: 'boolean' },
       capacity: { type: 'boolean' },
@@ -187,6 +190,8 @@ async function main(): Promise<void> {
       profile: { type: 'boolean' },
       pipeline: { type: 'boolean' },
       forward: { type: 'boolean' },
+      flows: { type: 'boolean' },
+      'flow-warmup': { type: 'string', default: '5' },
       sensors: { type: 'string', default: '4' },
       rate: { type: 'string', default: '25000' },
       outage: { type: 'string', default: '60' },
@@ -195,7 +200,7 @@ async function main(): Promise<void> {
   });
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, nftables)');
   const packets = Number(values.packets ?? (values.quick ? 100000 : 1000000));
-  const rates = values.rates!.split(',').map((r) => (r === 'max' ? 0 : Number(r)));
+  const rates = (values.rates ?? 'max,100000').split(',').map((r) => (r === 'max' ? 0 : Number(r)));
   const equal: Buffers = { effective: parseSize(values.rmem!) };
   if (values.dir) outputBase.dir = path.resolve(values.dir);
   if (values.warmup !== undefined) warmup.packets = Number(values.warmup);
@@ -204,8 +209,8 @@ async function main(): Promise<void> {
   if (!fs.existsSync('/usr/sbin/ulogd') && wantUlogd)
     console.log('ulogd2 is not installed (apt-get install ulogd2 ulogd2-pcap ulogd2-json): measuring without it');
   const profiles = values.profile ? path.join(ROOT, 'bench', 'results', 'profiles') : null;
+  const nodeArgs = [...(profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []), ...(values['node-args']?.split(' ').filter(Boolean) ?? [])];
   const pick = (b: Buffers, only = values.only) => {
-    const nodeArgs = [...(profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []), ...(values['node-args']?.split(' ').filter(Boolean) ?? [])];
     const list = consumers(b, nodeArgs);
     const wanted = only?.split(',');
     return wanted ? list.filter((c) => wanted.some((w) => c.name.startsWith(w))) : list;
@@ -264,6 +269,18 @@ async function main(): Promise<void> {
         outageRate: Number(values['outage-rate']),
       };
       sections.push(await forwardBench(ns, gen, o, (line) => console.log(line)));
+    } else if (values.flows) {
+      file = 'flows.md';
+      const o = {
+        rates: (values.rates ?? '5000,20000,50000').split(',').map(Number),
+        seconds: Number(values.seconds ?? 10),
+        warmup: Number(values['flow-warmup']),
+        rmem: equal.effective!,
+        only: values.only,
+        nodeArgs,
+        profiles,
+      };
+      sections.push(await flowsBench(ns, work, o, (line) => console.log(line)));
     } else {
       const rows = await sideBySide(ns, gen, pick(equal), packets, rates, profiles);
       sections.push(
@@ -278,7 +295,7 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
-  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}; output files in ${outputBase.dir}; ${warmup.packets ? `${warmup.packets.toLocaleString('en')} packets at 50k pps before each run, not counted` : 'no warm-up'}.\n\n${sections.join('\n\n')}\n`;
+  const md = `# Benchmark ${new Date().toISOString()}\n\n${machine}${values.flows ? '' : `; UDP packets of ${PAYLOAD} bytes${values.capacity ? '' : `, ${packets.toLocaleString('en')} per run`}, one nft rule to NFLOG group ${GROUP}; output files in ${outputBase.dir}; ${warmup.packets ? `${warmup.packets.toLocaleString('en')} packets at 50k pps before each run, not counted` : 'no warm-up'}`}.\n\n${sections.join('\n\n')}\n`;
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results', file), md);
   console.log(`\n${md}`);

@@ -54,7 +54,7 @@ function countNew(file: string, walk: (b: Buffer, at: number) => { records: numb
   }
 }
 
-const lines = (file: string) =>
+export const lines = (file: string) =>
   countNew(file, (b, at) => {
     let n = 0;
     for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
@@ -158,7 +158,7 @@ function specterSql(kind: 'PGSQL' | 'MYSQL', nodeArgs: string[], b: Buffers): Co
   };
 }
 
-const ULOGD_LIB = '/usr/lib/x86_64-linux-gnu/ulogd';
+export const ULOGD_LIB = '/usr/lib/x86_64-linux-gnu/ulogd';
 
 /**
  * ulogd2 passes netlink_socket_buffer_size to SO_RCVBUFFORCE as it is, so the
@@ -166,7 +166,7 @@ const ULOGD_LIB = '/usr/lib/x86_64-linux-gnu/ulogd';
  * buffer while the result stays under netlink_socket_buffer_maxsize; a maximum
  * just above the size keeps the buffer where it was set.
  */
-function ulogdBuffer(b: Buffers): string {
+export function ulogdBuffer(b: Buffers): string {
   if (!b.effective) return '';
   const size = Math.floor(b.effective / 2);
   return `netlink_socket_buffer_size=${size}\nnetlink_socket_buffer_maxsize=${size + 1}\n`;

@@ -64,7 +64,7 @@ export function killAll(): void {
   }
 }
 
-interface Started {
+export interface Started {
   child: ChildProcess;
   dir: string;
   startMs: number;
@@ -73,7 +73,7 @@ interface Started {
 }
 
 /** Starts a consumer with a fresh directory and waits until it is bound. */
-async function start(ns: NetNs, c: Consumer): Promise<Started> {
+export async function start(ns: NetNs, c: Consumer): Promise<Started> {
   const dir = fs.mkdtempSync(path.join(outputBase.dir, 'specter-bench-'));
   const [cmd, ...args] = c.command(dir, GROUP);
   const t0 = performance.now();

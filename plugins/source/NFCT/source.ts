@@ -56,6 +56,10 @@ export class NfctSource implements SourceInstance {
   private nowUsec = 0;
   private delivered = 0;
   private fromDump = false;
+  /** Whether the datagrams of this wake-up have made records: they end one batch, when the wake-up's datagrams are all read. */
+  private batchOpen = false;
+  private batchFromDump = false;
+  private readonly endBatchTask = () => this.endBatch();
   private seq = Math.floor(Math.random() * 0x7fffffff);
   /** An ENOBUFS episode: from the first ENOBUFS to the end of a resync without a new one. */
   private overflowing = false;
@@ -145,13 +149,22 @@ export class NfctSource implements SourceInstance {
       this.counters.extra.malformed += this.stats.malformed - malformed;
       this.log.warn(`NFCT: skipped a malformed message (${this.counters.extra.malformed} so far)`);
     }
-    if (this.delivered !== before && this.sink) {
-      try {
-        this.sink.endBatch();
-        this.holdIfBusy();
-      } catch (err) {
-        this.failed(err);
-      }
+    if (this.delivered !== before && this.sink && !this.batchOpen) {
+      // Each event is a datagram of its own: a batch per datagram would make the outputs write (IPFIX: send) once per flow.
+      this.batchOpen = true;
+      this.batchFromDump = dump;
+      queueMicrotask(this.endBatchTask);
+    }
+  }
+
+  private endBatch(): void {
+    this.batchOpen = false;
+    if (!this.sink) return;
+    try {
+      this.sink.endBatch();
+      this.holdIfBusy();
+    } catch (err) {
+      this.failed(err);
     }
   }
 
@@ -317,7 +330,7 @@ export class NfctSource implements SourceInstance {
   /** Stops reading while an output is busy; the kernel holds what arrives. */
   private holdIfBusy(): void {
     if (this.holding || !this.sink) return;
-    const sock = this.fromDump ? this.dump?.sock : this.events;
+    const sock = this.batchFromDump ? this.dump?.sock : this.events;
     if (!sock) return;
     if (!this.sink.busy()) {
       this.stuck = false;

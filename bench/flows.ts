@@ -45,7 +45,7 @@ const SINK_PORT = 4739;
  * (6.18) ended 1 s flows 4 to 30 s late and in bursts of tens of thousands: the
  * runs would measure the collector. The timeout stays short in case a flush fails.
  */
-const FLUSH_MS = 100;
+const FLUSH_MS = 20;
 const UDP_TIMEOUT_S = 1;
 
 export interface FlowOptions {
@@ -131,9 +131,7 @@ function ulogd(output: 'JSON' | 'IPFIX', reliable: boolean, o: FlowOptions, sink
   const stack = output === 'JSON' ? 'ct1:NFCT,ip2str1:IP2STR,json1:JSON' : 'ct1:NFCT,ipfix1:IPFIX';
   const plugins = output === 'JSON' ? ['inpflow_NFCT', 'filter_IP2STR', 'output_JSON'] : ['inpflow_NFCT', 'output_IPFIX'];
   const section =
-    output === 'JSON'
-      ? '[json1]\nfile="DIR/out.json"\nsync=0\n'
-      : `[ipfix1]\noid=1\nhost="127.0.0.1"\nport=${SINK_PORT}\nproto="udp"\nmtu=1500\n`;
+    output === 'JSON' ? '[json1]\nfile="DIR/out.json"\nsync=0\n' : `[ipfix1]\noid=1\nhost="127.0.0.1"\nport=${SINK_PORT}\nproto="udp"\nmtu=1500\n`;
   return {
     name: `ulogd2 ${output}${reliable ? ' reliable' : ''}`,
     daemon: 'ulogd2',
@@ -469,4 +467,3 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   }
   runSink(Number(port));
 }
-

@@ -90,6 +90,16 @@ export function printableForm(s: string): string {
  * UTF-16 unit must be there.
  */
 export function putByteText(b: Buffer, o: number, s: string): number {
+  // Short ASCII text (interface names, prefixes) is copied here: cheaper than a call into the encoder.
+  if (s.length <= 32) {
+    let i = 0;
+    for (; i < s.length; i++) {
+      const u = s.charCodeAt(i);
+      if (u >= 0x80) break;
+      b[o + i] = u;
+    }
+    if (i === s.length) return o + i;
+  }
   if (s.isWellFormed()) return o + b.write(s, o, 'utf8');
   let run = 0;
   for (let i = 0; i < s.length; i++) {

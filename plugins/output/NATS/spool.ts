@@ -48,6 +48,7 @@ export class Spool {
   private read: Position;
   private dirty = false;
   private ackedDirty = false;
+  private ackedSavedAt = 0;
 
   constructor(
     readonly dir: string,
@@ -107,6 +108,15 @@ export class Spool {
     this.sizes.set(this.writeSeg, size + len);
     this.bytes += len;
     this.dirty = true;
+    // A publisher that has read everything reads these frames next: from memory, not back from the file.
+    if (this.read.seg === this.writeSeg && this.read.off === size) {
+      this.chunk = Buffer.allocUnsafe(len);
+      buf.copy(this.chunk, 0, 0, len);
+      this.chunkSeg = this.writeSeg;
+      this.chunkOff = size;
+      this.chunkLen = len;
+      this.chunkChecked = true;
+    }
   }
 
   /** Makes every append so far durable. */
@@ -149,7 +159,7 @@ export class Spool {
       while (starts.length < max && o + FRAME_HEADER <= chunkEnd) {
         const end = o + FRAME_HEADER + buf.readUInt32LE(o);
         if (end > chunkEnd) break;
-        if (zlib.crc32(buf.subarray(o + FRAME_HEADER, end)) !== buf.readUInt32LE(o + 4)) {
+        if (!this.chunkChecked && zlib.crc32(buf.subarray(o + FRAME_HEADER, end)) !== buf.readUInt32LE(o + 4)) {
           damaged = true;
           break;
         }
@@ -172,6 +182,8 @@ export class Spool {
   /** File offset and length of the chunk's bytes. */
   private chunkOff = 0;
   private chunkLen = 0;
+  /** The chunk holds frames as appended (sealed in this process), not read back: no CRC to check. */
+  private chunkChecked = false;
 
   /** True when the chunk read last holds the whole record starting at (seg, off). */
   private cachedFrameAt(seg: number, off: number): boolean {
@@ -201,6 +213,7 @@ export class Spool {
       this.chunkSeg = seg;
       this.chunkOff = off;
       this.chunkLen = got;
+      this.chunkChecked = false;
     } finally {
       if (fd !== this.fd) fs.closeSync(fd);
     }
@@ -229,10 +242,15 @@ export class Spool {
     this.ackedDirty = true;
   }
 
-  /** Writes the acknowledged position (on a timer and at close); a stale one only means records sent again. */
-  saveAcked(): void {
-    if (!this.ackedDirty) return;
+  /**
+   * Writes the acknowledged position, at most once a second unless `now` (at
+   * close); a stale one only means records sent again after a crash, which
+   * the stream's duplicate window drops.
+   */
+  saveAcked(now = false): void {
+    if (!this.ackedDirty || (!now && Date.now() - this.ackedSavedAt < 1000)) return;
     this.ackedDirty = false;
+    this.ackedSavedAt = Date.now();
     const tmp = path.join(this.dir, 'acked.tmp');
     fs.writeFileSync(tmp, `${this.acked.seg} ${this.acked.off}\n`);
     fs.renameSync(tmp, path.join(this.dir, 'acked'));
@@ -246,7 +264,7 @@ export class Spool {
       fs.closeSync(this.fd);
       this.fd = -1;
     }
-    this.saveAcked();
+    this.saveAcked(true);
   }
 
   private file(seg: number): string {

@@ -44,7 +44,7 @@ export class Collector implements SourceInstance {
   private readonly sensorSeq: Key | null;
   private readonly sensorGroup: Key | null;
   /** Delivered messages not yet acknowledged, in delivery order, from `head`, and their records. */
-  private pending: JsMsg[] = [];
+  private pending: (JsMsg | null)[] = [];
   private pendingRecords: number[] = [];
   private head = 0;
   /** The pipeline's committed count when this source started, records delivered and acknowledged by it. */
@@ -192,7 +192,9 @@ export class Collector implements SourceInstance {
     const target = n - this.base;
     while (this.head < this.pending.length && this.acked + this.pendingRecords[this.head] <= target) {
       this.acked += this.pendingRecords[this.head];
-      const m = this.pending[this.head++];
+      const m = this.pending[this.head]!;
+      // An acknowledged message lets go of its bytes now, not at the next compaction.
+      this.pending[this.head++] = null;
       m.ack();
       this.holding.delete(m.seq);
       const old = this.recentRing[this.recentAt];

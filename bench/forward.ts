@@ -92,8 +92,8 @@ const lineCount = (file: string) => {
   }
 };
 
-/** Waits until `count()` stops growing for 1.5 s; returns the time of its last growth (performance.now()). */
-async function drained(count: () => number, maxMs = 300000): Promise<number> {
+/** Waits until `count()` stops growing for `quietMs`; returns the time of its last growth (performance.now()). */
+async function drained(count: () => number, maxMs = 300000, quietMs = 1500): Promise<number> {
   let last = -1;
   let since = Date.now();
   let grew = performance.now();
@@ -105,7 +105,7 @@ async function drained(count: () => number, maxMs = 300000): Promise<number> {
       since = Date.now();
       grew = performance.now();
     }
-    if (Date.now() - since > 1500) break;
+    if (Date.now() - since > quietMs) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   return grew;
@@ -266,12 +266,25 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     }
     const drainS = (performance.now() - backlogAt) / 1000;
     await Promise.all(gens);
-    await drained(() => lineCount(outFile));
+    // Longer than natstimeout: a publish whose answer the killed server never sent is sent again after it.
+    await drained(() => lineCount(outFile), 300000, 8000);
     clearInterval(sampler);
     for (const p of [...sensors, coll]) notePeak(p);
     for (const p of sensors) await p.stop();
     await coll.stop();
     const total = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0);
+    const missing = total - lineCount(outFile);
+    if (missing !== 0)
+      for (const s of sensors)
+        log(
+          `${s.name}: ${s
+            .out()
+            .trim()
+            .split('\n')
+            .filter((l) => /spool|lost|drop|ENOBUFS|counters/i.test(l))
+            .slice(-3)
+            .join(' / ')}`,
+        );
     const drainRate = backlog / drainS + live;
     sections.push(
       `### NATS away ${o.outage} s, ${o.sensors} sensors at ${o.outageRate} pps each\n\n` +
@@ -279,7 +292,7 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
           ? `Backlog ${backlog} records, drained in ${drainS.toFixed(1)} s while ${live} records/s kept coming: ` +
             `${Math.round(drainRate)} records/s through the collector, ${(drainRate / live).toFixed(1)}× the live rate (goal ≥ 3×). `
           : `Backlog ${backlog} records, not caught up with the live stream within ${drainS.toFixed(0)} s. `) +
-        `Logged ${total}, collected ${lineCount(outFile)} (${total - lineCount(outFile)} missing).`,
+        `Logged ${total}, collected ${lineCount(outFile)} (${missing} missing).`,
     );
 
     sections.push(

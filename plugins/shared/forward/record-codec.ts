@@ -303,7 +303,7 @@ export class RecordDecoder {
     o += 2;
     if (records === 0) throw new RecordFormatError('a message without records');
     const first = o;
-    for (let i = 0; i < records; i++) o = this.record(b, o, null);
+    for (let i = 0; i < records; i++) o = skipRecord(b, o, end);
     if (o !== end) throw new RecordFormatError(`${end - o} bytes after the last record`);
     this.seq = firstSeq(b, 0) - 1;
     this.group = b[12] | (b[13] << 8);
@@ -328,8 +328,8 @@ export class RecordDecoder {
     return true;
   }
 
-  /** Reads one record at `o`, into `rec` or (null) only checking it; returns the offset after it. */
-  private record(b: Buffer, o: number, rec: Record | null): number {
+  /** Reads one record at `o` (checked by open()) into `rec`; returns the offset after it. */
+  private record(b: Buffer, o: number, rec: Record): number {
     const end = b.length;
     if (o + 2 > end) throw truncated();
     const count = b[o] | (b[o + 1] << 8);
@@ -342,16 +342,14 @@ export class RecordDecoder {
       if (code === 0) {
         const nl = b[o++];
         if (o + nl + 1 > end) throw truncated();
-        if (rec) {
-          const name = b.toString('utf8', o, o + nl);
-          key = this.byName.get(name);
-          if (key === undefined) {
-            key = this.lookup(name);
-            this.byName.set(name, key);
-          }
+        const name = b.toString('utf8', o, o + nl);
+        key = this.byName.get(name);
+        if (key === undefined) {
+          key = this.lookup(name);
+          this.byName.set(name, key);
         }
         o += nl;
-      } else if (rec) {
+      } else {
         key = this.byCode[code];
         if (key === undefined) {
           const name = KEY_CODES[code - 1];
@@ -376,7 +374,7 @@ export class RecordDecoder {
   }
 
   /** Reads one value at `o`, sets it when `key` is given; returns the offset after it. */
-  private value(b: Buffer, o: number, end: number, type: number, key: Key | null, rec: Record | null): number {
+  private value(b: Buffer, o: number, end: number, type: number, key: Key | null, rec: Record): number {
     let v: unknown;
     let n: number;
     switch (type) {
@@ -452,9 +450,79 @@ export class RecordDecoder {
       }
     }
     if (o + n > end) throw truncated();
-    if (key) rec!.set(key, v);
+    if (key) rec.set(key, v);
     return o + n;
   }
+}
+
+/** Bytes of each type's value: fixed, or -1 (a LEB128 length, then bytes), -2 (a family byte, then 4 or 16), -3 (no type). */
+const VALUE_BYTES = Int8Array.from(TYPE_CODES, (t) => {
+  switch (t) {
+    case 'u8':
+    case 'i8':
+    case 'bool':
+      return 1;
+    case 'u16':
+    case 'i16':
+      return 2;
+    case 'u32':
+    case 'i32':
+    case 'ipv4':
+      return 4;
+    case 'u64':
+    case 'i64':
+    case 'time':
+      return 8;
+    case 'ipv6':
+      return 16;
+    case 'ipaddr':
+      return -2;
+    case 'mac':
+    case 'string':
+    case 'raw':
+      return -1;
+    default:
+      return -3;
+  }
+});
+
+/** Walks one record at `o` without decoding it, refusing what the decoder would refuse; returns the offset after it. */
+function skipRecord(b: Buffer, o: number, end: number): number {
+  if (o + 2 > end) throw truncated();
+  const count = b[o] | (b[o + 1] << 8);
+  o += 2;
+  for (let i = 0; i < count; i++) {
+    if (o + 2 > end) throw truncated();
+    let code = b[o++];
+    if (code & 0x80) code = (code & 0x7f) | (b[o++] << 7);
+    if (code === 0) {
+      if (o >= end) throw truncated();
+      o += 1 + b[o];
+    }
+    if (o >= end) throw truncated();
+    const type = b[o++];
+    const n = type < VALUE_BYTES.length ? VALUE_BYTES[type] : -3;
+    if (n >= 0) o += n;
+    else if (n === -1) {
+      let len = 0;
+      let shift = 0;
+      for (;;) {
+        if (o >= end || shift > 28) throw truncated();
+        const c = b[o++];
+        len += (c & 0x7f) * 2 ** shift;
+        if (c < 0x80) break;
+        shift += 7;
+      }
+      o += len;
+    } else if (n === -2) {
+      const fam = b[o++];
+      if (fam === 4) o += 4;
+      else if (fam === 6) o += 16;
+      else throw new RecordFormatError(`ipaddr family byte ${fam}`);
+    } else throw new RecordFormatError(`unknown value type ${type}`);
+    if (o > end) throw truncated();
+  }
+  return o;
 }
 
 function truncated(): RecordFormatError {

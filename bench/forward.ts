@@ -21,7 +21,7 @@ import path from 'node:path';
 import { CLI } from '../test/daemon.js';
 import { NatsServer } from '../test/nats-server.js';
 import { type NetNs, waitFor } from '../test/netns.js';
-import { cpuSeconds, peakRssMb } from './proc.js';
+import { cpuSeconds, machineCpu, peakRssMb } from './proc.js';
 import { outputBase, PAYLOAD } from './run.js';
 
 const BASE_PORT = 9100;
@@ -172,20 +172,27 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       const n = count();
       return { label, n, logged: logged(0), us: ((c1.user + c1.sys - c0.user - c0.sys) * 1e6) / n };
     };
-    log(`sensor CPU: JSON, then NATS, ${packets} records at ${o.rate} pps ...`);
-    const jsonFile = path.join(dir, 'sensor.json');
-    const json = await cpuRow('JSON', ` plugin JSON\n jsonfile ${jsonFile}\n`, () => lineCount(jsonFile));
-    const collectedCpu = path.join(dir, 'collected-cpu.json');
-    const coll1 = await collector(` plugin JSON\n jsonfile ${collectedCpu}\n jsonfields sensor.name,sensor.seq\n`);
-    const natsRow = await cpuRow('NATS', natsOut(0), () => lineCount(collectedCpu), [
-      coll1,
-      { name: 'nats-server', child: nats.proc!, out: () => '', stop: async () => {} },
-    ]);
-    await coll1.stop();
+    // JSON and NATS take turns three times; each one's lowest figure counts (other work on the machine only adds).
+    log(`sensor CPU: JSON and NATS by turns, 3 times, ${packets} records at ${o.rate} pps ...`);
+    const rows: Array<Awaited<ReturnType<typeof cpuRow>>> = [];
+    for (let turn = 0; turn < 3; turn++) {
+      const jsonFile = path.join(dir, `sensor-${turn}.json`);
+      rows.push(await cpuRow('JSON', ` plugin JSON\n jsonfile ${jsonFile}\n`, () => lineCount(jsonFile)));
+      const collectedCpu = path.join(dir, `collected-cpu-${turn}.json`);
+      const coll = await collector(` plugin JSON\n jsonfile ${collectedCpu}\n jsonfields sensor.name,sensor.seq\n`);
+      rows.push(
+        await cpuRow('NATS', natsOut(0), () => lineCount(collectedCpu), [
+          coll,
+          { name: 'nats-server', child: nats.proc!, out: () => '', stop: async () => {} },
+        ]),
+      );
+      await coll.stop();
+    }
+    const best = (label: string) => Math.min(...rows.filter((r) => r.label === label).map((r) => r.us));
     sections.push(
       `### Sensor CPU per record\n\n| output | records | logged | µs/record |\n|---|---:|---:|---:|\n` +
-        [json, natsRow].map((r) => `| ${r.label} | ${r.n} | ${r.logged} | ${r.us.toFixed(2)} |`).join('\n') +
-        `\n\nNATS / JSON: ${(natsRow.us / json.us).toFixed(2)}× (goal ≤ 1.5×)`,
+        rows.map((r) => `| ${r.label} | ${r.n} | ${r.logged} | ${r.us.toFixed(2)} |`).join('\n') +
+        `\n\nNATS / JSON, the lowest of three turns each: ${(best('NATS') / best('JSON')).toFixed(2)}× (${best('NATS').toFixed(2)} vs ${best('JSON').toFixed(2)} µs; goal ≤ 1.5×)`,
     );
 
     // 2. Sensors → collector → a file, then → PGSQL.
@@ -195,19 +202,24 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       const sensors: Proc[] = [];
       for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `${label}-s${i}`, sensorConf(i, natsOut(i))));
       const t0 = performance.now();
+      const m0 = machineCpu();
+      const c0 = cpuSeconds(coll.child.pid!);
       const gens = Array.from({ length: o.sensors }, (_, i) => send(i, packets, o.rate));
       const sampler = setInterval(() => {
         for (const p of [...sensors, coll]) notePeak(p);
       }, 1000);
       await Promise.all(gens.map((g) => new Promise((r) => g.on('exit', r))));
       const tLast = await drained(count);
+      const m1 = machineCpu();
+      const c1 = cpuSeconds(coll.child.pid!);
       clearInterval(sampler);
       for (const p of [...sensors, coll]) notePeak(p);
       for (const p of sensors) await p.stop();
       await coll.stop();
       const total = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0);
       const n = count();
-      return { label, total, n, perSec: n / ((tLast - t0) / 1000) };
+      const busy = (m1.busy - m0.busy) / (m1.total - m0.total);
+      return { label, total, n, perSec: n / ((tLast - t0) / 1000), busy, collectorUs: ((c1.user + c1.sys - c0.user - c0.sys) * 1e6) / n };
     };
     log(`${o.sensors} sensors → collector → JSON file, ${packets} records each at ${o.rate} pps ...`);
     const fileOut = path.join(dir, 'collected.json');
@@ -226,8 +238,13 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       () => Number(psql(db, 'SELECT count(*) FROM ulog')),
     );
     sections.push(
-      `### ${o.sensors} sensors → one collector, ${o.rate} pps each for ${o.seconds} s\n\n| collector output | logged | written | loss | records/s |\n|---|---:|---:|---:|---:|\n` +
-        [fileRow, pgRow].map((r) => `| ${r.label} | ${r.total} | ${r.n} | ${((1 - r.n / r.total) * 100).toFixed(2)} % | ${Math.round(r.perSec)} |`).join('\n') +
+      `### ${o.sensors} sensors → one collector, ${o.rate} pps each for ${o.seconds} s\n\n| collector output | logged | written | loss | records/s | collector CPU µs/record | machine busy (all cores) |\n|---|---:|---:|---:|---:|---:|---:|\n` +
+        [fileRow, pgRow]
+          .map(
+            (r) =>
+              `| ${r.label} | ${r.total} | ${r.n} | ${((1 - r.n / r.total) * 100).toFixed(2)} % | ${Math.round(r.perSec)} | ${r.collectorUs.toFixed(2)} | ${(r.busy * 100).toFixed(0)} % |`,
+          )
+          .join('\n') +
         '\n\nGoals: file ≥ 100,000 records/s with 0 loss; PGSQL ≥ 50,000 rows/s.',
     );
 

@@ -11,6 +11,14 @@ export function cpuSeconds(pid: number): { user: number; sys: number } {
   return { user: (Number(f[11]) + Number(f[13])) / TICK, sys: (Number(f[12]) + Number(f[14])) / TICK };
 }
 
+/** The machine's CPU time so far, busy and all (seconds, every core): the first line of /proc/stat. */
+export function machineCpu(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - f[3] - f[4]) / TICK, total: total / TICK };
+}
+
 const POLICIES = ['normal', 'FIFO', 'RR', 'batch', 'ISO', 'idle', 'deadline'];
 
 /** The scheduling policy of a process: "normal", or a real-time one with its priority ("RR 99"). */

@@ -198,7 +198,8 @@ export interface IdleRow {
 export async function idle(ns: NetNs, c: Consumer, seconds: number): Promise<IdleRow> {
   const s = await start(ns, c);
   try {
-    await new Promise((r) => setTimeout(r, 2000));
+    // Start-up is over first: V8's memory reducer runs its garbage collections in the first seconds of quiet after it.
+    await new Promise((r) => setTimeout(r, 15000));
     const cpu0 = cpuSeconds(s.child.pid!);
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));

@@ -149,7 +149,7 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       ns,
       dir,
       `collector${phase}`,
-      `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n${output}}\n`,
+      `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n natsmaxbytes 4G\n${output}}\n`,
     );
     procs.push(p);
     return p;

@@ -27,6 +27,14 @@ interface TupleSlots {
   packetsAlias: number;
 }
 
+/**
+ * Counters below this are bigints made once: most flows count few packets
+ * and bytes, and a bigint made per counter and flow is an allocation each.
+ */
+const SMALL = 4096;
+const SMALL_BIG: readonly bigint[] = Array.from({ length: SMALL }, (_, i) => BigInt(i));
+const big = (n: number): bigint => (n < SMALL ? SMALL_BIG[n] : BigInt(n));
+
 /** Protocols whose tuple carries ports. */
 const HAS_PORTS = new Set<number>([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.UDPLITE, IPPROTO.SCTP, IPPROTO.DCCP]);
 
@@ -157,12 +165,12 @@ export class FlowFiller {
     const bytes = reply ? f.replyBytes : f.origBytes;
     const packets = reply ? f.replyPackets : f.origPackets;
     if (bytes >= 0 && (s.bytes >= 0 || s.bytesAlias >= 0)) {
-      const b = BigInt(bytes);
+      const b = big(bytes);
       if (s.bytes >= 0) rec.setSlot(s.bytes, b);
       if (s.bytesAlias >= 0) rec.setSlot(s.bytesAlias, b);
     }
     if (packets >= 0 && (s.packets >= 0 || s.packetsAlias >= 0)) {
-      const n = BigInt(packets);
+      const n = big(packets);
       if (s.packets >= 0) rec.setSlot(s.packets, n);
       if (s.packetsAlias >= 0) rec.setSlot(s.packetsAlias, n);
     }

@@ -29,6 +29,13 @@ export default defineOutput({
       max: 1000000,
       description: 'UDP: messages between two sendings of the templates (0: by time only)',
     },
+    ipfixdelay: {
+      type: 'int',
+      default: 100,
+      min: 0,
+      max: 60000,
+      description: 'milliseconds a message that is not full waits for more records before it is sent (0: at the end of each batch)',
+    },
     ipfixbuffer: { type: 'size', default: 16 * 1024 * 1024, min: 65536, description: 'bytes of messages kept while the collector is away or slow' },
   },
   create(ctx) {
@@ -86,6 +93,16 @@ export default defineOutput({
         transport.send(msg, () => commits.settle(ticket));
       }
     };
+    // A message that is not full waits for the next batches: conntrack events come a few per read, and a
+    // datagram per read would cost a send per flow or two at a few thousand flows a second.
+    const delay = o.ipfixdelay;
+    let timer: NodeJS.Timeout | null = null;
+    const sendOpen = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      builder.finish();
+      sendFinished();
+    };
 
     return {
       async start() {
@@ -99,18 +116,17 @@ export default defineOutput({
         if (!builder.skip()) commits.now(1);
       },
       endBatch() {
-        builder.finish();
+        if (delay === 0) return sendOpen();
         sendFinished();
+        if (builder.open && !timer) timer = setTimeout(sendOpen, delay);
       },
       busy: () => transport.waitingBytes > o.ipfixbuffer / 2,
       async flush() {
-        builder.finish();
-        sendFinished();
+        sendOpen();
         await transport.flush();
       },
       async close() {
-        builder.finish();
-        sendFinished();
+        sendOpen();
         await transport.close();
       },
     };

@@ -35,6 +35,11 @@ export class MessageBuilder {
     this.buf = Buffer.alloc(maxLen);
   }
 
+  /** Whether a message is open (records or left-out records wait in it). */
+  get open(): boolean {
+    return this.len > 0;
+  }
+
   /** Makes room for one data record of template `id`, `length` bytes long; returns where to write it in `buf`. */
   reserve(id: number, length: number): number {
     if (this.len > 0 && this.len + length + (this.setId === id ? 0 : SET_HEADER) > this.maxLen) this.finish();

@@ -100,8 +100,8 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
       }
       seq += n;
       records += n;
-      // Full messages: only the end of a batch (50 records) sends one the next record would have fitted in.
-      if (n > 0 && records % 50 !== 0) assert.ok(d.length + 4 + 135 > 972, `message of ${d.length} bytes sent before it was full`);
+      // Full messages: the batches (of 50) follow each other at once, so they share messages and only the last leaves unfilled.
+      if (n > 0 && records < 600) assert.ok(d.length + 4 + 135 > 972, `message of ${d.length} bytes sent before it was full`);
     }
     assert.equal(records, 600);
     assert.ok(got.filter((d) => parseMessages(d)[0].sets[0].id === 2).length > 5);
@@ -111,6 +111,29 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     const t = tshark(pcap, `udp.port==${port},cflow`);
     assert.doesNotMatch(t.expert, /Error|Warn|Malformed/i, t.expert);
     assert.deepEqual(t.sources.sort(), flows.map((f) => f.saddr).sort());
+  });
+
+  it('sends a message that is not full after ipfixdelay ms, filled meanwhile by the next batches; with 0 at the end of each batch', async () => {
+    const dataMessages = () => got.map(dataRecords).filter((n) => n > 0);
+    // Four batches of 3 records 20 ms apart, within the default 100 ms: one message.
+    got = [];
+    await exportFlows(makeFlows(12), { ipfixhost: '127.0.0.1', ipfixport: port }, { batch: 3, between: () => sleep(20) });
+    await sleep(100);
+    assert.deepEqual(dataMessages(), [12]);
+    // Batches 300 ms apart: each leaves once its 100 ms are up, without waiting for a flush.
+    got = [];
+    const seen: number[] = [];
+    const between = async () => {
+      await sleep(300);
+      seen.push(dataMessages().reduce((a, b) => a + b, 0));
+    };
+    await exportFlows(makeFlows(6), { ipfixhost: '127.0.0.1', ipfixport: port }, { batch: 3, between });
+    assert.deepEqual(seen, [3, 6]);
+    // ipfixdelay 0: each batch at its end, in a message of its own.
+    got = [];
+    await exportFlows(makeFlows(12), { ipfixhost: '127.0.0.1', ipfixport: port, ipfixdelay: 0 }, { batch: 3, between: () => sleep(20) });
+    await sleep(100);
+    assert.deepEqual(dataMessages(), [3, 3, 3, 3]);
   });
 
   it('sends the templates again once ipfixtemplaterefresh seconds passed', async () => {

@@ -20,6 +20,8 @@ export interface Message {
 
 export class MessageBuilder {
   readonly buf: Buffer;
+  /** `buf` for DataView's stores. */
+  readonly view: DataView;
   /** Bytes of the open message; 0 when none is open. */
   private len = 0;
   private setStart = 0;
@@ -33,6 +35,7 @@ export class MessageBuilder {
     private readonly domain: number,
   ) {
     this.buf = Buffer.alloc(maxLen);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   /** Whether a message is open (records or left-out records wait in it). */

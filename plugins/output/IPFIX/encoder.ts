@@ -69,29 +69,25 @@ const NUMERIC: ReadonlyArray<keyof FlowKeys> = [
   'ctId',
   'ctMark',
 ];
-const [
-  DADDR,
-  SPORT,
-  DPORT,
-  PROTO,
-  RDADDR,
-  RSADDR,
-  RDPORT,
-  RSPORT,
-  ICMP_TYPE,
-  ICMP_CODE,
-  PKTS,
-  BYTES,
-  RPKTS,
-  RBYTES,
-  START_SEC,
-  START_USEC,
-  END_SEC,
-  END_USEC,
-  ID,
-  MARK,
-] = NUMERIC.map((_, i) => i);
-/** The counters, from PKTS on: u64 keys, bigints that may pass 2^53. */
+const field = (name: keyof FlowKeys) => NUMERIC.indexOf(name);
+const DADDR = field('origDaddr');
+const SPORT = field('origSport');
+const DPORT = field('origDport');
+const PROTO = field('protocol');
+const RDADDR = field('replyDaddr');
+const RSADDR = field('replySaddr');
+const RDPORT = field('replyDport');
+const RSPORT = field('replySport');
+const ICMP_TYPE = field('icmpType');
+const ICMP_CODE = field('icmpCode');
+const PKTS = field('origPkts');
+const START_SEC = field('startSec');
+const START_USEC = field('startUsec');
+const END_SEC = field('endSec');
+const END_USEC = field('endUsec');
+const ID = field('ctId');
+const MARK = field('ctMark');
+/** The counters, from PKTS on (packets, bytes, reverse packets, reverse bytes): u64 keys, bigints that may pass 2^53. */
 const COUNTERS = 4;
 
 export class FlowEncoder {

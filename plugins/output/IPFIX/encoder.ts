@@ -1,7 +1,8 @@
 /**
  * Writes one flow record (the conntrack keys, named as ulogd2 names them)
- * as an IPFIX data record of the IPv4 or IPv6 template, straight into the
- * message buffer: fixed offsets, byte stores, no allocation per record.
+ * as an IPFIX data record of an IPv4 or IPv6 template, with 32-bit counters
+ * when all four fit and 64-bit ones otherwise, straight into the message
+ * buffer: fixed offsets, byte stores, no allocation per record.
  *
  * Translation: the reply tuple of a NATed connection is seen from the other
  * side, so the source after NAT is the reply's destination and the
@@ -10,10 +11,13 @@
  */
 import type { Key, Record } from 'specter/plugin';
 import type { MessageBuilder } from './message.js';
-import { FIELDS_IPV4, FIELDS_IPV6, recordLength, TEMPLATE_IPV4, TEMPLATE_IPV6 } from './template.js';
+import { recordLength, TEMPLATE_IPV4, TEMPLATE_IPV4_COUNT32, TEMPLATE_IPV6, TEMPLATE_IPV6_COUNT32, TEMPLATES } from './template.js';
 
-const LEN_IPV4 = recordLength(FIELDS_IPV4);
-const LEN_IPV6 = recordLength(FIELDS_IPV6);
+const length = (id: number) => recordLength(TEMPLATES.get(id)!);
+const LEN_IPV4 = length(TEMPLATE_IPV4);
+const LEN_IPV6 = length(TEMPLATE_IPV6);
+const LEN_IPV4_COUNT32 = length(TEMPLATE_IPV4_COUNT32);
+const LEN_IPV6_COUNT32 = length(TEMPLATE_IPV6_COUNT32);
 const ZERO16 = new Uint8Array(16);
 const TWO32 = 0x100000000;
 
@@ -123,15 +127,17 @@ export class FlowEncoder {
       const val = at(v, p, slots[i]);
       x[i] = typeof val === 'number' ? val : typeof val === 'bigint' ? Number(val) : NaN;
     }
+    let wide = false;
+    for (let i = PKTS; i < PKTS + COUNTERS; i++) if (x[i] >= TWO32) wide = true;
     // DataView stores: V8 compiles them inline, and turns an absent field (NaN) into 0.
     const d = msg.view;
     let o: number;
     if (v6) {
-      o = msg.reserve(TEMPLATE_IPV6, LEN_IPV6);
+      o = wide ? msg.reserve(TEMPLATE_IPV6, LEN_IPV6) : msg.reserve(TEMPLATE_IPV6_COUNT32, LEN_IPV6_COUNT32);
       o = addr6(msg.buf, o, saddr);
       o = addr6(msg.buf, o, at(v, p, this.daddr));
     } else {
-      o = msg.reserve(TEMPLATE_IPV4, LEN_IPV4);
+      o = wide ? msg.reserve(TEMPLATE_IPV4, LEN_IPV4) : msg.reserve(TEMPLATE_IPV4_COUNT32, LEN_IPV4_COUNT32);
       d.setUint32(o, saddr as number);
       d.setUint32(o + 4, x[DADDR]);
       o += 8;
@@ -154,6 +160,11 @@ export class FlowEncoder {
     o += 6;
     for (let i = PKTS; i < PKTS + COUNTERS; i++) {
       const n = x[i];
+      if (!wide) {
+        d.setUint32(o, Math.max(n, 0));
+        o += 4;
+        continue;
+      }
       if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) u64(d, o, n);
       else d.setBigUint64(o, exact(at(v, p, slots[i])));
       o += 8;
@@ -162,8 +173,8 @@ export class FlowEncoder {
     const end = Number.isNaN(x[END_SEC]) ? Date.now() : x[END_SEC] * 1000 + Math.floor((x[END_USEC] || 0) / 1000);
     u64(d, o, Number.isNaN(x[START_SEC]) ? end : x[START_SEC] * 1000 + Math.floor((x[START_USEC] || 0) / 1000));
     u64(d, o + 8, end);
-    u64(d, o + 16, x[ID] || 0);
-    d.setUint32(o + 24, x[MARK]);
+    d.setUint32(o + 16, x[ID]);
+    d.setUint32(o + 20, x[MARK]);
     return true;
   }
 }

@@ -18,7 +18,7 @@ import { checkCompliance } from '../../../test/compliance.js';
 import { exportFlows, makeFlows, parseMessages, writePcap } from './export-run.js';
 import { queued } from './flow-input.js';
 import IPFIX from './index.js';
-import { TEMPLATE_IPV4, TEMPLATE_IPV6 } from './template.js';
+import { recordLength, TEMPLATES } from './template.js';
 
 const FLOW_INPUT = path.join(path.dirname(new URL(import.meta.url).pathname), 'flow-input.js');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -42,15 +42,19 @@ function tshark(pcap: string, decodeAs: string): { sources: string[]; sequences:
   return { sources, sequences, expert };
 }
 
-/** Data records in one message, from its set lengths and the two record lengths. */
+/** The longest data record. */
+const LONGEST = Math.max(...[...TEMPLATES.values()].map(recordLength));
+
+/** Data records in one set: its length over its template's record length (none in a template set). */
+function setRecords(s: { id: number; length: number }): number {
+  const fields = TEMPLATES.get(s.id);
+  return fields ? (s.length - 4) / recordLength(fields) : 0;
+}
+
+/** Data records in one message, from its set lengths and the record lengths. */
 function dataRecords(data: Buffer): number {
   let n = 0;
-  for (const m of parseMessages(data)) {
-    for (const s of m.sets) {
-      if (s.id === TEMPLATE_IPV4) n += (s.length - 4) / 87;
-      else if (s.id === TEMPLATE_IPV6) n += (s.length - 4) / 135;
-    }
-  }
+  for (const m of parseMessages(data)) for (const s of m.sets) n += setRecords(s);
   return n;
 }
 
@@ -101,7 +105,7 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
       seq += n;
       records += n;
       // Full messages: the batches (of 50) follow each other at once, so they share messages and only the last leaves unfilled.
-      if (n > 0 && records < 600) assert.ok(d.length + 4 + 135 > 972, `message of ${d.length} bytes sent before it was full`);
+      if (n > 0 && records < 600) assert.ok(d.length + 4 + LONGEST > 972, `message of ${d.length} bytes sent before it was full`);
     }
     assert.equal(records, 600);
     assert.ok(got.filter((d) => parseMessages(d)[0].sets[0].id === 2).length > 5);
@@ -267,7 +271,7 @@ describe('IPFIX over TCP', { timeout: 60000 }, () => {
       for (const m of msgs) {
         assert.equal(m.sequence, seq);
         assert.ok(m.length <= 1500 - 40);
-        seq += m.sets.reduce((n, s) => n + (s.id === TEMPLATE_IPV4 ? (s.length - 4) / 87 : s.id === TEMPLATE_IPV6 ? (s.length - 4) / 135 : 0), 0);
+        seq += m.sets.reduce((n, s) => n + setRecords(s), 0);
       }
       records += seq;
     }

@@ -9,9 +9,11 @@ export const NFLOG_OPTIONS: OptionSpecs = {
     max: MAX_NLBUFSIZ,
     description: 'kernel batch buffer of the group: packets are sent in datagrams of up to this size (default: global bufsize, 128K)',
   },
+  // High enough that the kernel's datagram (nlbufsiz) fills first at high rates: the kernel allocates the whole
+  // nlbufsiz for each datagram however few packets it holds, and every datagram costs a wake-up here.
   qthreshold: {
     type: 'int',
-    default: 256,
+    default: 1024,
     min: 1,
     max: 65535,
     description: 'packets the kernel queues before it sends a batch',

@@ -36,7 +36,8 @@ const SMALL_BIG: readonly bigint[] = Array.from({ length: SMALL }, (_, i) => Big
 const big = (n: number): bigint => (n < SMALL ? SMALL_BIG[n] : BigInt(n));
 
 /** Protocols whose tuple carries ports. */
-const HAS_PORTS = new Set<number>([IPPROTO.TCP, IPPROTO.UDP, IPPROTO.UDPLITE, IPPROTO.SCTP, IPPROTO.DCCP]);
+const HAS_PORTS = new Uint8Array(256);
+for (const p of [IPPROTO.TCP, IPPROTO.UDP, IPPROTO.UDPLITE, IPPROTO.SCTP, IPPROTO.DCCP]) HAS_PORTS[p] = 1;
 
 export class FlowFiller {
   private readonly orig: TupleSlots;
@@ -156,7 +157,7 @@ export class FlowFiller {
       if (s.daddrStr >= 0) rec.setSlot(s.daddrStr, this.v6Str[v6 + 1].get(buf, t.dstOff, t.dstOff + 16));
     }
     if (s.proto >= 0 && t.proto >= 0) rec.setSlot(s.proto, t.proto);
-    if (HAS_PORTS.has(t.proto)) {
+    if (t.proto >= 0 && HAS_PORTS[t.proto] === 1) {
       if (s.sport >= 0 && t.sport >= 0) rec.setSlot(s.sport, t.sport);
       if (s.dport >= 0 && t.dport >= 0) rec.setSlot(s.dport, t.dport);
     }

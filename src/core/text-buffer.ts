@@ -193,7 +193,8 @@ export class TextBuffer {
 
   private renew(n: number): void {
     const pending = this.buf.subarray(this.start, this.pos);
-    const size = Math.max(this.chunkSize, pending.length + n);
+    // Room to grow: a batch larger than a chunk would otherwise be copied into a new buffer for every record.
+    const size = Math.max(this.chunkSize, 2 * (pending.length + n));
     const old = this.states.get(this.buf.buffer)!;
     old.current = false;
     if (old.out === 0 && this.spare.length < SPARE_CHUNKS) this.spare.push(this.buf);

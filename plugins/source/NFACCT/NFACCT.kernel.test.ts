@@ -117,7 +117,7 @@ ${output ?? ` plugin JSON\n jsonfile ${json}\n jsonsync`}
     // One record per object per reading, all of a reading with its time, within the test.
     const byTime = new Map<string, string[]>();
     for (const r of records) {
-      const at = `${r['oob.time.sec']}.${r['oob.time.usec']}`;
+      const at = `${r['oob.time.sec']}.${String(r['oob.time.usec']).padStart(6, '0')}`;
       byTime.set(at, [...(byTime.get(at) ?? []), r['sum.name'] as string]);
     }
     assert.ok(byTime.size >= 3, `${byTime.size} readings`);

@@ -436,15 +436,8 @@ export class RecordDecoder {
       }
       default: {
         // mac, raw, string: LEB128 length, then bytes.
-        let len = 0;
-        let shift = 0;
-        for (;;) {
-          if (o >= end || shift > 28) throw truncated();
-          const c = b[o++];
-          len += (c & 0x7f) * 2 ** shift;
-          if (c < 0x80) break;
-          shift += 7;
-        }
+        o = readLength(b, o, end);
+        const len = lengthRead;
         n = len;
         if (o + len <= end && key) v = type === 14 ? bytesToText(b, o, o + len) : b.subarray(o, o + len);
       }
@@ -504,16 +497,8 @@ function skipRecord(b: Buffer, o: number, end: number): number {
     const n = type < VALUE_BYTES.length ? VALUE_BYTES[type] : -3;
     if (n >= 0) o += n;
     else if (n === -1) {
-      let len = 0;
-      let shift = 0;
-      for (;;) {
-        if (o >= end || shift > 28) throw truncated();
-        const c = b[o++];
-        len += (c & 0x7f) * 2 ** shift;
-        if (c < 0x80) break;
-        shift += 7;
-      }
-      o += len;
+      o = readLength(b, o, end);
+      o += lengthRead;
     } else if (n === -2) {
       const fam = b[o++];
       if (fam === 4) o += 4;
@@ -522,6 +507,24 @@ function skipRecord(b: Buffer, o: number, end: number): number {
     } else throw new RecordFormatError(`unknown value type ${type}`);
     if (o > end) throw truncated();
   }
+  return o;
+}
+
+/** The length readLength() read last (a second result without an object per value). */
+let lengthRead = 0;
+
+/** Reads a LEB128 length at `o` into lengthRead; returns the offset after it. */
+function readLength(b: Buffer, o: number, end: number): number {
+  let len = 0;
+  let shift = 0;
+  for (;;) {
+    if (o >= end || shift > 28) throw truncated();
+    const c = b[o++];
+    len += (c & 0x7f) * 2 ** shift;
+    if (c < 0x80) break;
+    shift += 7;
+  }
+  lengthRead = len;
   return o;
 }
 

@@ -1,7 +1,7 @@
 /*
  * specter's netlink socket: a small N-API addon (node_api.h and libuv only).
  *
- *   new NetlinkSocket(protocol, ends, onBatch, onError)
+ *   new NetlinkSocket(protocol, ends, onBatch, onError[, maxDatagram])
  *     bind(groups)                 bind (the kernel picks the port id) and start reading
  *     setNetlinkOption(name, int)  setsockopt(SOL_NETLINK, ...): memberships, NO_ENOBUFS, ...
  *     setReceiveBuffer(bytes)      SO_RCVBUFFORCE where the process may, else SO_RCVBUF
@@ -18,7 +18,13 @@
  * into it (queued rows do). ENOBUFS (the kernel dropped datagrams because the
  * receive buffer was full) is counted and reading goes on: onError(errno, times)
  * after the batch.
+ *
+ * The datagrams are read with recvmmsg, several per system call, each into a
+ * slot of maxDatagram bytes (the largest datagram the socket expects: 256 KiB,
+ * the default, for NFLOG; a larger one is lost and reported as EMSGSIZE), and
+ * moved down to follow the previous one, so the batch is contiguous.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <linux/netlink.h>
@@ -35,12 +41,16 @@
 #define SOL_NETLINK 270
 #endif
 
-/* The largest datagram expected: nfnetlink_log caps its buffer at 128 KiB, one packet at 64 KiB. */
+/* The default and largest read size per datagram: nfnetlink_log caps its buffer at 128 KiB,
+ * one packet at 64 KiB. */
 #define MAX_DATAGRAM (256 * 1024)
-/* Read space per wake-up; a batch ends when less than MAX_DATAGRAM is left (about 1 MiB of
- * datagrams). 4 MiB batches saved nothing measurable and raised the daemon's peak RSS by
- * 15-30 MB: the allocator keeps freed multi-MiB blocks around. */
-#define SCRATCH_SIZE (MAX_DATAGRAM + 1024 * 1024)
+#define MIN_DATAGRAM 4096
+/* Read space per wake-up beyond one slot; a batch ends when less than a slot is left (about
+ * 1 MiB of datagrams). 4 MiB batches saved nothing measurable and raised the daemon's peak RSS
+ * by 15-30 MB: the allocator keeps freed multi-MiB blocks around. */
+#define BATCH_BYTES (1024 * 1024)
+/* Datagrams per recvmmsg call at most. */
+#define MAX_VLEN 64
 
 typedef struct {
   uv_poll_t poll; /* first member: the close callback casts the handle back */
@@ -57,7 +67,12 @@ typedef struct {
   napi_ref ends_ref;
   int32_t *ends;
   size_t max_batch;
+  size_t slot;         /* read space per datagram */
+  size_t scratch_size; /* slot + BATCH_BYTES */
   char *scratch;
+  struct mmsghdr msgs[MAX_VLEN];
+  struct iovec iovs[MAX_VLEN];
+  struct sockaddr_nl from[MAX_VLEN];
   napi_async_context async;
 } Socket;
 
@@ -149,15 +164,21 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   Socket *s = (Socket *)handle;
   /* On a socket error (how the kernel flags ENOBUFS) libuv stops the handle and reports
-   * UV_EBADF; the next recvmsg returns the error and clears it, so read anyway. */
+   * UV_EBADF; the next read returns the error and clears it, so read anyway. */
   (void)status;
   size_t used = 0, count = 0;
   int enobufs = 0, other = 0, other_errno = 0, truncated = 0;
-  while (count < s->max_batch && used + MAX_DATAGRAM <= SCRATCH_SIZE) {
-    struct sockaddr_nl from;
-    struct iovec iov = {s->scratch + used, SCRATCH_SIZE - used};
-    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
-    ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+  while (count < s->max_batch && used + s->slot <= s->scratch_size) {
+    /* Slots from the end of what is read so far; each datagram then moves down to follow the last. */
+    char *base = s->scratch + used;
+    size_t vlen = (s->scratch_size - used) / s->slot;
+    if (vlen > s->max_batch - count) vlen = s->max_batch - count;
+    if (vlen > MAX_VLEN) vlen = MAX_VLEN;
+    for (size_t i = 0; i < vlen; i++) {
+      s->iovs[i] = (struct iovec){base + i * s->slot, s->slot};
+      s->msgs[i].msg_hdr = (struct msghdr){.msg_name = &s->from[i], .msg_namelen = sizeof s->from[i], .msg_iov = &s->iovs[i], .msg_iovlen = 1};
+    }
+    int n = recvmmsg(s->fd, s->msgs, (unsigned)vlen, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -169,14 +190,22 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       other_errno = errno;
       break;
     }
-    if (msg.msg_flags & MSG_TRUNC) {
-      truncated++;
-      continue;
+    for (int i = 0; i < n; i++) {
+      if (s->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        truncated++;
+        continue;
+      }
+      /* Only the kernel (port 0) speaks for netfilter; another process could send to our port. */
+      if (s->from[i].nl_pid != 0) continue;
+      size_t len = s->msgs[i].msg_len;
+      char *at = base + (size_t)i * s->slot;
+      if (at != s->scratch + used) memmove(s->scratch + used, at, len);
+      used += len;
+      s->ends[count++] = (int32_t)used;
     }
-    /* Only the kernel (port 0) speaks for netfilter; another process could send to our port. */
-    if (from.nl_pid != 0) continue;
-    used += (size_t)n;
-    s->ends[count++] = (int32_t)used;
+    /* Fewer than asked: the queue is empty, or an error is pending, which the kernel reports
+     * on the next read (it marks the socket, so the poll wakes again at once). */
+    if ((size_t)n < vlen) break;
   }
 
   napi_handle_scope scope;
@@ -216,8 +245,8 @@ static Socket *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_
 }
 
 static napi_value construct(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], self;
+  size_t argc = 5;
+  napi_value argv[5], self;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
   int32_t protocol;
   napi_valuetype t2, t3;
@@ -230,7 +259,14 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[1], &ta_type, &ta_len, &ta_data, NULL, NULL) != napi_ok ||
       ta_type != napi_int32_array || ta_len == 0 || napi_typeof(env, argv[2], &t2) != napi_ok ||
       t2 != napi_function || napi_typeof(env, argv[3], &t3) != napi_ok || t3 != napi_function) {
-    napi_throw_type_error(env, NULL, "NetlinkSocket(protocol, ends: Int32Array, onBatch, onError)");
+    napi_throw_type_error(env, NULL, "NetlinkSocket(protocol, ends: Int32Array, onBatch, onError[, maxDatagram])");
+    return NULL;
+  }
+  uint32_t slot = MAX_DATAGRAM;
+  napi_valuetype t4 = napi_undefined;
+  if (argc > 4) napi_typeof(env, argv[4], &t4);
+  if (t4 != napi_undefined && (napi_get_value_uint32(env, argv[4], &slot) != napi_ok || slot < MIN_DATAGRAM || slot > MAX_DATAGRAM)) {
+    napi_throw_range_error(env, NULL, "NetlinkSocket: maxDatagram must be 4096 to 262144 bytes");
     return NULL;
   }
   uv_loop_t *loop;
@@ -239,7 +275,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (fd < 0) return throw_errno(env, errno, "socket");
   Socket *s = calloc(1, sizeof *s);
-  char *scratch = malloc(SCRATCH_SIZE);
+  char *scratch = malloc(slot + BATCH_BYTES);
   if (!s || !scratch) {
     free(s);
     free(scratch);
@@ -251,6 +287,8 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   s->scratch = scratch;
   s->ends = ta_data;
   s->max_batch = ta_len;
+  s->slot = slot;
+  s->scratch_size = slot + BATCH_BYTES;
   s->handle_closed = true; /* until the handle exists */
   int err = uv_poll_init(loop, &s->poll, fd);
   if (err) {

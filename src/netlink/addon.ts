@@ -21,7 +21,13 @@ export interface NativeSocket {
 }
 
 export interface NativeSocketClass {
-  new (protocol: number, ends: Int32Array, onBatch: (buf: Buffer, count: number) => void, onError: (errno: number, times: number) => void): NativeSocket;
+  new (
+    protocol: number,
+    ends: Int32Array,
+    onBatch: (buf: Buffer, count: number) => void,
+    onError: (errno: number, times: number) => void,
+    maxDatagram?: number,
+  ): NativeSocket;
 }
 
 const METHODS: Array<keyof NativeSocket> = ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'close'];

@@ -1,6 +1,6 @@
 /**
  * A netlink socket of any protocol on specter's addon: datagrams arrive in
- * batches (one call from native code per wake-up, up to MAX_BATCH datagrams in
+ * batches (one call from native code per wake-up, up to `maxBatch` datagrams in
  * one fresh Buffer) and are handed on one at a time as views into it. The
  * views stay valid for as long as they are referenced, so a consumer may keep
  * them (queued rows do). Nothing a handler throws reaches native code.
@@ -13,8 +13,20 @@ export const NETLINK_DROP_MEMBERSHIP = 2;
 export const NETLINK_BROADCAST_ERROR = 4;
 export const NETLINK_NO_ENOBUFS = 5;
 
-/** Datagrams read per wake-up at most: enough to amortise the call into JS, few enough to let other I/O run. */
+/** Datagrams read per wake-up by default: enough to amortise the call into JS, few enough to let other I/O run. */
 const MAX_BATCH = 64;
+
+export interface NetlinkOptions {
+  /**
+   * The largest datagram expected, in bytes (4096 to 262144; default 262144,
+   * what NFLOG needs): each datagram is read into this much space, several
+   * per system call, and a larger one is lost (reported as EMSGSIZE). Small
+   * datagrams read with a small size take fewer system calls.
+   */
+  maxDatagram?: number;
+  /** Datagrams read per wake-up at most (default 64); a wake-up also ends after about 1 MiB. */
+  maxBatch?: number;
+}
 
 export interface NetlinkHandlers {
   /** One datagram from the kernel. */
@@ -32,7 +44,7 @@ export interface NetlinkHandlers {
 export class NetlinkSocket {
   private readonly native: NativeSocket;
   /** Where each datagram of the current batch ends; written by native code, which reads nothing while a batch is held. */
-  private readonly ends = new Int32Array(MAX_BATCH);
+  private readonly ends: Int32Array;
   /** The current batch: datagrams `next` to `count` are not handed on yet (a pause came in the middle). */
   private batch: Buffer | null = null;
   private next = 0;
@@ -45,14 +57,17 @@ export class NetlinkSocket {
   constructor(
     readonly protocol: number,
     private readonly handlers: NetlinkHandlers,
+    options: NetlinkOptions = {},
   ) {
     const Native = loadAddon();
+    this.ends = new Int32Array(options.maxBatch ?? MAX_BATCH);
     try {
       this.native = new Native(
         protocol,
         this.ends,
         (buf, count) => this.onBatch(buf, count),
         (errno, times) => this.onError(errno, times),
+        options.maxDatagram,
       );
     } catch (err) {
       throw this.error(err);

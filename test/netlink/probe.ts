@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import os from 'node:os';
-import { NetlinkSocket } from '../../src/netlink/socket.js';
+import { NetlinkSocket, type NetlinkOptions } from '../../src/netlink/socket.js';
 import { Packet } from '../../src/core/packet.js';
 import { cfg, decodeDatagram, encodeConfig } from '../../src/nflog/codec.js';
 import { AF_UNSPEC, CFG_FLAG, CMD, COPY_MODE, NETLINK_NETFILTER, NFULA_CFG } from '../../src/nflog/constants.js';
@@ -23,47 +23,53 @@ interface Seen {
   /** Datagrams per call from native code. */
   batches: number[];
   enobufs: number;
+  emsgsize: number;
   failures: string[];
 }
 
 /** Opens a socket bound to `group`, one packet per datagram, sequence numbers on. */
-async function open(rcvbuf: number, onDatagram?: (buf: Buffer, seen: Seen) => void) {
-  const seen: Seen = { packets: 0, seqGaps: 0, datagrams: [], batches: [], enobufs: 0, failures: [] };
+async function open(rcvbuf: number, onDatagram?: (buf: Buffer, seen: Seen) => void, options?: NetlinkOptions) {
+  const seen: Seen = { packets: 0, seqGaps: 0, datagrams: [], batches: [], enobufs: 0, emsgsize: 0, failures: [] };
   const pkt = new Packet();
   const stats = { packets: 0, malformed: 0 };
   const acks = new Map<number, number>();
   let lastSeq = -1;
   let current = 0;
-  const sock = new NetlinkSocket(NETLINK_NETFILTER, {
-    datagram(buf) {
-      // Datagrams of one call from native code arrive with no microtask in between.
-      if (current++ === 0)
-        queueMicrotask(() => {
-          seen.batches.push(current);
-          current = 0;
-        });
-      seen.datagrams.push(buf);
-      decodeDatagram(
-        buf,
-        pkt,
-        (p) => {
-          seen.packets++;
-          if (lastSeq >= 0) seen.seqGaps += p.seqLocal - lastSeq - 1;
-          lastSeq = p.seqLocal;
-        },
-        stats,
-        (seq, errno) => acks.set(seq, errno),
-      );
-      onDatagram?.(buf, seen);
+  const sock = new NetlinkSocket(
+    NETLINK_NETFILTER,
+    {
+      datagram(buf) {
+        // Datagrams of one call from native code arrive with no microtask in between.
+        if (current++ === 0)
+          queueMicrotask(() => {
+            seen.batches.push(current);
+            current = 0;
+          });
+        seen.datagrams.push(buf);
+        decodeDatagram(
+          buf,
+          pkt,
+          (p) => {
+            seen.packets++;
+            if (lastSeq >= 0) seen.seqGaps += p.seqLocal - lastSeq - 1;
+            lastSeq = p.seqLocal;
+          },
+          stats,
+          (seq, errno) => acks.set(seq, errno),
+        );
+        onDatagram?.(buf, seen);
+      },
+      error(errno, times) {
+        if (errno === os.constants.errno.ENOBUFS) seen.enobufs += times;
+        else if (errno === os.constants.errno.EMSGSIZE) seen.emsgsize += times;
+        else seen.failures.push(`errno ${errno}`);
+      },
+      failed(err) {
+        seen.failures.push((err as Error).message);
+      },
     },
-    error(errno, times) {
-      if (errno === os.constants.errno.ENOBUFS) seen.enobufs += times;
-      else seen.failures.push(`errno ${errno}`);
-    },
-    failed(err) {
-      seen.failures.push((err as Error).message);
-    },
-  });
+    options,
+  );
   sock.setReceiveBuffer(rcvbuf);
   sock.bind(0);
   let seq = 1;
@@ -80,9 +86,10 @@ async function open(rcvbuf: number, onDatagram?: (buf: Buffer, seen: Seen) => vo
 }
 
 let udp: dgram.Socket | null = null;
-async function send(n: number): Promise<void> {
+async function send(n: number, bytes = 0): Promise<void> {
   udp ??= dgram.createSocket('udp4');
-  for (let i = 0; i < n; i++) await new Promise<void>((r) => udp!.send(Buffer.from(`packet ${i}`), port, '127.0.0.1', () => r()));
+  for (let i = 0; i < n; i++)
+    await new Promise<void>((r) => udp!.send(bytes ? Buffer.alloc(bytes, 'x') : Buffer.from(`packet ${i}`), port, '127.0.0.1', () => r()));
 }
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   for (const end = Date.now() + ms; !check() && Date.now() < end; ) await sleep(10);
@@ -110,6 +117,25 @@ const scenarios: Record<string, () => Promise<object>> = {
     const intact = seen.datagrams.slice(0, 10).every((d, i) => d.equals(copies[i])) && seen.datagrams[0].equals(first);
     sock.close();
     return { before, whilePaused, after: seen.packets, maxBatch: Math.max(...seen.batches), intact, rcvbuf, failures: seen.failures };
+  },
+  /**
+   * A socket that reads small datagrams (4 KiB each, up to 256 a wake-up): a
+   * backlog comes in wake-ups of more than 64, in order, and a datagram too
+   * large for the read size is reported as EMSGSIZE without losing the next.
+   */
+  async sized() {
+    const { sock, seen } = await open(1 << 20, undefined, { maxDatagram: 4096, maxBatch: 256 });
+    sock.pause(true);
+    await send(300);
+    sock.pause(false);
+    await until(() => seen.packets >= 300);
+    const backlog = { packets: seen.packets, seqGaps: seen.seqGaps, maxBatch: Math.max(...seen.batches) };
+    await send(1, 6000);
+    await send(5);
+    await until(() => seen.packets >= 305);
+    await sleep(100);
+    sock.close();
+    return { backlog, packets: seen.packets, seqGaps: seen.seqGaps, emsgsize: seen.emsgsize, failures: seen.failures };
   },
   /** A flood into a small buffer while paused: ENOBUFS counted, reading goes on. */
   async enobufs() {

@@ -15,7 +15,7 @@ describe('netlink addon in a namespace', { timeout: 60000 }, () => {
   let ns: NetNs;
   before(() => {
     ns = new NetNs('spt-netlink');
-    const rules = [31, 32, 33, 34].map((g) => `  udp dport ${9300 + g} log group ${g} drop`).join('\n');
+    const rules = [31, 32, 33, 34, 35].map((g) => `  udp dport ${9300 + g} log group ${g} drop`).join('\n');
     ns.nft(`table ip t {\n chain input {\n  type filter hook input priority 0; policy accept;\n${rules}\n }\n}\n`);
   });
   after(() => ns.delete());
@@ -39,6 +39,17 @@ describe('netlink addon in a namespace', { timeout: 60000 }, () => {
     assert.deepEqual(r.failures, []);
     assert.equal(r.whileHeld, 10, 'nothing handed on after the pause');
     assert.equal(r.after, 65, 'the held datagrams, then reading again');
+  });
+
+  it('with a small read size per datagram, reads a backlog in wake-ups of more than 64 and reports a larger datagram as EMSGSIZE', () => {
+    const r = probe('sized', 35);
+    assert.deepEqual(r.failures, []);
+    assert.equal(r.backlog.packets, 300);
+    assert.equal(r.backlog.seqGaps, 0, 'in order, none lost');
+    assert.ok(r.backlog.maxBatch > 64 && r.backlog.maxBatch <= 256, `up to 256 datagrams per wake-up (max ${r.backlog.maxBatch})`);
+    assert.equal(r.emsgsize, 1, 'the 6000-byte packet did not fit in 4096 bytes');
+    assert.equal(r.packets, 305, 'the packets after it arrived');
+    assert.equal(r.seqGaps, 1, 'the lost one is a gap in the sequence');
   });
 
   it('counts ENOBUFS and reads on: every packet received or a sequence gap', () => {

@@ -11,6 +11,13 @@ import { NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPD
 
 const NETLINK_NETFILTER = 12;
 
+/**
+ * An event is a datagram of a few hundred bytes and a dump's datagram at most
+ * 32 KiB (netlink's dump buffer): read into 64 KiB each, about 17 go in one
+ * system call instead of NFLOG's 5, and a wake-up takes up to 256 of them.
+ */
+const READ = { maxDatagram: 64 * 1024, maxBatch: 256 };
+
 export type EventName = 'new' | 'update' | 'destroy';
 
 const GROUP: { [e in EventName]: number } = {
@@ -33,7 +40,7 @@ function groupMask(events: Iterable<EventName>): number {
  * as ulogd2's `reliable` and conntrack -E's do.
  */
 export function openEvents(events: Iterable<EventName>, rmem: number, reliable: boolean, handlers: NetlinkHandlers): NetlinkSocket {
-  const sock = new NetlinkSocket(NETLINK_NETFILTER, handlers);
+  const sock = new NetlinkSocket(NETLINK_NETFILTER, handlers, READ);
   try {
     // The kernel stores twice the asked size (its bookkeeping overhead) and reports that.
     sock.setReceiveBuffer(rmem / 2);
@@ -51,7 +58,7 @@ export function openEvents(events: Iterable<EventName>, rmem: number, reliable: 
 
 /** A socket that asks for the whole table once; returns the socket (closed by the caller at NLMSG_DONE) and the errno of the send. */
 export function openDump(rmem: number, seq: number, handlers: NetlinkHandlers): { sock: NetlinkSocket; errno: number } {
-  const sock = new NetlinkSocket(NETLINK_NETFILTER, handlers);
+  const sock = new NetlinkSocket(NETLINK_NETFILTER, handlers, READ);
   try {
     sock.setReceiveBuffer(rmem / 2);
     sock.bind(0);

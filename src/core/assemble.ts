@@ -195,7 +195,7 @@ export async function assembleGroup(group: GroupNode, keys: KeyRegistry, opts: A
       want(name) {
         const k = produced.get(name);
         if (!k || !read.has(name)) return null;
-        p.writes.push(name);
+        if (!p.writes.includes(name)) p.writes.push(name);
         return k;
       },
       known: (name) => produced.has(name),

@@ -1,6 +1,6 @@
 import { defineInput } from 'specter/plugin';
 import { BaseDecoder } from './decoder.js';
-import { BASE_KEYS } from './keys.js';
+import { BASE_KEYS } from '../../shared/packet/keys.js';
 
 export default defineInput({
   name: 'BASE',

@@ -1,7 +1,7 @@
 /** BASE's slot index table K names every key of BASE_KEYS at its position, and nothing else. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BASE_KEYS, K } from './keys.js';
+import { BASE_KEYS, K } from '../../shared/packet/keys.js';
 
 test('K[NAME] is the index of the key NAME spells (ip.saddr.str is IP_SADDR_STR)', () => {
   const spelled = BASE_KEYS.map((k) => k.name.toUpperCase().replace(/\./g, '_'));

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { defineOutput } from 'specter/plugin';
 import { checkConnectionOptions, NATS_CONNECTION_OPTIONS } from '../../shared/forward/nats-options.js';
 import { lastSeq } from '../../shared/forward/record-codec.js';
+import { isLayerKey } from '../../shared/packet/layers.js';
 import { Forwarder } from './forwarder.js';
 import { Sequence } from './sequence.js';
 import { Spool } from './spool.js';
@@ -32,6 +33,12 @@ export default defineOutput({
       description: "milliseconds to wait for JetStream's acknowledgement before sending again",
     },
     natsraw: { type: 'bool', default: true, description: 'forward the packet bytes (raw.pkt, raw.mac), which PCAP and LOGEMU need at the collector' },
+    natsheaders: {
+      type: 'bool',
+      default: false,
+      description:
+        'forward the keys BASE reads from the packet headers (ip.*, tcp.*, udp.*, ...) too; by default the collector reads them from raw.pkt, as BASE does (with natsraw off they are always forwarded)',
+    },
     spooldir: {
       type: 'string',
       default: '/var/lib/specter/spool',
@@ -60,7 +67,14 @@ export default defineOutput({
     if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(subject)) ctx.fail(`"${subject}" is not a subject to publish on (no wildcards, no empty tokens)`, 'natssubject');
     const drop = o.dropto !== undefined ? ctx.divertTo(o.dropto, 'dropto') : null;
     const raw = o.natsraw;
-    const keys = ctx.allKeys().filter((k) => raw || (k.name !== 'raw.pkt' && k.name !== 'raw.mac'));
+    const produced = ctx.producedKeys();
+    const has = (name: string) => produced.some((k) => k.name === name);
+    // Header keys are functions of raw.pkt and the family: the collector reads them itself, so the sensor neither decodes nor sends them.
+    const layersOmitted = raw && !o.natsheaders && has('raw.pkt') && has('oob.family');
+    const keys = produced
+      .filter((k) => raw || (k.name !== 'raw.pkt' && k.name !== 'raw.mac'))
+      .filter((k) => !(layersOmitted && isLayerKey(k.name)))
+      .map((k) => ctx.optionalKey(k.name)!);
     const slots = keys.reduce((m, k) => Math.max(m, k.slot + 1), 0);
     if (ctx.checkOnly) {
       return { write() {}, endBatch() {}, async flush() {}, async close() {} };
@@ -87,6 +101,7 @@ export default defineOutput({
         syncMs: o.spoolsync,
         highwater,
         lowwater,
+        layersOmitted,
       },
       spool,
       seq,

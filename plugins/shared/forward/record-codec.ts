@@ -7,7 +7,9 @@
  *
  *   0   'S' (0x53)            magic
  *   1   2                     version
- *   2   0                     flags (none yet)
+ *   2   flags                 bit 0 (LAYERS_OMITTED): the sensor left out the keys read from the
+ *                             packet headers (ip.*, tcp.*, ...); the collector reads them from
+ *                             raw.pkt as BASE does (plugins/shared/packet/layers.ts)
  *   3   L                     length of the sensor name (1..255)
  *   4   seq      u64 LE       sequence number of the first record (below 2^53); record i has seq + i
  *   12  group    u16 LE       the sensor's group
@@ -26,6 +28,7 @@
  * message, so garbage is refused with a reason and never read out of bounds.
  */
 import { bytesToText, putByteText, type Key, type Record } from 'specter/plugin';
+import { networkProtocol, type PacketLayers } from '../packet/layers.js';
 import { KEY_CODES, TYPE_CODES } from './key-codes.js';
 
 const MAGIC = 0x53;
@@ -33,11 +36,17 @@ const VERSION = 2;
 /** Offset of the first sequence number, read by the spool and the publisher without decoding the message. */
 const SEQ_OFFSET = 4;
 const HEADER = 14;
+/** Header flag: the packet-header keys are left out, to be read from raw.pkt. */
+export const LAYERS_OMITTED = 1;
 /** Records in one message, at most (the count is a u16). */
 export const MAX_RECORDS = 0xffff;
 
 const TYPE_CODE = new Map<string, number>(TYPE_CODES.map((t, i) => [t, i]));
 const CODE_OF = new Map<string, number>(KEY_CODES.map((n, i) => [n, i + 1]));
+/** Codes of the keys a collector needs to read the packet headers itself. */
+const RAW_PKT = CODE_OF.get('raw.pkt')!;
+const OOB_FAMILY = CODE_OF.get('oob.family')!;
+const OOB_PROTOCOL = CODE_OF.get('oob.protocol')!;
 
 /** A growing byte buffer written at `pos`; ensure() before writing. */
 export class ByteWriter {
@@ -77,6 +86,7 @@ export class RecordEncoder {
     slots: number,
     sensor: string,
     private readonly group: number,
+    private readonly flags = 0,
   ) {
     this.sensor = Buffer.from(sensor, 'utf8');
     if (this.sensor.length < 1 || this.sensor.length > 255) throw new Error(`sensor name "${sensor}" must be 1 to 255 bytes`);
@@ -109,7 +119,7 @@ export class RecordEncoder {
     const b = w.buf;
     b[start] = MAGIC;
     b[start + 1] = VERSION;
-    b[start + 2] = 0;
+    b[start + 2] = this.flags;
     b[start + 3] = this.sensor.length;
     b.writeUInt16LE(this.group, start + 12);
     this.sensor.copy(b, start + HEADER);
@@ -263,7 +273,9 @@ export function lastSeq(b: Buffer, o: number): number {
  * records one by one into a (reused) record. `resolve(name)` gives the local
  * key to set, null for a key known here but read by nobody (skipped),
  * undefined for a key unknown here (skipped and counted). A key whose type
- * differs from the local key of that name is skipped and counted too.
+ * differs from the local key of that name is skipped and counted too. In a
+ * message whose sensor left the packet-header keys out, `layers` (when some
+ * of them are read here) sets them from the record's raw.pkt.
  */
 export class RecordDecoder {
   /** Header of the open message, and the sequence number of the last record decoded. */
@@ -283,8 +295,18 @@ export class RecordDecoder {
   private b: Buffer = Buffer.alloc(0);
   private o = 0;
   private left = 0;
+  /** The open message leaves the header keys to this decoder. */
+  private derive = false;
+  /** Of the record being read: where raw.pkt lies (-1: absent), oob.family and oob.protocol (-1: absent). */
+  private pktOff = -1;
+  private pktEnd = -1;
+  private family = -1;
+  private protocol = -1;
 
-  constructor(private readonly resolve: (name: string) => Key | null | undefined) {}
+  constructor(
+    private readonly resolve: (name: string) => Key | null | undefined,
+    private readonly layers: PacketLayers | null = null,
+  ) {}
 
   /**
    * Opens `b` (one whole message) and checks every record in it, so that a
@@ -296,6 +318,7 @@ export class RecordDecoder {
     const end = b.length;
     if (end < HEADER + 3 || b[0] !== MAGIC) throw new RecordFormatError('not a specter record');
     if (b[1] !== VERSION) throw new RecordFormatError(`record version ${b[1]} is not one this collector reads (${VERSION})`);
+    if (b[2] & ~LAYERS_OMITTED) throw new RecordFormatError(`record flags 0x${b[2].toString(16)} are not ones this collector reads`);
     const sl = b[3];
     if (sl === 0 || HEADER + sl + 2 > end) throw new RecordFormatError('truncated record header');
     let o = HEADER + sl;
@@ -313,6 +336,7 @@ export class RecordDecoder {
     }
     this.b = b;
     this.o = first;
+    this.derive = (b[2] & LAYERS_OMITTED) !== 0 && this.layers !== null && this.layers.needed;
     this.left = records;
     this.records = records;
     return records;
@@ -325,6 +349,9 @@ export class RecordDecoder {
     this.seq++;
     rec.clear();
     this.o = this.record(this.b, this.o, rec);
+    if (this.derive && this.pktOff >= 0) {
+      this.layers!.decode(this.b, this.pktOff, this.pktEnd, networkProtocol(this.family, this.protocol), rec);
+    }
     return true;
   }
 
@@ -334,6 +361,7 @@ export class RecordDecoder {
     if (o + 2 > end) throw truncated();
     const count = b[o] | (b[o + 1] << 8);
     o += 2;
+    this.pktOff = this.pktEnd = this.family = this.protocol = -1;
     for (let i = 0; i < count; i++) {
       if (o + 2 > end) throw truncated();
       let code = b[o++];
@@ -361,11 +389,22 @@ export class RecordDecoder {
       const type = b[o++];
       const typeName = TYPE_CODES[type];
       if (typeName === undefined || type === 0) throw new RecordFormatError(`unknown value type ${type}`);
+      const at = o;
       o = this.value(b, o, end, type, key && key.type === typeName ? key : null, rec);
+      if (this.derive) this.note(code, type, b, at, o);
       if (key === false) this.unknownKeys++;
       else if (key && key.type !== typeName) this.typeMismatches++;
     }
     return o;
+  }
+
+  /** Keeps what reading the packet headers needs: where raw.pkt lies, the family and the link-layer protocol. */
+  private note(code: number, type: number, b: Buffer, at: number, after: number): void {
+    if (code === RAW_PKT && type === 15) {
+      this.pktEnd = after;
+      this.pktOff = after - lengthRead;
+    } else if (code === OOB_FAMILY && type === 1) this.family = b[at];
+    else if (code === OOB_PROTOCOL && type === 2) this.protocol = b[at] | (b[at + 1] << 8);
   }
 
   private lookup(name: string): Key | null | false {

@@ -11,7 +11,7 @@
  *    drains (beside the live rate) while live records keep flowing;
  * 4. every process's peak resident memory.
  *
- *   --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000]
+ *   --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,outage]
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +34,10 @@ export interface ForwardOptions {
   seconds: number;
   outage: number;
   outageRate: number;
+  /** The measures to run: cpu, file, pgsql, outage. */
+  parts: ReadonlySet<string>;
+  /** Arguments for each specter's Node (--cpu-prof). */
+  nodeArgs: readonly string[];
 }
 
 interface Proc {
@@ -66,10 +70,10 @@ function spawnIn(ns: NetNs, name: string, cmd: string, args: string[]): Proc {
   };
 }
 
-async function specter(ns: NetNs, dir: string, name: string, conf: string): Promise<Proc> {
+async function specter(ns: NetNs, dir: string, name: string, conf: string, nodeArgs: readonly string[]): Promise<Proc> {
   const file = path.join(dir, `${name}.conf`);
   fs.writeFileSync(file, conf);
-  const p = spawnIn(ns, name, process.execPath, [CLI, '-c', file]);
+  const p = spawnIn(ns, name, process.execPath, [...nodeArgs, CLI, '-c', file]);
   await waitFor(
     () => {
       if (p.child.exitCode !== null) throw new Error(`${name} exited: ${p.out().trim().split('\n').slice(-3).join(' / ')}`);
@@ -81,16 +85,31 @@ async function specter(ns: NetNs, dir: string, name: string, conf: string): Prom
   return p;
 }
 
-const lineCount = (file: string) => {
+/** Lines counted so far per file: each count reads only what was appended since the last (a full read of a large file every 250 ms would load the machine being measured). */
+const counted = new Map<string, { pos: number; n: number }>();
+const chunk = Buffer.allocUnsafe(1 << 20);
+
+function lineCount(file: string): number {
+  let c = counted.get(file);
+  if (!c) counted.set(file, (c = { pos: 0, n: 0 }));
+  let fd: number;
   try {
-    const b = fs.readFileSync(file);
-    let n = 0;
-    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
-    return n;
+    fd = fs.openSync(file, 'r');
   } catch {
     return 0;
   }
-};
+  try {
+    for (;;) {
+      const got = fs.readSync(fd, chunk, 0, chunk.length, c.pos);
+      if (got <= 0) break;
+      for (let i = chunk.indexOf(10); i !== -1 && i < got; i = chunk.indexOf(10, i + 1)) c.n++;
+      c.pos += got;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return c.n;
+}
 
 /** Waits until `count()` stops growing for `quietMs`; returns the time of its last growth (performance.now()). */
 async function drained(count: () => number, maxMs = 300000, quietMs = 1500): Promise<number> {
@@ -150,6 +169,7 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       dir,
       `collector${phase}`,
       `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n natsmaxbytes 4G\n${output}}\n`,
+      o.nodeArgs,
     );
     procs.push(p);
     return p;
@@ -161,7 +181,7 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     const packets = o.rate * o.seconds;
     const cpuRow = async (label: string, output: string, count: () => number, others: Proc[] = []) => {
       resetCounters();
-      const s = await specter(ns, dir, `cpu-${label}`, sensorConf(0, output));
+      const s = await specter(ns, dir, `cpu-${label}`, sensorConf(0, output), o.nodeArgs);
       const c0 = cpuSeconds(s.child.pid!);
       await new Promise<void>((r) => send(0, packets, o.rate).on('exit', () => r()));
       await drained(count);
@@ -173,34 +193,37 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       return { label, n, logged: logged(0), us: ((c1.user + c1.sys - c0.user - c0.sys) * 1e6) / n };
     };
     // JSON and NATS take turns three times; each one's lowest figure counts (other work on the machine only adds).
-    log(`sensor CPU: JSON and NATS by turns, 3 times, ${packets} records at ${o.rate} pps ...`);
-    const rows: Array<Awaited<ReturnType<typeof cpuRow>>> = [];
-    for (let turn = 0; turn < 3; turn++) {
-      const jsonFile = path.join(dir, `sensor-${turn}.json`);
-      rows.push(await cpuRow('JSON', ` plugin JSON\n jsonfile ${jsonFile}\n`, () => lineCount(jsonFile)));
-      const collectedCpu = path.join(dir, `collected-cpu-${turn}.json`);
-      const coll = await collector(` plugin JSON\n jsonfile ${collectedCpu}\n jsonfields sensor.name,sensor.seq\n`);
-      rows.push(
-        await cpuRow('NATS', natsOut(0), () => lineCount(collectedCpu), [
-          coll,
-          { name: 'nats-server', child: nats.proc!, out: () => '', stop: async () => {} },
-        ]),
+    if (o.parts.has('cpu')) await cpuMeasure();
+    async function cpuMeasure() {
+      log(`sensor CPU: JSON and NATS by turns, 3 times, ${packets} records at ${o.rate} pps ...`);
+      const rows: Array<Awaited<ReturnType<typeof cpuRow>>> = [];
+      for (let turn = 0; turn < 3; turn++) {
+        const jsonFile = path.join(dir, `sensor-${turn}.json`);
+        rows.push(await cpuRow('JSON', ` plugin JSON\n jsonfile ${jsonFile}\n`, () => lineCount(jsonFile)));
+        const collectedCpu = path.join(dir, `collected-cpu-${turn}.json`);
+        const coll = await collector(` plugin JSON\n jsonfile ${collectedCpu}\n jsonfields sensor.name,sensor.seq\n`);
+        rows.push(
+          await cpuRow('NATS', natsOut(0), () => lineCount(collectedCpu), [
+            coll,
+            { name: 'nats-server', child: nats.proc!, out: () => '', stop: async () => {} },
+          ]),
+        );
+        await coll.stop();
+      }
+      const best = (label: string) => Math.min(...rows.filter((r) => r.label === label).map((r) => r.us));
+      sections.push(
+        `### Sensor CPU per record\n\n| output | records | logged | µs/record |\n|---|---:|---:|---:|\n` +
+          rows.map((r) => `| ${r.label} | ${r.n} | ${r.logged} | ${r.us.toFixed(2)} |`).join('\n') +
+          `\n\nNATS / JSON, the lowest of three turns each: ${(best('NATS') / best('JSON')).toFixed(2)}× (${best('NATS').toFixed(2)} vs ${best('JSON').toFixed(2)} µs; goal ≤ 1.5×)`,
       );
-      await coll.stop();
     }
-    const best = (label: string) => Math.min(...rows.filter((r) => r.label === label).map((r) => r.us));
-    sections.push(
-      `### Sensor CPU per record\n\n| output | records | logged | µs/record |\n|---|---:|---:|---:|\n` +
-        rows.map((r) => `| ${r.label} | ${r.n} | ${r.logged} | ${r.us.toFixed(2)} |`).join('\n') +
-        `\n\nNATS / JSON, the lowest of three turns each: ${(best('NATS') / best('JSON')).toFixed(2)}× (${best('NATS').toFixed(2)} vs ${best('JSON').toFixed(2)} µs; goal ≤ 1.5×)`,
-    );
 
     // 2. Sensors → collector → a file, then → PGSQL.
     const throughput = async (label: string, output: string, count: () => number) => {
       resetCounters();
       const coll = await collector(output);
       const sensors: Proc[] = [];
-      for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `${label}-s${i}`, sensorConf(i, natsOut(i))));
+      for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `${label}-s${i}`, sensorConf(i, natsOut(i)), o.nodeArgs));
       const t0 = performance.now();
       const m0 = machineCpu();
       const c0 = cpuSeconds(coll.child.pid!);
@@ -221,96 +244,109 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       const busy = (m1.busy - m0.busy) / (m1.total - m0.total);
       return { label, total, n, perSec: n / ((tLast - t0) / 1000), busy, collectorUs: ((c1.user + c1.sys - c0.user - c0.sys) * 1e6) / n };
     };
-    log(`${o.sensors} sensors → collector → JSON file, ${packets} records each at ${o.rate} pps ...`);
-    const fileOut = path.join(dir, 'collected.json');
-    const fileRow = await throughput('file', ` plugin JSON\n jsonfile ${fileOut}\n jsonfields sensor.name,sensor.seq,oob.prefix,ip.saddr,udp.dport\n`, () =>
-      lineCount(fileOut),
-    );
-    log(`${o.sensors} sensors → collector → PGSQL ...`);
-    psql('postgres', `CREATE DATABASE ${db}`);
-    psql(
-      db,
-      'CREATE TABLE ulog (id bigserial PRIMARY KEY, sensor_name text, sensor_seq bigint, ip_saddr_str text, udp_dport integer, UNIQUE (sensor_name, sensor_seq))',
-    );
-    const pgRow = await throughput(
-      'pgsql',
-      ` plugin PGSQL\n pgsqlhost /var/run/postgresql\n pgsqluser postgres\n pgsqldb ${db}\n pgsqltable ulog\n pgsqlspooldir ${path.join(dir, 'pgspool')}\n`,
-      () => Number(psql(db, 'SELECT count(*) FROM ulog')),
-    );
-    sections.push(
-      `### ${o.sensors} sensors → one collector, ${o.rate} pps each for ${o.seconds} s\n\n| collector output | logged | written | loss | records/s | collector CPU µs/record | machine busy (all cores) |\n|---|---:|---:|---:|---:|---:|---:|\n` +
-        [fileRow, pgRow]
-          .map(
-            (r) =>
-              `| ${r.label} | ${r.total} | ${r.n} | ${((1 - r.n / r.total) * 100).toFixed(2)} % | ${Math.round(r.perSec)} | ${r.collectorUs.toFixed(2)} | ${(r.busy * 100).toFixed(0)} % |`,
-          )
-          .join('\n') +
-        '\n\nGoals: file ≥ 100,000 records/s with 0 loss; PGSQL ≥ 50,000 rows/s.',
-    );
+    const rowsOut: Array<Awaited<ReturnType<typeof throughput>>> = [];
+    if (o.parts.has('file')) {
+      log(`${o.sensors} sensors → collector → JSON file, ${packets} records each at ${o.rate} pps ...`);
+      const fileOut = path.join(dir, 'collected.json');
+      rowsOut.push(
+        await throughput('file', ` plugin JSON\n jsonfile ${fileOut}\n jsonfields sensor.name,sensor.seq,oob.prefix,ip.saddr,udp.dport\n`, () =>
+          lineCount(fileOut),
+        ),
+      );
+    }
+    if (o.parts.has('pgsql')) {
+      log(`${o.sensors} sensors → collector → PGSQL ...`);
+      psql('postgres', `CREATE DATABASE ${db}`);
+      psql(
+        db,
+        'CREATE TABLE ulog (id bigserial PRIMARY KEY, sensor_name text, sensor_seq bigint, ip_saddr_str text, udp_dport integer, UNIQUE (sensor_name, sensor_seq))',
+      );
+      rowsOut.push(
+        await throughput(
+          'pgsql',
+          ` plugin PGSQL\n pgsqlhost /var/run/postgresql\n pgsqluser postgres\n pgsqldb ${db}\n pgsqltable ulog\n pgsqlspooldir ${path.join(dir, 'pgspool')}\n`,
+          () => Number(psql(db, 'SELECT count(*) FROM ulog')),
+        ),
+      );
+    }
+    if (rowsOut.length)
+      sections.push(
+        `### ${o.sensors} sensors → one collector, ${o.rate} pps each for ${o.seconds} s\n\n| collector output | logged | written | loss | records/s | collector CPU µs/record | machine busy (all cores) |\n|---|---:|---:|---:|---:|---:|---:|\n` +
+          rowsOut
+            .map(
+              (r) =>
+                `| ${r.label} | ${r.total} | ${r.n} | ${((1 - r.n / r.total) * 100).toFixed(2)} % | ${Math.round(r.perSec)} | ${r.collectorUs.toFixed(2)} | ${(r.busy * 100).toFixed(0)} % |`,
+            )
+            .join('\n') +
+          '\n\nGoals: file ≥ 100,000 records/s with 0 loss; PGSQL ≥ 50,000 rows/s.',
+      );
 
     // 3. An outage in the middle of a paced stream: the backlog drains while live records keep coming.
-    log(`outage: ${o.sensors} sensors at ${o.outageRate} pps, NATS away ${o.outage} s ...`);
-    resetCounters();
-    const outFile = path.join(dir, 'collected-outage.json');
-    const coll = await collector(` plugin JSON\n jsonfile ${outFile}\n jsonfields sensor.name,sensor.seq\n`);
-    const sensors: Proc[] = [];
-    for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `outage-s${i}`, sensorConf(i, natsOut(i))));
-    const streamSeconds = o.outage + 10 + Math.ceil(o.outage / 2);
-    const gens = Array.from({ length: o.sensors }, (_, i) => send(i, o.outageRate * streamSeconds, o.outageRate)).map(
-      (g) => new Promise((r) => g.on('exit', r)),
-    );
-    const sampler = setInterval(() => {
-      for (const p of [...sensors, coll]) notePeak(p);
-    }, 1000);
-    await new Promise((r) => setTimeout(r, 5000));
-    await nats.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, o.outage * 1000));
-    const backlogAt = performance.now();
-    const backlog = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile);
-    await nats.start();
-    log(`NATS back after ${((performance.now() - backlogAt) / 1000).toFixed(1)} s of start-up; backlog ${backlog} records`);
-    // Caught up: the collector is within one second of live traffic of the kernel's count.
-    const live = o.outageRate * o.sensors;
-    let caughtUp = true;
-    try {
-      await waitFor(
-        () => Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile) < live,
-        streamSeconds * 1000,
-        'the backlog to drain',
+    if (o.parts.has('outage')) await outageMeasure();
+    async function outageMeasure() {
+      log(`outage: ${o.sensors} sensors at ${o.outageRate} pps, NATS away ${o.outage} s ...`);
+      resetCounters();
+      const outFile = path.join(dir, 'collected-outage.json');
+      const coll = await collector(` plugin JSON\n jsonfile ${outFile}\n jsonfields sensor.name,sensor.seq\n`);
+      const sensors: Proc[] = [];
+      for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `outage-s${i}`, sensorConf(i, natsOut(i)), o.nodeArgs));
+      const streamSeconds = o.outage + 10 + Math.ceil(o.outage / 2);
+      const gens = Array.from({ length: o.sensors }, (_, i) => send(i, o.outageRate * streamSeconds, o.outageRate)).map(
+        (g) => new Promise((r) => g.on('exit', r)),
       );
-    } catch {
-      caughtUp = false;
-    }
-    const drainS = (performance.now() - backlogAt) / 1000;
-    await Promise.all(gens);
-    // Longer than natstimeout: a publish whose answer the killed server never sent is sent again after it.
-    await drained(() => lineCount(outFile), 300000, 8000);
-    clearInterval(sampler);
-    for (const p of [...sensors, coll]) notePeak(p);
-    for (const p of sensors) await p.stop();
-    await coll.stop();
-    const total = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0);
-    const missing = total - lineCount(outFile);
-    if (missing !== 0)
-      for (const s of sensors)
-        log(
-          `${s.name}: ${s
-            .out()
-            .trim()
-            .split('\n')
-            .filter((l) => /spool|lost|drop|ENOBUFS|counters/i.test(l))
-            .slice(-3)
-            .join(' / ')}`,
+      const sampler = setInterval(() => {
+        for (const p of [...sensors, coll]) notePeak(p);
+      }, 1000);
+      await new Promise((r) => setTimeout(r, 5000));
+      await nats.stop('SIGKILL');
+      await new Promise((r) => setTimeout(r, o.outage * 1000));
+      const backlogAt = performance.now();
+      const backlog = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile);
+      await nats.start();
+      log(`NATS back after ${((performance.now() - backlogAt) / 1000).toFixed(1)} s of start-up; backlog ${backlog} records`);
+      // Caught up: the collector is within one second of live traffic of the kernel's count.
+      const live = o.outageRate * o.sensors;
+      let caughtUp = true;
+      try {
+        await waitFor(
+          () => Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile) < live,
+          streamSeconds * 1000,
+          'the backlog to drain',
         );
-    const drainRate = backlog / drainS + live;
-    sections.push(
-      `### NATS away ${o.outage} s, ${o.sensors} sensors at ${o.outageRate} pps each\n\n` +
-        (caughtUp
-          ? `Backlog ${backlog} records, drained in ${drainS.toFixed(1)} s while ${live} records/s kept coming: ` +
-            `${Math.round(drainRate)} records/s through the collector, ${(drainRate / live).toFixed(1)}× the live rate (goal ≥ 3×). `
-          : `Backlog ${backlog} records, not caught up with the live stream within ${drainS.toFixed(0)} s. `) +
-        `Logged ${total}, collected ${lineCount(outFile)} (${missing} missing).`,
-    );
+      } catch {
+        caughtUp = false;
+      }
+      const drainS = (performance.now() - backlogAt) / 1000;
+      await Promise.all(gens);
+      // Longer than natstimeout: a publish whose answer the killed server never sent is sent again after it.
+      await drained(() => lineCount(outFile), 300000, 8000);
+      clearInterval(sampler);
+      for (const p of [...sensors, coll]) notePeak(p);
+      for (const p of sensors) await p.stop();
+      await coll.stop();
+      const total = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0);
+      const missing = total - lineCount(outFile);
+      if (missing !== 0)
+        for (const s of sensors)
+          log(
+            `${s.name}: ${s
+              .out()
+              .trim()
+              .split('\n')
+              .filter((l) => /spool|lost|drop|ENOBUFS|counters/i.test(l))
+              .slice(-3)
+              .join(' / ')}`,
+          );
+      const drainRate = backlog / drainS + live;
+      sections.push(
+        `### NATS away ${o.outage} s, ${o.sensors} sensors at ${o.outageRate} pps each\n\n` +
+          (caughtUp
+            ? `Backlog ${backlog} records, drained in ${drainS.toFixed(1)} s while ${live} records/s kept coming: ` +
+              `${Math.round(drainRate)} records/s through the collector, ${(drainRate / live).toFixed(1)}× the live rate (goal ≥ 3×). `
+            : `Backlog ${backlog} records, not caught up with the live stream within ${drainS.toFixed(0)} s. `) +
+          `Logged ${total}, collected ${lineCount(outFile)} (${missing} missing).`,
+      );
+    }
 
     sections.push(
       `### Peak resident memory\n\n| process | peak RSS MB |\n|---|---:|\n` +

@@ -390,7 +390,9 @@ export class RecordDecoder {
       const typeName = TYPE_CODES[type];
       if (typeName === undefined || type === 0) throw new RecordFormatError(`unknown value type ${type}`);
       const at = o;
-      o = this.value(b, o, end, type, key && key.type === typeName ? key : null, rec);
+      // A key nobody here reads is stepped over without making its value.
+      if (key && key.type === typeName) o = this.value(b, o, end, type, key, rec);
+      else o = skipValue(b, o, end, type);
       if (this.derive) this.note(code, type, b, at, o);
       if (key === false) this.unknownKeys++;
       else if (key && key.type !== typeName) this.typeMismatches++;
@@ -532,20 +534,25 @@ function skipRecord(b: Buffer, o: number, end: number): number {
       o += 1 + b[o];
     }
     if (o >= end) throw truncated();
-    const type = b[o++];
-    const n = type < VALUE_BYTES.length ? VALUE_BYTES[type] : -3;
-    if (n >= 0) o += n;
-    else if (n === -1) {
-      o = readLength(b, o, end);
-      o += lengthRead;
-    } else if (n === -2) {
-      const fam = b[o++];
-      if (fam === 4) o += 4;
-      else if (fam === 6) o += 16;
-      else throw new RecordFormatError(`ipaddr family byte ${fam}`);
-    } else throw new RecordFormatError(`unknown value type ${type}`);
-    if (o > end) throw truncated();
+    o = skipValue(b, o + 1, end, b[o]);
   }
+  return o;
+}
+
+/** Steps over one value of `type` at `o`, refusing what the decoder would refuse; returns the offset after it. */
+function skipValue(b: Buffer, o: number, end: number, type: number): number {
+  const n = type < VALUE_BYTES.length ? VALUE_BYTES[type] : -3;
+  if (n >= 0) o += n;
+  else if (n === -1) {
+    o = readLength(b, o, end);
+    o += lengthRead;
+  } else if (n === -2) {
+    const fam = b[o++];
+    if (fam === 4) o += 4;
+    else if (fam === 6) o += 16;
+    else throw new RecordFormatError(`ipaddr family byte ${fam}`);
+  } else throw new RecordFormatError(`unknown value type ${type}`);
+  if (o > end) throw truncated();
   return o;
 }
 

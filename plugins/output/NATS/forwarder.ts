@@ -24,7 +24,7 @@ import path from 'node:path';
 import { connect, createInbox, headers, PermissionViolationError, type ConnectionOptions, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Backoff, CommitQueue, ErrorReporter, type Key, type OutputContext, type OutputInstance, type Record } from 'specter/plugin';
 import { connectFailure, connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
-import { ByteWriter, firstSeq, LAYERS_OMITTED, MAX_RECORDS, RecordEncoder, recordCount } from '../../shared/forward/record-codec.js';
+import { ByteWriter, firstSeq, DERIVED_OMITTED, MAX_RECORDS, RecordEncoder, recordCount } from '../../shared/forward/record-codec.js';
 import type { Sequence } from './sequence.js';
 import { FRAME_HEADER, sealFrame, type Spool } from './spool.js';
 
@@ -45,8 +45,8 @@ export interface ForwarderSettings {
   syncMs: number;
   highwater: number;
   lowwater: number;
-  /** The packet-header keys are left out of the records, for the collector to read from raw.pkt. */
-  layersOmitted: boolean;
+  /** The keys made from the packet bytes are left out of the records, for the collector to make. */
+  derivedOmitted: boolean;
 }
 
 /** The output's context, with the connection options it reads. */
@@ -107,7 +107,7 @@ export class Forwarder implements OutputInstance {
     private readonly sensor: string,
     private readonly drop: DropTarget | null,
   ) {
-    this.encoder = new RecordEncoder(keys, slots, sensor, ctx.group, s.layersOmitted ? LAYERS_OMITTED : 0);
+    this.encoder = new RecordEncoder(keys, slots, sensor, ctx.group, s.derivedOmitted ? DERIVED_OMITTED : 0);
     this.commits = new CommitQueue((n) => ctx.commit(n));
     this.failures = new ErrorReporter(ctx.log, { level: 'warn' });
     const c = ctx.counters.extra;

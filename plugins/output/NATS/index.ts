@@ -7,7 +7,7 @@ import path from 'node:path';
 import { defineOutput } from 'specter/plugin';
 import { checkConnectionOptions, NATS_CONNECTION_OPTIONS } from '../../shared/forward/nats-options.js';
 import { lastSeq } from '../../shared/forward/record-codec.js';
-import { isLayerKey } from '../../shared/packet/layers.js';
+import { isDerivedKey } from '../../shared/packet/derived.js';
 import { Forwarder } from './forwarder.js';
 import { Sequence } from './sequence.js';
 import { Spool } from './spool.js';
@@ -37,7 +37,7 @@ export default defineOutput({
       type: 'bool',
       default: false,
       description:
-        'forward the keys BASE reads from the packet headers (ip.*, tcp.*, udp.*, ...) too; by default the collector reads them from raw.pkt, as BASE does (with natsraw off they are always forwarded)',
+        'forward the keys BASE reads from the packet bytes (ip.*, tcp.*, udp.*, ..., mac.str, mac.daddr, the MAC addresses as text) too; by default the collector makes them from raw.pkt and raw.mac, as BASE does (with natsraw off they are always forwarded)',
     },
     spooldir: {
       type: 'string',
@@ -69,11 +69,11 @@ export default defineOutput({
     const raw = o.natsraw;
     const produced = ctx.producedKeys();
     const has = (name: string) => produced.some((k) => k.name === name);
-    // Header keys are functions of raw.pkt and the family: the collector reads them itself, so the sensor neither decodes nor sends them.
-    const layersOmitted = raw && !o.natsheaders && has('raw.pkt') && has('oob.family');
+    // These keys are functions of raw.pkt, raw.mac and a few others: the collector makes them itself, so the sensor neither decodes nor sends them.
+    const derivedOmitted = raw && !o.natsheaders && has('raw.pkt') && has('raw.mac') && has('oob.family');
     const keys = produced
       .filter((k) => raw || (k.name !== 'raw.pkt' && k.name !== 'raw.mac'))
-      .filter((k) => !(layersOmitted && isLayerKey(k.name)))
+      .filter((k) => !(derivedOmitted && isDerivedKey(k.name)))
       .map((k) => ctx.optionalKey(k.name)!);
     const slots = keys.reduce((m, k) => Math.max(m, k.slot + 1), 0);
     if (ctx.checkOnly) {
@@ -101,7 +101,7 @@ export default defineOutput({
         syncMs: o.spoolsync,
         highwater,
         lowwater,
-        layersOmitted,
+        derivedOmitted,
       },
       spool,
       seq,

@@ -7,9 +7,11 @@
  *
  *   0   'S' (0x53)            magic
  *   1   2                     version
- *   2   flags                 bit 0 (LAYERS_OMITTED): the sensor left out the keys read from the
- *                             packet headers (ip.*, tcp.*, ...); the collector reads them from
- *                             raw.pkt as BASE does (plugins/shared/packet/layers.ts)
+ *   2   flags                 bit 0 (DERIVED_OMITTED): the sensor left out the keys BASE reads
+ *                             from the packet bytes (ip.*, tcp.*, ..., mac.str, mac.daddr and
+ *                             the text forms of the MAC addresses); the collector makes them
+ *                             from raw.pkt, raw.mac and mac.saddr as BASE does
+ *                             (plugins/shared/packet/derived.ts)
  *   3   L                     length of the sensor name (1..255)
  *   4   seq      u64 LE       sequence number of the first record (below 2^53); record i has seq + i
  *   12  group    u16 LE       the sensor's group
@@ -28,7 +30,7 @@
  * message, so garbage is refused with a reason and never read out of bounds.
  */
 import { bytesToText, putByteText, type Key, type Record } from 'specter/plugin';
-import { networkProtocol, type PacketLayers } from '../packet/layers.js';
+import { type DerivedKeys, DerivedSources } from '../packet/derived.js';
 import { KEY_CODES, TYPE_CODES } from './key-codes.js';
 
 const MAGIC = 0x53;
@@ -36,15 +38,17 @@ const VERSION = 2;
 /** Offset of the first sequence number, read by the spool and the publisher without decoding the message. */
 const SEQ_OFFSET = 4;
 const HEADER = 14;
-/** Header flag: the packet-header keys are left out, to be read from raw.pkt. */
-export const LAYERS_OMITTED = 1;
+/** Header flag: the keys made from the packet bytes are left out, for the collector to make. */
+export const DERIVED_OMITTED = 1;
 /** Records in one message, at most (the count is a u16). */
 export const MAX_RECORDS = 0xffff;
 
 const TYPE_CODE = new Map<string, number>(TYPE_CODES.map((t, i) => [t, i]));
 const CODE_OF = new Map<string, number>(KEY_CODES.map((n, i) => [n, i + 1]));
-/** Codes of the keys a collector needs to read the packet headers itself. */
+/** Codes of the keys a collector makes the derived keys from. */
 const RAW_PKT = CODE_OF.get('raw.pkt')!;
+const RAW_MAC = CODE_OF.get('raw.mac')!;
+const MAC_SADDR = CODE_OF.get('mac.saddr')!;
 const OOB_FAMILY = CODE_OF.get('oob.family')!;
 const OOB_PROTOCOL = CODE_OF.get('oob.protocol')!;
 
@@ -274,7 +278,7 @@ export function lastSeq(b: Buffer, o: number): number {
  * key to set, null for a key known here but read by nobody (skipped),
  * undefined for a key unknown here (skipped and counted). A key whose type
  * differs from the local key of that name is skipped and counted too. In a
- * message whose sensor left the packet-header keys out, `layers` (when some
+ * message whose sensor left the derived keys out, `derived` (when some
  * of them are read here) sets them from the record's raw.pkt.
  */
 export class RecordDecoder {
@@ -298,14 +302,11 @@ export class RecordDecoder {
   /** The open message leaves the header keys to this decoder. */
   private derive = false;
   /** Of the record being read: where raw.pkt lies (-1: absent), oob.family and oob.protocol (-1: absent). */
-  private pktOff = -1;
-  private pktEnd = -1;
-  private family = -1;
-  private protocol = -1;
+  private readonly src = new DerivedSources();
 
   constructor(
     private readonly resolve: (name: string) => Key | null | undefined,
-    private readonly layers: PacketLayers | null = null,
+    private readonly derived: DerivedKeys | null = null,
   ) {}
 
   /**
@@ -318,7 +319,7 @@ export class RecordDecoder {
     const end = b.length;
     if (end < HEADER + 3 || b[0] !== MAGIC) throw new RecordFormatError('not a specter record');
     if (b[1] !== VERSION) throw new RecordFormatError(`record version ${b[1]} is not one this collector reads (${VERSION})`);
-    if (b[2] & ~LAYERS_OMITTED) throw new RecordFormatError(`record flags 0x${b[2].toString(16)} are not ones this collector reads`);
+    if (b[2] & ~DERIVED_OMITTED) throw new RecordFormatError(`record flags 0x${b[2].toString(16)} are not ones this collector reads`);
     const sl = b[3];
     if (sl === 0 || HEADER + sl + 2 > end) throw new RecordFormatError('truncated record header');
     let o = HEADER + sl;
@@ -336,7 +337,7 @@ export class RecordDecoder {
     }
     this.b = b;
     this.o = first;
-    this.derive = (b[2] & LAYERS_OMITTED) !== 0 && this.layers !== null && this.layers.needed;
+    this.derive = (b[2] & DERIVED_OMITTED) !== 0 && this.derived !== null && this.derived.needed;
     this.left = records;
     this.records = records;
     return records;
@@ -349,9 +350,7 @@ export class RecordDecoder {
     this.seq++;
     rec.clear();
     this.o = this.record(this.b, this.o, rec);
-    if (this.derive && this.pktOff >= 0) {
-      this.layers!.decode(this.b, this.pktOff, this.pktEnd, networkProtocol(this.family, this.protocol), rec);
-    }
+    if (this.derive) this.derived!.decode(this.b, this.src, rec);
     return true;
   }
 
@@ -361,7 +360,7 @@ export class RecordDecoder {
     if (o + 2 > end) throw truncated();
     const count = b[o] | (b[o + 1] << 8);
     o += 2;
-    this.pktOff = this.pktEnd = this.family = this.protocol = -1;
+    if (this.derive) this.src.reset();
     for (let i = 0; i < count; i++) {
       if (o + 2 > end) throw truncated();
       let code = b[o++];
@@ -400,13 +399,20 @@ export class RecordDecoder {
     return o;
   }
 
-  /** Keeps what reading the packet headers needs: where raw.pkt lies, the family and the link-layer protocol. */
+  /** Keeps what making the derived keys needs: where raw.pkt, raw.mac and mac.saddr lie, the family and the link-layer protocol. */
   private note(code: number, type: number, b: Buffer, at: number, after: number): void {
+    const src = this.src;
     if (code === RAW_PKT && type === 15) {
-      this.pktEnd = after;
-      this.pktOff = after - lengthRead;
-    } else if (code === OOB_FAMILY && type === 1) this.family = b[at];
-    else if (code === OOB_PROTOCOL && type === 2) this.protocol = b[at] | (b[at + 1] << 8);
+      src.pktEnd = after;
+      src.pktOff = after - lengthRead;
+    } else if (code === RAW_MAC && type === 15) {
+      src.macEnd = after;
+      src.macOff = after - lengthRead;
+    } else if (code === MAC_SADDR && type === 13) {
+      src.saddrEnd = after;
+      src.saddrOff = after - lengthRead;
+    } else if (code === OOB_FAMILY && type === 1) src.family = b[at];
+    else if (code === OOB_PROTOCOL && type === 2) src.protocol = b[at] | (b[at + 1] << 8);
   }
 
   private lookup(name: string): Key | null | false {

@@ -19,8 +19,7 @@ import type { Logger } from 'pino';
 import { Counters, type Key, type SourceContext, type SourceInstance, type RecordSink } from 'specter/plugin';
 import { connectFailure, connectionOptions, type NatsConnectionValues } from '../../shared/forward/nats-options.js';
 import { RecordDecoder, RecordFormatError } from '../../shared/forward/record-codec.js';
-import { BASE_KEYS } from '../../shared/packet/keys.js';
-import { isLayerKey, PacketLayers } from '../../shared/packet/layers.js';
+import { DerivedKeys } from '../../shared/packet/derived.js';
 import { ensureConsumer, ensureStream, type StreamSettings } from './stream.js';
 
 export interface CollectorSettings extends StreamSettings {
@@ -73,12 +72,14 @@ export class Collector implements SourceInstance {
     private readonly log: Logger,
   ) {
     this.name = `NATS ${s.stream}/${s.durable}`;
-    // Header keys the outputs read, for messages whose sensor left them to the collector.
-    const layerSlots = Int32Array.from(BASE_KEYS, (k) => (isLayerKey(k.name) ? (ctx.want(k.name)?.slot ?? -1) : -1));
-    this.decoder = new RecordDecoder((name) => {
-      const produced = ctx.want(name);
-      return produced ?? (ctx.known(name) ? null : undefined);
-    }, new PacketLayers(layerSlots));
+    this.decoder = new RecordDecoder(
+      (name) => {
+        const produced = ctx.want(name);
+        return produced ?? (ctx.known(name) ? null : undefined);
+      },
+      // The derived keys the outputs read, for messages whose sensor left them to the collector.
+      new DerivedKeys((name) => ctx.want(name)?.slot ?? -1),
+    );
     this.sensorName = ctx.want('sensor.name');
     this.sensorSeq = ctx.want('sensor.seq');
     this.sensorGroup = ctx.want('sensor.group');

@@ -1,7 +1,8 @@
 /**
- * A sensor that leaves the packet-header keys out of its records: the
- * collector's decoder reads them from raw.pkt and rebuilds, key for key and
- * type for type, the record BASE makes on the sensor with every key read.
+ * A sensor that leaves the keys made from the packet bytes out of its
+ * records: the collector's decoder makes them from raw.pkt, raw.mac and
+ * mac.saddr and rebuilds, key for key and type for type, the record BASE
+ * makes on the sensor with every key read.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,9 +10,9 @@ import pino from 'pino';
 import { Counters, KeyRegistry, type Key, Packet, Record, valueToString } from 'specter/plugin';
 import { ipv4Tcp, ipv6Tcp } from '../../../test/input-harness.js';
 import BASE from '../../input/BASE/index.js';
+import { DerivedKeys, isDerivedKey } from '../packet/derived.js';
 import { BASE_KEYS } from '../packet/keys.js';
-import { isLayerKey, PacketLayers } from '../packet/layers.js';
-import { ByteWriter, LAYERS_OMITTED, RecordDecoder, RecordEncoder, RecordFormatError } from './record-codec.js';
+import { ByteWriter, DERIVED_OMITTED, RecordDecoder, RecordEncoder, RecordFormatError } from './record-codec.js';
 
 /** BASE reading the keys `read` chooses, with its registry and a record. */
 function base(read: (name: string) => boolean) {
@@ -38,12 +39,23 @@ function base(read: (name: string) => boolean) {
   return {
     reg,
     rec,
-    run(bytes: Buffer, family: number, hwProtocol = -1): Record {
+    /** `link`: a link-layer header before the packet, and an NFULA_HWADDR after it. */
+    run(bytes: Buffer, family: number, hwProtocol = -1, link?: { header: Buffer; hwaddr?: Buffer }): Record {
       rec.clear();
-      pkt.reset(bytes);
+      const header = link?.header ?? Buffer.alloc(0);
+      const hwaddr = link?.hwaddr ?? Buffer.alloc(0);
+      pkt.reset(Buffer.concat([header, bytes, hwaddr]));
       pkt.family = family;
       pkt.hwProtocol = hwProtocol;
-      pkt.payloadOff = 0;
+      if (link) {
+        pkt.hwHeaderOff = 0;
+        pkt.hwHeaderLen = header.length;
+      }
+      if (link?.hwaddr) {
+        pkt.hwAddrOff = header.length + bytes.length;
+        pkt.hwAddrLen = hwaddr.length;
+      }
+      pkt.payloadOff = header.length;
       pkt.payloadLen = bytes.length;
       pkt.hook = 1;
       pkt.indev = 1;
@@ -92,7 +104,13 @@ const v6frag = (() => {
 })();
 const arp = Buffer.from('0001080006040001020000000001c0000201000000000000c0000202', 'hex');
 
-const PACKETS: Array<[string, Buffer, number, number?]> = [
+const ETHERNET = Buffer.from('0242ac1100020242ac1100030800', 'hex');
+// A Linux "cooked" (SLL-like) 16-byte header: not Ethernet, so the source address comes from NFULA_HWADDR.
+const COOKED = Buffer.from('00000001000600000a0b0c0d0e0f0800', 'hex');
+const HWADDR = Buffer.from('0a0b0c0d0e0f', 'hex');
+
+type Link = { header: Buffer; hwaddr?: Buffer };
+const PACKETS: Array<[string, Buffer, number, number?, Link?]> = [
   [
     'IPv4 TCP SYN with options',
     (() => {
@@ -112,42 +130,46 @@ const PACKETS: Array<[string, Buffer, number, number?]> = [
   ['IPv6 fragment then UDP', v6frag, 10],
   ['ARP request on a bridge (family from the ethertype)', arp, 7, 0x0806],
   ['a truncated IPv4 header', ipv4(6, Buffer.alloc(0)).subarray(0, 12), 2],
+  ['IPv4 UDP behind an Ethernet header', ipv4(17, udp), 2, 0x0800, { header: ETHERNET }],
+  ['IPv6 TCP behind a 16-byte header with NFULA_HWADDR', ipv6Tcp(25, Buffer.from('y')), 10, 0x86dd, { header: COOKED, hwaddr: HWADDR }],
+  ['IPv4 ICMP with NFULA_HWADDR and an empty header', ipv4(1, icmpEcho), 2, 0x0800, { header: Buffer.alloc(0), hwaddr: HWADDR }],
 ];
 
 describe('records forwarded without their header keys', () => {
   const full = base(() => true);
-  const sensor = base((n) => !isLayerKey(n));
-  const sent: Key[] = sensor.reg.all().filter((k) => !isLayerKey(k.name));
-  const enc = new RecordEncoder(sent, sensor.reg.size, 'fw-edge-1', 3, LAYERS_OMITTED);
+  const sensor = base((n) => !isDerivedKey(n));
+  const sent: Key[] = sensor.reg.all().filter((k) => !isDerivedKey(k.name));
+  const enc = new RecordEncoder(sent, sensor.reg.size, 'fw-edge-1', 3, DERIVED_OMITTED);
 
   // The collector's registry has its own slots (a key of its own first).
   const creg = new KeyRegistry();
   creg.register({ name: 'sensor.name', type: 'string' });
   for (const k of BASE_KEYS) creg.register(k);
-  const slots = Int32Array.from(BASE_KEYS, (k) => (isLayerKey(k.name) ? creg.get(k.name)!.slot : -1));
-  const dec = new RecordDecoder((n) => creg.get(n), new PacketLayers(slots));
+  const dec = new RecordDecoder((n) => creg.get(n), new DerivedKeys((n) => creg.get(n)!.slot));
   const crec = new Record(creg.size);
 
-  for (const [what, bytes, family, proto] of PACKETS) {
+  for (const [what, bytes, family, proto, link] of PACKETS) {
     it(`${what}: the collector's record equals BASE's with every key`, () => {
-      const want = fields(full.reg, full.run(bytes, family, proto));
+      const want = fields(full.reg, full.run(bytes, family, proto, link));
       const w = new ByteWriter(64);
       enc.begin(w);
-      enc.add(sensor.run(bytes, family, proto));
+      enc.add(sensor.run(bytes, family, proto, link));
       const n = enc.end(1);
       const msg = Buffer.from(w.buf.subarray(0, n));
       // The header keys did not travel.
       const travelled = fields(sensor.reg, sensor.rec);
-      assert.ok(!Object.keys(travelled).some(isLayerKey), 'the sensor set no header key');
+      assert.ok(!Object.keys(travelled).some(isDerivedKey), 'the sensor set no derived key');
       assert.equal(dec.open(msg), 1);
       assert.equal(dec.next(crec), true);
       assert.deepEqual(fields(creg, crec), want);
       if (what.startsWith('IPv4 TCP')) assert.equal(want['tcp.dport'], 'u16 22', 'the test compares decoded headers');
+      if (link?.header.length === 14) assert.equal(want['mac.daddr.str'], 'string 02:42:ac:11:00:02', 'the test compares MAC keys');
+      if (link?.hwaddr) assert.equal(want['mac.saddr.str'], 'string 0a:0b:0c:0d:0e:0f', 'the source address from NFULA_HWADDR');
     });
   }
 
   it('a collector that reads no header key does not decode them, and flags it does not know are refused', () => {
-    const none = new RecordDecoder((n) => creg.get(n), new PacketLayers(new Int32Array(BASE_KEYS.length).fill(-1)));
+    const none = new RecordDecoder((n) => creg.get(n), new DerivedKeys(() => -1));
     const w = new ByteWriter(64);
     enc.begin(w);
     enc.add(sensor.run(ipv4(17, udp), 2));

@@ -4,7 +4,8 @@
  * `conntrack -D`, each logged exactly once with both tuples, the NAT, the
  * counters and the times right, into JSON and into ulogd2's own `ulog2_ct`
  * tables (loaded unchanged into PostgreSQL and MariaDB); and a burst of thousands of
- * flows ending at once with `ctreliable on`, none lost.
+ * flows ending at once with `ctreliable on`, none lost, also when the daemon is
+ * told to stop right after it while it paces its reads (`ctreaddelay`).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -303,8 +304,12 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
 describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, () => {
   const FLOWS = 5000;
 
-  /** Opens FLOWS UDP flows in `ns` and ends them at once with conntrack -D; returns the records and the daemon's output. */
-  async function burst(reliable: boolean): Promise<{ records: Rec[]; stderr: string; counters: { [k: string]: number } | undefined }> {
+  /**
+   * Opens FLOWS UDP flows in `ns` and ends them at once with conntrack -D; returns the records and the daemon's output.
+   * `stopAtOnce`: SIGTERM as soon as conntrack -D returns (the events are all queued in the socket by then), with a
+   * receive buffer large enough for the daemon to pace its reads.
+   */
+  async function burst(reliable: boolean, stopAtOnce = false): Promise<{ records: Rec[]; stderr: string; counters: { [k: string]: number } | undefined }> {
     const ns = new NetNs('spt-nfct-b');
     const dir = tempDir();
     let daemon: Daemon | undefined;
@@ -317,7 +322,7 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
         ns,
         writeConfig(
           dir,
-          `global {\n logfile stderr\n loglevel 3\n rmem 64K\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`,
+          `global {\n logfile stderr\n loglevel ${stopAtOnce ? 2 : 3}\n rmem ${stopAtOnce ? '16M' : '64K'}\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n ctreaddelay 50\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`,
         ),
       );
       await daemon.started();
@@ -327,12 +332,14 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
       ]);
       assert.equal(Number(ns.exec('conntrack', ['-C']).trim()), FLOWS, 'the flows are in the table');
       ns.exec('conntrack', ['-D', '-p', 'udp']);
-      await waitFor(
-        () => readJson(json).length >= FLOWS || (!reliable && /resynchronised/.test(daemon!.stderr)),
-        60_000,
-        `the records (have ${readJson(json).length})`,
-      );
-      await new Promise((r) => setTimeout(r, reliable ? 1000 : 300));
+      if (!stopAtOnce) {
+        await waitFor(
+          () => readJson(json).length >= FLOWS || (!reliable && /resynchronised/.test(daemon!.stderr)),
+          60_000,
+          `the records (have ${readJson(json).length})`,
+        );
+        await new Promise((r) => setTimeout(r, reliable ? 1000 : 300));
+      }
       await daemon.stop();
       return { records: readJson(json), stderr: daemon.stderr, counters: daemon.counters('NFCT') };
     } finally {
@@ -347,6 +354,14 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
     assert.equal(new Set(records.map((r) => r['orig.l4.sport'])).size, FLOWS);
     assert.equal(records.length, FLOWS);
     assert.equal(counters?.enobufs, 0);
+  });
+
+  it(`stopped right after ${FLOWS} flows end, writes every one of them while it paces its reads`, async () => {
+    const { records, stderr, counters } = await burst(true, true);
+    assert.match(stderr, /"readDelay":50/, 'pacing was on');
+    assert.equal(new Set(records.map((r) => r['orig.l4.sport'])).size, FLOWS);
+    assert.equal(records.length, FLOWS);
+    assert.equal(counters?.destroy, FLOWS);
   });
 
   it('without it, counts the loss, says so once and resynchronises with a table dump', async () => {

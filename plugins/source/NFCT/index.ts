@@ -56,6 +56,14 @@ export default defineSource({
       max: 86400,
       description: 'seconds between dumps of the whole table, one record per flow with its counters so far; 0 (default): events',
     },
+    ctreaddelay: {
+      type: 'int',
+      default: 10,
+      min: 0,
+      max: 1000,
+      description:
+        'milliseconds to wait after reading a few events before reading again, so that they are read and sent in larger batches (only with an rmem of 4 MiB or more); 0: read at once',
+    },
     ctsrcfilter: { type: 'string', description: 'only flows whose original source is in these ranges (comma-separated, IPv4 or IPv6, optionally /prefix)' },
     ctdstfilter: { type: 'string', description: 'only flows whose original destination is in these ranges' },
     ctprotofilter: { type: 'string', description: 'only flows of these protocols (comma-separated names or numbers: tcp, udp, icmp, icmpv6, sctp, 47, ...)' },
@@ -92,6 +100,7 @@ export default defineSource({
         pollInterval: o.ctpollinterval,
         rmem: ctx.rmem,
         filter,
+        readDelay: o.ctreaddelay,
       },
       filler,
       ctx.counters,

@@ -26,6 +26,8 @@ export interface NfctSettings {
   pollInterval: number;
   rmem: number;
   filter: FlowFilter;
+  /** Milliseconds to wait after a wake-up that was not full before reading events again; 0: at once. */
+  readDelay: number;
 }
 
 /** How often a paused source asks whether the busy output has caught up, and the longest one pause lasts. */
@@ -35,6 +37,10 @@ const MAX_HOLD_MS = 5000;
 const DUMP_TIMEOUT_MS = 60_000;
 /** Flows remembered for their start at most (a kernel's nf_conntrack_max is far lower by default). */
 const MAX_REMEMBERED = 4_000_000;
+/** Events per wake-up at most (socket.ts); a full wake-up means more are waiting, and the next read comes at once. */
+const FULL_WAKEUP = 256;
+/** The smallest receive buffer `readDelay` applies to: 10 ms of 50,000 events/s take about 1 MiB of it. */
+const PACE_MIN_RCVBUF = 4 << 20;
 
 const EVENT_BIT: { [e in EventName]: number } = { new: EVENT.NEW, update: EVENT.UPDATE, destroy: EVENT.DESTROY };
 
@@ -56,10 +62,16 @@ export class NfctSource implements SourceInstance {
   private nowUsec = 0;
   private delivered = 0;
   private fromDump = false;
-  /** Whether the datagrams of this wake-up have made records: they end one batch, when the wake-up's datagrams are all read. */
-  private batchOpen = false;
-  private batchFromDump = false;
-  private readonly endBatchTask = () => this.endBatch();
+  /** A wake-up's datagrams are being handed on; its records end one batch once they all are. */
+  private wakeupOpen = false;
+  private wakeupFromDump = false;
+  private wakeupDatagrams = 0;
+  private wakeupDelivered = 0;
+  private readonly endWakeupTask = () => this.endWakeup();
+  /** Waiting `readDelay` before reading events again. */
+  private pacing: NodeJS.Timeout | null = null;
+  private paceOn = false;
+  private readonly unpaceTask = () => this.unpace();
   private seq = Math.floor(Math.random() * 0x7fffffff);
   /** An ENOBUFS episode: from the first ENOBUFS to the end of a resync without a new one. */
   private overflowing = false;
@@ -102,7 +114,10 @@ export class NfctSource implements SourceInstance {
     const events = new Set(s.events);
     if (this.starts) events.add('new');
     this.events = openEvents(events, s.rmem, s.reliable, this.socketHandlers(false));
-    this.log.debug({ events: [...events], reliable: s.reliable, rcvbuf: this.events.receiveBuffer }, 'NFCT: subscribed to conntrack events');
+    const rcvbuf = this.events.receiveBuffer;
+    // A small buffer could fill while reading waits: it is read at once.
+    this.paceOn = s.readDelay > 0 && rcvbuf >= PACE_MIN_RCVBUF;
+    this.log.debug({ events: [...events], reliable: s.reliable, rcvbuf, readDelay: this.paceOn ? s.readDelay : 0 }, 'NFCT: subscribed to conntrack events');
   }
 
   async stop(maxMs = 60_000): Promise<void> {
@@ -110,6 +125,7 @@ export class NfctSource implements SourceInstance {
     this.stopping = true;
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
+    this.unpace();
     // Events already queued in the socket are still delivered: read until it is quiet, within the limit.
     if (this.events) await this.quiet(100, Math.min(maxMs, 2000));
     if (this.holding) this.resume();
@@ -142,30 +158,50 @@ export class NfctSource implements SourceInstance {
     this.nowSec = Math.floor(now / 1000);
     this.nowUsec = (now % 1000) * 1000;
     this.fromDump = dump;
-    const before = this.delivered;
+    if (!this.wakeupOpen) {
+      // Datagrams of one wake-up come with no microtask in between.
+      this.wakeupOpen = true;
+      this.wakeupFromDump = dump;
+      this.wakeupDatagrams = 0;
+      this.wakeupDelivered = this.delivered;
+      queueMicrotask(this.endWakeupTask);
+    }
+    this.wakeupDatagrams++;
     const malformed = this.stats.malformed;
     decodeDatagram(buf, this.flow, this.decodeHandlers, this.stats);
     if (this.stats.malformed !== malformed) {
       this.counters.extra.malformed += this.stats.malformed - malformed;
       this.log.warn(`NFCT: skipped a malformed message (${this.counters.extra.malformed} so far)`);
     }
-    if (this.delivered !== before && this.sink && !this.batchOpen) {
-      // Each event is a datagram of its own: a batch per datagram would make the outputs write (IPFIX: send) once per flow.
-      this.batchOpen = true;
-      this.batchFromDump = dump;
-      queueMicrotask(this.endBatchTask);
+  }
+
+  /**
+   * After a wake-up's datagrams: its records end one batch (each event is a datagram of its own: a batch per
+   * datagram would make the outputs write, IPFIX send, once per flow). Then, unless the wake-up was full, the
+   * events socket rests `readDelay` ms, so that the next wake-up carries tens of events instead of a handful.
+   */
+  private endWakeup(): void {
+    this.wakeupOpen = false;
+    if (!this.sink) return;
+    if (this.delivered !== this.wakeupDelivered) {
+      try {
+        this.sink.endBatch();
+        this.holdIfBusy();
+      } catch (err) {
+        this.failed(err);
+      }
+    }
+    if (this.paceOn && !this.wakeupFromDump && this.wakeupDatagrams < FULL_WAKEUP && !this.pacing && !this.stopping && !this.overflowing && this.events) {
+      this.events.pause(true);
+      this.pacing = setTimeout(this.unpaceTask, this.settings.readDelay);
     }
   }
 
-  private endBatch(): void {
-    this.batchOpen = false;
-    if (!this.sink) return;
-    try {
-      this.sink.endBatch();
-      this.holdIfBusy();
-    } catch (err) {
-      this.failed(err);
-    }
+  private unpace(): void {
+    if (!this.pacing) return;
+    clearTimeout(this.pacing);
+    this.pacing = null;
+    if (!this.holding) this.events?.pause(false);
   }
 
   private onFlow(f: Flow): void {
@@ -330,7 +366,7 @@ export class NfctSource implements SourceInstance {
   /** Stops reading while an output is busy; the kernel holds what arrives. */
   private holdIfBusy(): void {
     if (this.holding || !this.sink) return;
-    const sock = this.batchFromDump ? this.dump?.sock : this.events;
+    const sock = this.wakeupFromDump ? this.dump?.sock : this.events;
     if (!sock) return;
     if (!this.sink.busy()) {
       this.stuck = false;
@@ -352,7 +388,7 @@ export class NfctSource implements SourceInstance {
   private resume(): void {
     if (this.holding) clearInterval(this.holding);
     this.holding = null;
-    this.events?.pause(false);
+    if (!this.pacing) this.events?.pause(false);
     this.dump?.sock.pause(false);
   }
 

@@ -162,13 +162,14 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
     execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', database, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
       encoding: 'utf8',
     }).trim();
-  const collector = async (output: string) => {
+  // JetStream reserves a stream's natsmaxbytes on its store when it creates it: each measure's stream gets what it needs.
+  const collector = async (output: string, maxBytes = '1G') => {
     phase++;
     const p = await specter(
       ns,
       dir,
       `collector${phase}`,
-      `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n natsmaxbytes 4G\n${output}}\n`,
+      `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n natsmaxbytes ${maxBytes}\n${output}}\n`,
       o.nodeArgs,
     );
     procs.push(p);
@@ -306,7 +307,7 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       log(`outage: ${o.sensors} sensors at ${o.outageRate} pps, NATS away ${o.outage} s ...`);
       resetCounters();
       const outFile = path.join(dir, 'collected-outage.json');
-      const coll = await collector(` plugin JSON\n jsonfile ${outFile}\n jsonfields sensor.name,sensor.seq\n`);
+      const coll = await collector(` plugin JSON\n jsonfile ${outFile}\n jsonfields sensor.name,sensor.seq\n`, '4G');
       const sensors: Proc[] = [];
       for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `outage-s${i}`, sensorConf(i, natsOut(i)), o.nodeArgs));
       const streamSeconds = o.outage + 10 + Math.ceil(o.outage / 2);

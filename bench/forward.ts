@@ -323,6 +323,45 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       const backlogAt = performance.now();
       const backlog = Array.from({ length: o.sensors }, (_, i) => logged(i)).reduce((a, b) => a + b, 0) - lineCount(outFile);
       await nats.start();
+      // Who used the cores while the backlog drained.
+      const drainProcs = [...sensors, coll, { name: 'nats-server', child: nats.proc! } as Proc];
+      const cpuAt = (p: Proc) => {
+        try {
+          const c = cpuSeconds(p.child.pid!);
+          return c.user + c.sys;
+        } catch {
+          return 0;
+        }
+      };
+      const d0 = drainProcs.map(cpuAt);
+      const dm0 = machineCpu();
+      // The sensors' spools: when their backlog is in the stream (SIGUSR1 logs each sensor's spool_bytes).
+      const spoolBytes = async () => {
+        const from = sensors.map((p) => p.out().length);
+        for (const p of sensors) p.child.kill('SIGUSR1');
+        await new Promise((r) => setTimeout(r, 150));
+        return sensors.reduce((sum, p, i) => {
+          const lines = p
+            .out()
+            .slice(from[i])
+            .split('\n')
+            .filter((l) => l.includes('"spool_bytes"'));
+          return sum + (lines.length ? Number(JSON.parse(lines.at(-1)!).spool_bytes) : Number.NaN);
+        }, 0);
+      };
+      const spoolPeak = await spoolBytes();
+      let spoolS = Number.NaN;
+      const spoolWatch = (async () => {
+        const until = performance.now() + streamSeconds * 1000;
+        while (performance.now() < until) {
+          // Under one second of live records per sensor, about 200 bytes each.
+          if ((await spoolBytes()) < o.sensors * o.outageRate * 200) {
+            spoolS = (performance.now() - backlogAt) / 1000;
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
       log(`NATS back after ${((performance.now() - backlogAt) / 1000).toFixed(1)} s of start-up; backlog ${backlog} records`);
       // Caught up: the collector is within one second of live traffic of the kernel's count.
       const live = o.outageRate * o.sensors;
@@ -337,6 +376,10 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
         caughtUp = false;
       }
       const drainS = (performance.now() - backlogAt) / 1000;
+      await spoolWatch;
+      const dm1 = machineCpu();
+      const drainCpu = drainProcs.map((p, i) => `${p.name} ${((cpuAt(p) - d0[i]) / drainS).toFixed(2)}`).join(', ');
+      const drainBusy = (dm1.busy - dm0.busy) / (dm1.total - dm0.total);
       await Promise.all(gens);
       // Longer than natstimeout: a publish whose answer the killed server never sent is sent again after it.
       await drained(() => lineCount(outFile), 300000, 8000);
@@ -360,11 +403,14 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       const drainRate = backlog / drainS + live;
       sections.push(
         `### NATS away ${o.outage} s, ${o.sensors} sensors at ${o.outageRate} pps each\n\n` +
+          `The sensors' spools held ${(spoolPeak / 1e6).toFixed(0)} MB when NATS came back; they were in the stream ${spoolS.toFixed(1)} s later: ` +
+          `${Math.round(backlog / spoolS + live)} records/s from the spools, ${((backlog / spoolS + live) / live).toFixed(1)}× the live rate. ` +
           (caughtUp
             ? `Backlog ${backlog} records, drained in ${drainS.toFixed(1)} s while ${live} records/s kept coming: ` +
               `${Math.round(drainRate)} records/s through the collector, ${(drainRate / live).toFixed(1)}× the live rate (goal ≥ 3×). `
             : `Backlog ${backlog} records, not caught up with the live stream within ${drainS.toFixed(0)} s. `) +
-          `Logged ${total}, collected ${lineCount(outFile)} (${missing} missing).`,
+          `Logged ${total}, collected ${lineCount(outFile)} (${missing} missing). ` +
+          `While it drained the cores were ${(drainBusy * 100).toFixed(0)} % busy; cores used per process: ${drainCpu}.`,
       );
     }
 

@@ -326,9 +326,11 @@ export class JsonEncoder {
   }
 }
 
-let clockSec = NaN;
-let clockHead = Buffer.alloc(0);
-let clockTail = Buffer.alloc(0);
+/** The parts of the time around the microseconds, per second; a small table, as a collector interleaves records of several sensors and of a backlog. */
+const CLOCK_SLOTS = 64;
+const clockSec = new Float64Array(CLOCK_SLOTS).fill(Number.NaN);
+const clockHead: Buffer[] = new Array(CLOCK_SLOTS);
+const clockTail: Buffer[] = new Array(CLOCK_SLOTS);
 
 const z2 = (n: number) => (n < 10 ? '0' : '') + n;
 
@@ -339,17 +341,18 @@ const z2 = (n: number) => (n < 10 ? '0' : '') + n;
  */
 function putIsoTime(b: Uint8Array, o: number, ms: number): number {
   const sec = Math.floor(ms / 1000);
-  if (sec !== clockSec) {
+  const i = sec & (CLOCK_SLOTS - 1);
+  if (sec !== clockSec[i]) {
     const d = new Date(sec * 1000);
     const off = -d.getTimezoneOffset();
     const abs = Math.abs(off);
-    clockHead = ascii(`${d.getFullYear()}-${z2(d.getMonth() + 1)}-${z2(d.getDate())}T${z2(d.getHours())}:${z2(d.getMinutes())}:${z2(d.getSeconds())}.`);
-    clockTail = ascii(`${off >= 0 ? '+' : '-'}${z2(Math.floor(abs / 60))}:${z2(abs % 60)}`);
-    clockSec = sec;
+    clockHead[i] = ascii(`${d.getFullYear()}-${z2(d.getMonth() + 1)}-${z2(d.getDate())}T${z2(d.getHours())}:${z2(d.getMinutes())}:${z2(d.getSeconds())}.`);
+    clockTail[i] = ascii(`${off >= 0 ? '+' : '-'}${z2(Math.floor(abs / 60))}:${z2(abs % 60)}`);
+    clockSec[i] = sec;
   }
-  o = putBytes(b, o, clockHead);
+  o = putBytes(b, o, clockHead[i]);
   o = putFixed(b, o, Math.min(999999, Math.round((ms - sec * 1000) * 1000)), 6);
-  return putBytes(b, o, clockTail);
+  return putBytes(b, o, clockTail[i]);
 }
 
 /** The same as a string. */

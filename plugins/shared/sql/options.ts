@@ -5,7 +5,7 @@ import type { SqlOptions } from './sql-output.js';
 const SQL_OPTIONS = {
   ignore: { type: 'bool', default: false, description: 'leave out columns that map to no key instead of refusing to start' },
   label: { type: 'int', default: 0, description: 'value of a raw_label column (ulogd2 tables)' },
-  batch: { type: 'int', default: 1000, min: 1, max: 10000, description: 'rows per INSERT and transaction at most' },
+  batch: { type: 'int', default: 1000 as number, min: 1, max: 10000, description: 'rows per INSERT and transaction at most' },
   buffer: {
     type: 'int',
     default: 100000,
@@ -40,10 +40,12 @@ type SqlSpecs = typeof SQL_OPTIONS;
 /** The SQL options named with prefix P: SqlOptionSpecs<'pgsql'> has pgsqlbatch, pgsqlspooldir, ... */
 export type SqlOptionSpecs<P extends string> = { readonly [K in keyof SqlSpecs as `${P}${K}`]: SqlSpecs[K] };
 
-/** The SQL option table with prefix `p`, for a definition's options; ctx.options then types each one. */
-export function sqlOptionSpecs<P extends string>(p: P): SqlOptionSpecs<P> {
+/** The SQL option table with prefix `p`, for a definition's options (with the output's own `batch` default); ctx.options then types each one. */
+export function sqlOptionSpecs<P extends string>(p: P, batch = SQL_OPTIONS.batch.default): SqlOptionSpecs<P> {
   // Object.fromEntries cannot carry the prefixed names into the type; SqlOptionSpecs states them.
-  return Object.fromEntries(Object.entries(SQL_OPTIONS).map(([name, spec]) => [`${p}${name}`, spec])) as SqlOptionSpecs<P>;
+  return Object.fromEntries(
+    Object.entries(SQL_OPTIONS).map(([name, spec]) => [`${p}${name}`, name === 'batch' ? { ...spec, default: batch } : spec]),
+  ) as SqlOptionSpecs<P>;
 }
 
 /** The SQL options of an output with prefix `p`, read from its typed ctx.options. */

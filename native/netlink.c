@@ -1,13 +1,14 @@
 /*
  * specter's netlink socket: a small N-API addon (node_api.h and libuv only).
  *
- *   new NetlinkSocket(protocol, ends, onBatch, onError[, maxDatagram])
+ *   new NetlinkSocket(protocol, ends, onBatch, onError[, maxDatagram[, shared]])
  *     bind(groups)                 bind (the kernel picks the port id) and start reading
  *     setNetlinkOption(name, int)  setsockopt(SOL_NETLINK, ...): memberships, NO_ENOBUFS, ...
  *     setReceiveBuffer(bytes)      SO_RCVBUFFORCE where the process may, else SO_RCVBUF
  *     receiveBuffer()              SO_RCVBUF as the kernel reports it
  *     send(buffer)                 one message to the kernel; returns 0 or an errno
  *     pause(bool)                  stop or resume reading (the kernel keeps what arrives)
+ *     setReadDelay(ms)             wait this long after a quiet spell before reading (0: at once)
  *     close()
  *
  * Receiving is batched: on readability, as many datagrams as are waiting (up to
@@ -15,7 +16,9 @@
  * buffer, copied into one fresh Buffer, and handed to JS in one call:
  * onBatch(buffer, count), datagram i ending at ends[i]. The copy is one
  * allocation per wake-up instead of one per datagram, and JS may keep views
- * into it (queued rows do). ENOBUFS (the kernel dropped datagrams because the
+ * into it (queued rows do). With `shared`, for a consumer that copies what it
+ * keeps, every batch is the same Buffer, the one read into: no allocation and
+ * no copy per wake-up; the next batch overwrites it. ENOBUFS (the kernel dropped datagrams because the
  * receive buffer was full) is counted and reading goes on: onError(errno, times)
  * after the batch.
  *
@@ -23,6 +26,13 @@
  * slot of maxDatagram bytes (the largest datagram the socket expects: 256 KiB,
  * the default, for NFLOG; a larger one is lost and reported as EMSGSIZE), and
  * moved down to follow the previous one, so the batch is contiguous.
+ *
+ * With a read delay, the socket becoming readable after a batch that was not
+ * full starts a timer instead of a read: the datagrams that arrive meanwhile
+ * come in the same batch. The wait is libuv's, here: no call into JS, no
+ * batch of one or two datagrams, and one wake-up of the process instead of
+ * the several that pausing from JS took (a timer, then the poll again). After
+ * a full batch, reading goes on at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,14 +63,18 @@
 #define MAX_VLEN 64
 
 typedef struct {
-  uv_poll_t poll; /* first member: the close callback casts the handle back */
+  uv_poll_t poll;
+  uv_timer_t timer; /* the read delay */
   napi_env env;
   int fd;
-  bool reading;      /* bound: the poll should run unless paused */
+  bool reading;     /* bound: the poll should run unless paused */
   bool paused;
   bool closed;
-  bool handle_closed; /* libuv is done with `poll` */
-  bool finalized;     /* the JS object is gone */
+  bool delaying;    /* readable: the timer runs, the read waits for it */
+  bool last_full;   /* the last batch was full: more are waiting, read at once */
+  int open_handles; /* libuv handles not closed yet */
+  bool finalized;   /* the JS object is gone */
+  uint64_t delay_ms;
   napi_ref self;      /* strong while open: an open socket is not collected */
   napi_ref on_batch;
   napi_ref on_error;
@@ -69,7 +83,8 @@ typedef struct {
   size_t max_batch;
   size_t slot;         /* read space per datagram */
   size_t scratch_size; /* slot + BATCH_BYTES */
-  char *scratch;
+  char *scratch;       /* malloc'ed, or the memory of `shared` */
+  napi_ref shared;     /* the Buffer every batch is handed in, or NULL: a copy per batch */
   struct mmsghdr msgs[MAX_VLEN];
   struct iovec iovs[MAX_VLEN];
   struct sockaddr_nl from[MAX_VLEN];
@@ -99,15 +114,15 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
 }
 
 static void free_if_done(Socket *s) {
-  if (!s->handle_closed || !s->finalized) return;
-  free(s->scratch);
+  if (s->open_handles > 0 || !s->finalized) return;
+  if (!s->shared) free(s->scratch);
   free(s);
 }
 
 /* No N-API here: at exit, libuv closes the handle after the environment is gone. */
 static void on_handle_closed(uv_handle_t *handle) {
-  Socket *s = (Socket *)handle;
-  s->handle_closed = true;
+  Socket *s = handle->data;
+  s->open_handles--;
   free_if_done(s);
 }
 
@@ -117,6 +132,8 @@ static void do_close(Socket *s) {
   s->closed = true;
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+  uv_timer_stop(&s->timer);
+  uv_close((uv_handle_t *)&s->timer, on_handle_closed);
   close(s->fd);
   s->fd = -1;
   /* The callback running now (if any) keeps its own copy of the async ids. */
@@ -126,6 +143,8 @@ static void do_close(Socket *s) {
   napi_delete_reference(s->env, s->on_error);
   napi_delete_reference(s->env, s->ends_ref);
   napi_delete_reference(s->env, s->self);
+  /* The memory stays V8's (and whoever still holds the Buffer's); nothing reads into it any more. */
+  if (s->shared) napi_delete_reference(s->env, s->shared);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -141,8 +160,13 @@ static void on_readable(uv_poll_t *handle, int status, int events);
 
 static void watch(Socket *s) {
   if (s->closed || !s->reading) return;
-  if (s->paused) uv_poll_stop(&s->poll);
-  else uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  if (s->paused) {
+    uv_poll_stop(&s->poll);
+    uv_timer_stop(&s->timer);
+    s->delaying = false;
+  } else if (!s->delaying) {
+    uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  }
 }
 
 /* Calls a JS function; an exception goes to process 'uncaughtException', like any callback's. */
@@ -160,12 +184,8 @@ static void call(Socket *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
   }
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  Socket *s = (Socket *)handle;
-  /* On a socket error (how the kernel flags ENOBUFS) libuv stops the handle and reports
-   * UV_EBADF; the next read returns the error and clears it, so read anyway. */
-  (void)status;
+/* Reads what is waiting, up to a batch, and hands it to JS. */
+static void read_batch(Socket *s) {
   size_t used = 0, count = 0;
   int enobufs = 0, other = 0, other_errno = 0, truncated = 0;
   while (count < s->max_batch && used + s->slot <= s->scratch_size) {
@@ -207,13 +227,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
      * on the next read (it marks the socket, so the poll wakes again at once). */
     if ((size_t)n < vlen) break;
   }
+  s->last_full = count >= s->max_batch || used + s->slot > s->scratch_size;
 
   napi_handle_scope scope;
   napi_open_handle_scope(s->env, &scope);
   if (count > 0) {
     napi_value argv[2];
     void *data;
-    napi_create_buffer_copy(s->env, used, s->scratch, &data, &argv[0]);
+    if (s->shared) napi_get_reference_value(s->env, s->shared, &argv[0]);
+    else napi_create_buffer_copy(s->env, used, s->scratch, &data, &argv[0]);
     napi_create_uint32(s->env, (uint32_t)count, &argv[1]);
     call(s, s->on_batch, 2, argv);
   }
@@ -227,6 +249,27 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     call(s, s->on_error, 2, argv);
   }
   napi_close_handle_scope(s->env, scope);
+}
+
+static void on_delay(uv_timer_t *timer) {
+  Socket *s = timer->data;
+  s->delaying = false;
+  read_batch(s);
+  watch(s);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  Socket *s = handle->data;
+  if (s->delay_ms > 0 && !s->last_full) {
+    uv_poll_stop(&s->poll);
+    s->delaying = true;
+    uv_timer_start(&s->timer, on_delay, s->delay_ms, 0);
+    return;
+  }
+  /* On a socket error (how the kernel flags ENOBUFS) libuv stops the handle and reports
+   * UV_EBADF; the next read returns the error and clears it, so read anyway. */
+  read_batch(s);
   /* libuv stopped the handle on a socket error: start it again. */
   if (status < 0) watch(s);
 }
@@ -245,8 +288,8 @@ static Socket *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_
 }
 
 static napi_value construct(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], self;
+  size_t argc = 6;
+  napi_value argv[6], self;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
   int32_t protocol;
   napi_valuetype t2, t3;
@@ -259,7 +302,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[1], &ta_type, &ta_len, &ta_data, NULL, NULL) != napi_ok ||
       ta_type != napi_int32_array || ta_len == 0 || napi_typeof(env, argv[2], &t2) != napi_ok ||
       t2 != napi_function || napi_typeof(env, argv[3], &t3) != napi_ok || t3 != napi_function) {
-    napi_throw_type_error(env, NULL, "NetlinkSocket(protocol, ends: Int32Array, onBatch, onError[, maxDatagram])");
+    napi_throw_type_error(env, NULL, "NetlinkSocket(protocol, ends: Int32Array, onBatch, onError[, maxDatagram[, shared]])");
     return NULL;
   }
   uint32_t slot = MAX_DATAGRAM;
@@ -269,16 +312,21 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "NetlinkSocket: maxDatagram must be 4096 to 262144 bytes");
     return NULL;
   }
+  bool shared = false;
+  if (argc > 5) napi_get_value_bool(env, argv[5], &shared);
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
+  napi_value shared_buf = NULL;
+  void *shared_data = NULL;
+  if (shared) CHECK(napi_create_buffer(env, slot + BATCH_BYTES, &shared_data, &shared_buf));
 
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (fd < 0) return throw_errno(env, errno, "socket");
   Socket *s = calloc(1, sizeof *s);
-  char *scratch = malloc(slot + BATCH_BYTES);
+  char *scratch = shared ? shared_data : malloc(slot + BATCH_BYTES);
   if (!s || !scratch) {
     free(s);
-    free(scratch);
+    if (!shared) free(scratch);
     close(fd);
     return throw_errno(env, ENOMEM, "malloc");
   }
@@ -289,15 +337,18 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   s->max_batch = ta_len;
   s->slot = slot;
   s->scratch_size = slot + BATCH_BYTES;
-  s->handle_closed = true; /* until the handle exists */
   int err = uv_poll_init(loop, &s->poll, fd);
   if (err) {
     close(fd);
-    free(scratch);
+    if (!shared) free(scratch);
     free(s);
     return throw_errno(env, -err, "uv_poll_init");
   }
-  s->handle_closed = false;
+  if (shared) napi_create_reference(env, shared_buf, 1, &s->shared);
+  uv_timer_init(loop, &s->timer);
+  s->poll.data = s;
+  s->timer.data = s;
+  s->open_handles = 2;
   napi_value name;
   napi_create_string_utf8(env, "specter:netlink", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, self, name, &s->async);
@@ -403,8 +454,31 @@ static napi_value sock_pause(napi_env env, napi_callback_info info) {
   if (!s) return NULL;
   bool on = true;
   if (argc > 0) napi_get_value_bool(env, argv[0], &on);
+  /* Resumed after a pause: what waited meanwhile is read at once. */
+  if (s->paused && !on) s->last_full = true;
   s->paused = on;
   watch(s);
+  return NULL;
+}
+
+static napi_value set_read_delay(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s = unwrap(env, info, &argc, argv);
+  if (!s) return NULL;
+  uint32_t ms;
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &ms) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setReadDelay(ms >= 0)");
+    return NULL;
+  }
+  s->delay_ms = ms;
+  /* No more delay: a read waiting for the timer happens now. */
+  if (ms == 0 && s->delaying) {
+    uv_timer_stop(&s->timer);
+    s->delaying = false;
+    s->last_full = true;
+    watch(s);
+  }
   return NULL;
 }
 
@@ -425,6 +499,7 @@ NAPI_MODULE_INIT() {
       {"receiveBuffer", NULL, receive_buffer, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, sock_send, NULL, NULL, NULL, napi_default, NULL},
       {"pause", NULL, sock_pause, NULL, NULL, NULL, napi_default, NULL},
+      {"setReadDelay", NULL, set_read_delay, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, sock_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls;

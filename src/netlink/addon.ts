@@ -17,6 +17,7 @@ export interface NativeSocket {
   /** Returns 0 or the errno of sendto. */
   send(msg: Buffer): number;
   pause(on: boolean): void;
+  setReadDelay(ms: number): void;
   close(): void;
 }
 
@@ -27,10 +28,11 @@ export interface NativeSocketClass {
     onBatch: (buf: Buffer, count: number) => void,
     onError: (errno: number, times: number) => void,
     maxDatagram?: number,
+    shared?: boolean,
   ): NativeSocket;
 }
 
-const METHODS: Array<keyof NativeSocket> = ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'close'];
+const METHODS: Array<keyof NativeSocket> = ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'setReadDelay', 'close'];
 
 /** The package root: the nearest directory above this module with a package.json (from src/ or dist/src/). */
 function packageRoot(): string {

@@ -3,7 +3,8 @@
  * batches (one call from native code per wake-up, up to `maxBatch` datagrams in
  * one fresh Buffer) and are handed on one at a time as views into it. The
  * views stay valid for as long as they are referenced, so a consumer may keep
- * them (queued rows do). Nothing a handler throws reaches native code.
+ * them (queued rows do); with `shared`, they are valid only until the handler
+ * returns. Nothing a handler throws reaches native code.
  */
 import { loadAddon, type NativeSocket } from './addon.js';
 
@@ -26,6 +27,12 @@ export interface NetlinkOptions {
   maxDatagram?: number;
   /** Datagrams read per wake-up at most (default 64); a wake-up also ends after about 1 MiB. */
   maxBatch?: number;
+  /**
+   * Every batch is the one buffer the datagrams are read into, overwritten by
+   * the next: no allocation and no copy per wake-up, for a consumer that keeps
+   * nothing of a datagram past its handler (it copies what it keeps).
+   */
+  shared?: boolean;
 }
 
 export interface NetlinkHandlers {
@@ -68,6 +75,7 @@ export class NetlinkSocket {
         (buf, count) => this.onBatch(buf, count),
         (errno, times) => this.onError(errno, times),
         options.maxDatagram,
+        options.shared ?? false,
       );
     } catch (err) {
       throw this.error(err);
@@ -113,6 +121,17 @@ export class NetlinkSocket {
     }
     if (this.batch && !this.delivering) this.drain();
     if (!this.paused && !this.closed) this.native.pause(false);
+  }
+
+  /**
+   * Milliseconds to let datagrams gather after a quiet spell: once the socket
+   * becomes readable after a batch that was not full, it is read this much later,
+   * so a burst comes in one batch and one wake-up; after a full batch, at once.
+   * 0 (the default): read as soon as it is readable.
+   */
+  setReadDelay(ms: number): void {
+    if (this.closed) return;
+    this.call(() => this.native.setReadDelay(Math.max(0, Math.min(60_000, Math.floor(ms)))));
   }
 
   close(): void {

@@ -62,7 +62,7 @@ export default defineSource({
       min: 0,
       max: 1000,
       description:
-        'milliseconds to wait after reading a few events before reading again, so that they are read and sent in larger batches (only with an rmem of 4 MiB or more); 0: read at once',
+        'milliseconds events wait in the receive buffer after a quiet spell before they are read, so that a burst is read and sent in one batch (only with an rmem of 4 MiB or more); 0: read at once',
     },
     ctsrcfilter: { type: 'string', description: 'only flows whose original source is in these ranges (comma-separated, IPv4 or IPv6, optionally /prefix)' },
     ctdstfilter: { type: 'string', description: 'only flows whose original destination is in these ranges' },

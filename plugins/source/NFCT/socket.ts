@@ -15,8 +15,10 @@ const NETLINK_NETFILTER = 12;
  * An event is a datagram of a few hundred bytes and a dump's datagram at most
  * 32 KiB (netlink's dump buffer): read into 64 KiB each, about 17 go in one
  * system call instead of NFLOG's 5, and a wake-up takes up to 256 of them.
+ * The decoder copies what it keeps out of a datagram, so every wake-up reuses
+ * one buffer.
  */
-const READ = { maxDatagram: 64 * 1024, maxBatch: 256 };
+const READ = { maxDatagram: 64 * 1024, maxBatch: 256, shared: true };
 
 export type EventName = 'new' | 'update' | 'destroy';
 

@@ -26,7 +26,7 @@ export interface NfctSettings {
   pollInterval: number;
   rmem: number;
   filter: FlowFilter;
-  /** Milliseconds to wait after a wake-up that was not full before reading events again; 0: at once. */
+  /** Milliseconds the events socket lets events gather after a quiet spell before reading them; 0: at once. */
   readDelay: number;
 }
 
@@ -37,8 +37,6 @@ const MAX_HOLD_MS = 5000;
 const DUMP_TIMEOUT_MS = 60_000;
 /** Flows remembered for their start at most (a kernel's nf_conntrack_max is far lower by default). */
 const MAX_REMEMBERED = 4_000_000;
-/** Events per wake-up at most (socket.ts); a full wake-up means more are waiting, and the next read comes at once. */
-const FULL_WAKEUP = 256;
 /** The smallest receive buffer `readDelay` applies to: 10 ms of 50,000 events/s take about 1 MiB of it. */
 const PACE_MIN_RCVBUF = 4 << 20;
 
@@ -65,13 +63,10 @@ export class NfctSource implements SourceInstance {
   /** A wake-up's datagrams are being handed on; its records end one batch once they all are. */
   private wakeupOpen = false;
   private wakeupFromDump = false;
-  private wakeupDatagrams = 0;
   private wakeupDelivered = 0;
   private readonly endWakeupTask = () => this.endWakeup();
-  /** Waiting `readDelay` before reading events again. */
-  private pacing: NodeJS.Timeout | null = null;
+  /** The events socket waits `readDelay` ms after a quiet spell before reading (not while resynchronising). */
   private paceOn = false;
-  private readonly unpaceTask = () => this.unpace();
   private seq = Math.floor(Math.random() * 0x7fffffff);
   /** An ENOBUFS episode: from the first ENOBUFS to the end of a resync without a new one. */
   private overflowing = false;
@@ -117,6 +112,7 @@ export class NfctSource implements SourceInstance {
     const rcvbuf = this.events.receiveBuffer;
     // A small buffer could fill while reading waits: it is read at once.
     this.paceOn = s.readDelay > 0 && rcvbuf >= PACE_MIN_RCVBUF;
+    if (this.paceOn) this.events.setReadDelay(s.readDelay);
     this.log.debug({ events: [...events], reliable: s.reliable, rcvbuf, readDelay: this.paceOn ? s.readDelay : 0 }, 'NFCT: subscribed to conntrack events');
   }
 
@@ -125,7 +121,7 @@ export class NfctSource implements SourceInstance {
     this.stopping = true;
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
-    this.unpace();
+    this.events?.setReadDelay(0);
     // Events already queued in the socket are still delivered: read until it is quiet, within the limit.
     if (this.events) await this.quiet(100, Math.min(maxMs, 2000));
     if (this.holding) this.resume();
@@ -162,11 +158,9 @@ export class NfctSource implements SourceInstance {
       // Datagrams of one wake-up come with no microtask in between.
       this.wakeupOpen = true;
       this.wakeupFromDump = dump;
-      this.wakeupDatagrams = 0;
       this.wakeupDelivered = this.delivered;
       queueMicrotask(this.endWakeupTask);
     }
-    this.wakeupDatagrams++;
     const malformed = this.stats.malformed;
     decodeDatagram(buf, this.flow, this.decodeHandlers, this.stats);
     if (this.stats.malformed !== malformed) {
@@ -177,31 +171,17 @@ export class NfctSource implements SourceInstance {
 
   /**
    * After a wake-up's datagrams: its records end one batch (each event is a datagram of its own: a batch per
-   * datagram would make the outputs write, IPFIX send, once per flow). Then, unless the wake-up was full, the
-   * events socket rests `readDelay` ms, so that the next wake-up carries tens of events instead of a handful.
+   * datagram would make the outputs write, IPFIX send, once per flow).
    */
   private endWakeup(): void {
     this.wakeupOpen = false;
-    if (!this.sink) return;
-    if (this.delivered !== this.wakeupDelivered) {
-      try {
-        this.sink.endBatch();
-        this.holdIfBusy();
-      } catch (err) {
-        this.failed(err);
-      }
+    if (!this.sink || this.delivered === this.wakeupDelivered) return;
+    try {
+      this.sink.endBatch();
+      this.holdIfBusy();
+    } catch (err) {
+      this.failed(err);
     }
-    if (this.paceOn && !this.wakeupFromDump && this.wakeupDatagrams < FULL_WAKEUP && !this.pacing && !this.stopping && !this.overflowing && this.events) {
-      this.events.pause(true);
-      this.pacing = setTimeout(this.unpaceTask, this.settings.readDelay);
-    }
-  }
-
-  private unpace(): void {
-    if (!this.pacing) return;
-    clearTimeout(this.pacing);
-    this.pacing = null;
-    if (!this.holding) this.events?.pause(false);
   }
 
   private onFlow(f: Flow): void {
@@ -279,6 +259,8 @@ export class NfctSource implements SourceInstance {
       this.counters.extra.enobufs += times;
       if (!this.overflowing) {
         this.overflowing = true;
+        // Behind: read as fast as events come until the resync ends.
+        this.events?.setReadDelay(0);
         const size = this.events?.receiveBuffer ?? 0;
         const capped = size < this.settings.rmem ? ` (asked for ${this.settings.rmem}: net.core.rmem_max caps it without CAP_NET_ADMIN)` : '';
         this.log.warn(
@@ -338,6 +320,7 @@ export class NfctSource implements SourceInstance {
     }
     if (d.resync && this.counters.extra.enobufs === this.enobufsAtResync) {
       this.overflowing = false;
+      if (this.paceOn) this.events?.setReadDelay(this.settings.readDelay);
       this.log.info(`NFCT: resynchronised with the conntrack table after losing events (${this.counters.extra.enobufs} ENOBUFS so far)`);
     } else if (d.resync) {
       // Events were lost during the dump too: one more.
@@ -388,7 +371,7 @@ export class NfctSource implements SourceInstance {
   private resume(): void {
     if (this.holding) clearInterval(this.holding);
     this.holding = null;
-    if (!this.pacing) this.events?.pause(false);
+    this.events?.pause(false);
     this.dump?.sock.pause(false);
   }
 

@@ -21,7 +21,7 @@
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
  * --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,outage]: sensors → NATS
  *   JetStream → a collector, to a file and to PostgreSQL, and a NATS outage (bench/forward.ts).
- * --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 5]: connection logging, specter's
+ * --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000]: connection logging, specter's
  *   source NFCT beside ulogd2's NFCT to JSON and IPFIX, CPU per flow and loss (bench/flows.ts).
  */
 import { execFileSync } from 'node:child_process';
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       pipeline: { type: 'boolean' },
       forward: { type: 'boolean' },
       flows: { type: 'boolean' },
-      'flow-warmup': { type: 'string', default: '5' },
+      'flow-warmup': { type: 'string', default: '100000' },
       sensors: { type: 'string', default: '4' },
       rate: { type: 'string', default: '25000' },
       outage: { type: 'string', default: '60' },
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
       const o = {
         rates: (values.rates ?? '5000,20000,50000').split(',').map(Number),
         seconds: Number(values.seconds ?? 10),
-        warmup: Number(values['flow-warmup']),
+        warmupFlows: Number(values['flow-warmup']),
         rmem: equal.effective!,
         only: values.only,
         nodeArgs,

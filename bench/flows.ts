@@ -14,12 +14,14 @@
  *   NFCT → JSON file, with and without reliable delivery (`ctreliable on`, ulogd2's `reliable=1`)
  *   NFCT → IPFIX over UDP to a collector in the namespace that counts the data records it gets
  *
- * CPU per flow is taken over a steady window (from --flow-warmup seconds
- * after the generator starts to its end): the daemon's CPU time in the window
- * over the records it wrote in it. Loss is 1 - written/created after the
- * table is empty and the output has stopped growing.
+ * CPU per flow is taken over a steady window (from the end of the first
+ * --flow-warmup flows to the end of the generator): the daemon's CPU time in
+ * the window over the records it wrote in it. The warm-up is a number of flows,
+ * not of seconds, so that every rate measures a daemon that has handled as many
+ * (its JIT compiled, its buffers grown) as a daemon running for days has. Loss
+ * is 1 - written/created after the table is empty and the output has stopped growing.
  *
- *   --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 5] [--rmem 8M] [--only "specter JSON,ulogd2 JSON"]
+ *   --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000] [--rmem 8M] [--only "specter JSON,ulogd2 JSON"]
  *
  * Run as a script, `node dist/bench/flows.js sink PORT` is that collector.
  */
@@ -53,8 +55,8 @@ export interface FlowOptions {
   rates: number[];
   /** Seconds of the measured window. */
   seconds: number;
-  /** Seconds of flows before the window, so that the garbage collector and the daemon run steadily. */
-  warmup: number;
+  /** Flows before the window, so that the daemon (its JIT, its buffers) runs steadily. */
+  warmupFlows: number;
   /** Effective receive buffer in bytes, the same for every daemon. */
   rmem: number;
   /** Consumer names to run (prefixes), comma-separated. */
@@ -291,7 +293,7 @@ class FlowRun {
       const before = c.written(s.dir);
       const trouble0 = ctStats(sink.pid).trouble;
       const drops0 = udpRcvbufErrors(sink.pid);
-      const count = rate * (o.warmup + o.seconds);
+      const count = o.warmupFlows + rate * o.seconds;
       const first = this.nextTuple;
       this.nextTuple += count;
       const cpu0 = cpuSeconds(pid);
@@ -308,8 +310,8 @@ class FlowRun {
         if (s.child.exitCode !== null || s.child.signalCode !== null)
           throw new Error(`${c.name} exited: ${s.output().trim().split('\n').slice(-3).join(' / ')}`);
       };
-      // The window: from `warmup` seconds after the first flow to the end of the flows.
-      while (performance.now() - t0 < o.warmup * 1000) {
+      // The window: from the end of the warm-up flows (the generator paces them) to the end of the flows.
+      while (performance.now() - t0 < (o.warmupFlows / rate) * 1000) {
         sample();
         await sleep(250);
       }
@@ -433,7 +435,7 @@ export async function flowsBench(ns: NetNs, work: string, o: FlowOptions, log: (
     const list = flowConsumers(o, sink);
     for (const rate of o.rates) {
       for (const c of list) {
-        log(`${c.name}, ${n(rate)} new flows/s for ${o.warmup} + ${o.seconds} s ...`);
+        log(`${c.name}, ${n(rate)} new flows/s: ${n(o.warmupFlows)} flows, then ${o.seconds} s measured ...`);
         try {
           const r = await runner.run(c, rate);
           rows.push(r);
@@ -453,7 +455,7 @@ export async function flowsBench(ns: NetNs, work: string, o: FlowOptions, log: (
     `## Connection logging (NFCT), equal receive buffers (${mib(o.rmem)} each), normal scheduling\n\n` +
     `${os.cpus().length} cores; UDP flows with a new source address and port each, DNATed to another port, ${UDP_TIMEOUT_S} s UDP timeout, ` +
     `ended by a flush of the table every ${FLUSH_MS} ms; one record per destroy event; JSON files in ${outputBase.dir}. nf_conntrack_max ${max}. ` +
-    `CPU per flow over the window from ${o.warmup} s after the first flow to the last (${o.seconds} s).\n\n` +
+    `CPU per flow over the window from the end of the first ${n(o.warmupFlows)} flows to the last (${o.seconds} s).\n\n` +
     `${table(rows)}\n\nRatios (specter's CPU per flow / ulogd2's, same run and rate):\n\n${ratios(rows)}${caveats(rows)}`
   );
 }

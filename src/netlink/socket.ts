@@ -39,6 +39,11 @@ export interface NetlinkHandlers {
   /** One datagram from the kernel. */
   datagram(buf: Buffer): void;
   /**
+   * Called instead of datagram() when given: the datagram is `buf` from `start`
+   * to `end`, and no view of it is made (an object per datagram).
+   */
+  datagramAt?(buf: Buffer, start: number, end: number): void;
+  /**
    * Receive errors, counted per wake-up: ENOBUFS (the kernel dropped datagrams
    * because the receive buffer was full; reading goes on), EMSGSIZE (a datagram
    * too large for the read space, lost), or any other errno.
@@ -151,12 +156,14 @@ export class NetlinkSocket {
   /** Hands on the current batch's datagrams until it ends, a handler pauses, or the socket closes. */
   private drain(): void {
     const buf = this.batch!;
+    const h = this.handlers;
     this.delivering = true;
     while (this.next < this.count && !this.paused && !this.closed) {
       const start = this.start;
       const end = (this.start = this.ends[this.next++]);
       try {
-        this.handlers.datagram(buf.subarray(start, end));
+        if (h.datagramAt) h.datagramAt(buf, start, end);
+        else h.datagram(buf.subarray(start, end));
       } catch (err) {
         this.failed(err);
       }

@@ -61,10 +61,9 @@ export function encodeDump(seq: number, family = 0): Buffer {
   return b;
 }
 
-/** Decodes every message of one datagram. */
-export function decodeDatagram(buf: Buffer, flow: Flow, h: DecodeHandlers, stats: DecodeStats): void {
-  let off = 0;
-  const end = buf.length;
+/** Decodes every message of one datagram: `buf` from `start` to `end` (by default the whole of it). */
+export function decodeDatagram(buf: Buffer, flow: Flow, h: DecodeHandlers, stats: DecodeStats, start = 0, end = buf.length): void {
+  let off = start;
   while (off + NLMSG_HDRLEN <= end) {
     const len = u32le(buf, off);
     if (len < NLMSG_HDRLEN || off + len > end) {

@@ -133,7 +133,8 @@ export class NfctSource implements SourceInstance {
 
   private socketHandlers(dump: boolean): NetlinkHandlers {
     return {
-      datagram: (buf) => this.onDatagram(buf, dump),
+      datagram: (buf) => this.onDatagram(buf, 0, buf.length, dump),
+      datagramAt: (buf, start, end) => this.onDatagram(buf, start, end, dump),
       error: (errno, times) => this.onError(errno, times, dump),
       failed: (err) => this.failed(err),
     };
@@ -148,7 +149,7 @@ export class NfctSource implements SourceInstance {
     }
   }
 
-  private onDatagram(buf: Buffer, dump: boolean): void {
+  private onDatagram(buf: Buffer, start: number, end: number, dump: boolean): void {
     this.counters.extra.datagrams++;
     const now = Date.now();
     this.nowSec = Math.floor(now / 1000);
@@ -162,7 +163,7 @@ export class NfctSource implements SourceInstance {
       queueMicrotask(this.endWakeupTask);
     }
     const malformed = this.stats.malformed;
-    decodeDatagram(buf, this.flow, this.decodeHandlers, this.stats);
+    decodeDatagram(buf, this.flow, this.decodeHandlers, this.stats, start, end);
     if (this.stats.malformed !== malformed) {
       this.counters.extra.malformed += this.stats.malformed - malformed;
       this.log.warn(`NFCT: skipped a malformed message (${this.counters.extra.malformed} so far)`);

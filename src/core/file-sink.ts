@@ -2,7 +2,7 @@
  * Append-only file writer shared by the file outputs (LOGEMU, OPRINT, JSON, PCAP).
  *
  * - One write in flight at a time; chunks queued meanwhile go out together in one writev.
- * - The queue is bounded (maxBytes); what does not fit is counted as dropped.
+ * - The queue is bounded (maxBytes, passed at most by the one chunk that makes it busy); what does not fit is counted as dropped.
  * - A write the disk takes only in part (ENOSPC) is cut back to the end of the last whole
  *   chunk, so the file never ends in half a record; the chunks not in the file are counted
  *   as dropped, the error is logged when the streak starts and then at most once a minute,
@@ -98,8 +98,10 @@ export class FileSink {
 
   /** Queues a chunk holding `events` records; never blocks. Returns false if it was dropped. */
   write(buf: Buffer, events: number): boolean {
-    // A chunk larger than the whole limit still goes when nothing waits before it.
-    if (this.queuedBytes > 0 && this.queuedBytes + buf.length > this.maxBytes) {
+    // Refused only past the limit while busy: a source pauses when the sink is busy, so the
+    // chunk that makes it busy, however large (a 128 KiB datagram of small packets makes
+    // over half a MiB of JSON), is kept; the queue may pass the limit by that chunk.
+    if (this.busy && this.queuedBytes + buf.length > this.maxBytes) {
       this.opts.counters.dropped += events;
       this.commits.now(events);
       this.recycle?.(buf);

@@ -1,6 +1,6 @@
 /**
- * FileSink: a bounded queue (busy when half full, a lone oversized chunk still written, drops
- * counted); files switched between two writes; the old descriptor kept when a reopen fails;
+ * FileSink: a bounded queue (busy when half full, the chunk that makes it busy kept however
+ * large, drops counted); files switched between two writes; the old descriptor kept when a reopen fails;
  * a deleted file opened anew.
  */
 import assert from 'node:assert/strict';
@@ -44,6 +44,28 @@ describe('FileSink', () => {
       assert.equal(sink.busy, false);
       assert.deepEqual({ sent: counters.sent, dropped: counters.dropped }, { sent: 11, dropped: 4 });
       assert.equal(fs.readFileSync(file, 'latin1'), 'a'.repeat(3000) + 'b'.repeat(400) + 'c'.repeat(400));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the chunk that makes it busy even past the limit: a source that pauses on busy loses nothing', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'out.txt');
+      const counters = new Counters();
+      const sink = new FileSink({ path: file, counters, log: pino({ level: 'silent' }), maxBytes: 1000 });
+      sink.open();
+      assert.ok(sink.write(Buffer.alloc(100, 'a'), 1), 'handed to the write in flight');
+      assert.ok(sink.write(Buffer.alloc(450, 'b'), 1));
+      assert.equal(sink.busy, false, '450 of 1000 bytes wait: the source reads on');
+      // One batch of small packets can make more text than half the limit.
+      assert.ok(sink.write(Buffer.alloc(600, 'c'), 1), '1050 bytes wait, over the limit, but it was not busy');
+      assert.equal(sink.busy, true);
+      assert.equal(sink.write(Buffer.alloc(10, 'd'), 1), false, 'busy and over the limit');
+      await sink.close();
+      assert.deepEqual({ sent: counters.sent, dropped: counters.dropped }, { sent: 3, dropped: 1 });
+      assert.equal(read(file), 'a'.repeat(100) + 'b'.repeat(450) + 'c'.repeat(600));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

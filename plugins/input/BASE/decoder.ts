@@ -1,13 +1,15 @@
 /**
  * Per-packet decoding for BASE. Every key's slot is looked up once at
  * start-up (-1 when nobody reads it); whole layers are skipped when none of
- * their keys is read. The NFLOG metadata and link layer are read here, the
- * network and transport headers by PacketLayers (shared with the forwarding
- * collector, which reads them from a forwarded raw.pkt).
+ * their keys is read. The NFLOG metadata is read here; the link layer
+ * (LinkKeys) and the network and transport headers (PacketLayers)
+ * with code shared with the forwarding collector, which makes them from a
+ * forwarded raw.mac and raw.pkt.
  */
-import { type Key, macToString, type Packet, type Record, copyBytes, LastBytes } from 'specter/plugin';
+import { type Key, type Packet, type Record, copyBytes, LastBytes } from 'specter/plugin';
 import { K } from '../../shared/packet/keys.js';
 import { networkProtocol, PacketLayers } from '../../shared/packet/layers.js';
+import { LinkKeys } from '../../shared/packet/link.js';
 import { IfNames } from './ifnames.js';
 import { WallClock } from './wall-clock.js';
 
@@ -18,28 +20,20 @@ export class BaseDecoder {
   // one slot field per key, -1 = not read
   private readonly s: Int32Array;
   private readonly layers: PacketLayers;
-  private readonly needMac: boolean;
-  // Link-layer values repeat from packet to packet: made once while they do.
+  private readonly link: LinkKeys;
+  // raw.mac repeats from packet to packet: copied once while it does.
   private readonly rawMac = new LastBytes(copyBytes);
-  private readonly macD = new LastBytes(copyBytes);
-  private readonly macS = new LastBytes(copyBytes);
-  private readonly macStr = new LastBytes(macToString);
-  private readonly macDStr = new LastBytes(macToString);
-  private readonly macSStr = new LastBytes(macToString);
   // Time for packets the kernel sent without one (output hook).
   private readonly clock = new WallClock();
 
   /** `names` must be BASE_KEYS' names in order (K indexes them). */
   constructor(names: readonly string[], want: Want) {
     this.s = new Int32Array(names.length);
-    let needMac = false;
     names.forEach((n, idx) => {
-      const k = want(n);
-      this.s[idx] = k ? k.slot : -1;
-      if (k && n.startsWith('mac.')) needMac = true;
+      this.s[idx] = want(n)?.slot ?? -1;
     });
-    this.needMac = needMac;
     this.layers = new PacketLayers(this.s);
+    this.link = new LinkKeys(this.s);
     const needNames = [K.OOB_IN, K.OOB_OUT, K.OOB_PHYSIN, K.OOB_PHYSOUT].some((idx) => this.s[idx] >= 0);
     this.ifnames = needNames ? new IfNames() : null;
   }
@@ -83,7 +77,7 @@ export class BaseDecoder {
       if ((i = s[K.RAW_MAC]) >= 0) rec.setSlot(i, this.rawMac.get(buf, pkt.hwHeaderOff, pkt.hwHeaderOff + pkt.hwHeaderLen));
       if ((i = s[K.RAW_MAC_LEN]) >= 0) rec.setSlot(i, pkt.hwHeaderLen);
     }
-    if (this.needMac) this.mac(pkt, rec);
+    if (this.link.needed) this.link.decode(buf, pkt.hwHeaderOff, pkt.hwHeaderLen, pkt.hwAddrOff, pkt.hwAddrLen, rec);
     if (pkt.payloadLen > 0) {
       if ((i = s[K.RAW_PKT]) >= 0) rec.setSlot(i, buf.subarray(pkt.payloadOff, pkt.payloadOff + pkt.payloadLen));
       if ((i = s[K.RAW_PKTLEN]) >= 0) rec.setSlot(i, pkt.payloadLen);
@@ -92,24 +86,6 @@ export class BaseDecoder {
     }
     if (this.layers.needed) {
       this.layers.decode(buf, pkt.payloadOff, pkt.payloadOff + pkt.payloadLen, networkProtocol(pkt.family, pkt.hwProtocol), rec);
-    }
-  }
-
-  private mac(pkt: Packet, rec: Record): void {
-    const s = this.s;
-    const buf = pkt.buf;
-    let i: number;
-    const h = pkt.hwHeaderOff;
-    if (pkt.hwHeaderLen > 0 && (i = s[K.MAC_STR]) >= 0) rec.setSlot(i, this.macStr.get(buf, h, h + pkt.hwHeaderLen));
-    if (pkt.hwHeaderLen === 14) {
-      if ((i = s[K.MAC_DADDR]) >= 0) rec.setSlot(i, this.macD.get(buf, h, h + 6));
-      if ((i = s[K.MAC_SADDR]) >= 0) rec.setSlot(i, this.macS.get(buf, h + 6, h + 12));
-      if ((i = s[K.MAC_DADDR_STR]) >= 0) rec.setSlot(i, this.macDStr.get(buf, h, h + 6));
-      if ((i = s[K.MAC_SADDR_STR]) >= 0) rec.setSlot(i, this.macSStr.get(buf, h + 6, h + 12));
-    } else if (pkt.hwAddrLen > 0) {
-      const a = pkt.hwAddrOff;
-      if ((i = s[K.MAC_SADDR]) >= 0) rec.setSlot(i, this.macS.get(buf, a, a + pkt.hwAddrLen));
-      if ((i = s[K.MAC_SADDR_STR]) >= 0) rec.setSlot(i, this.macSStr.get(buf, a, a + pkt.hwAddrLen));
     }
   }
 }

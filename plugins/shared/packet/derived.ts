@@ -2,14 +2,14 @@
  * The keys a collector makes itself from a forwarded record, exactly as BASE
  * makes them on the sensor: the network and transport headers from raw.pkt
  * (PacketLayers), and the link-layer keys from raw.mac and mac.saddr
- * (plugins/input/BASE/decoder.ts, mac()): mac.str from the whole header,
- * mac.daddr from a 14-byte (Ethernet) header, and the text forms of both
- * addresses. A sensor that forwards raw.pkt and raw.mac leaves these keys
- * out of its records.
+ * (LinkKeys): mac.str from the whole header, mac.daddr from a 14-byte
+ * (Ethernet) header, and the text forms of both addresses. A sensor that forwards raw.pkt and raw.mac leaves
+ * these keys out of its records.
  */
-import { copyBytes, LastBytes, macToString, type Record } from 'specter/plugin';
+import type { Record } from 'specter/plugin';
 import { BASE_KEYS } from './keys.js';
 import { isLayerKey, networkProtocol, PacketLayers } from './layers.js';
+import { LinkKeys } from './link.js';
 
 const LINK_DERIVED = new Set(['mac.daddr', 'mac.str', 'mac.saddr.str', 'mac.daddr.str']);
 
@@ -38,36 +38,24 @@ export class DerivedKeys {
   /** True when some derived key is read: otherwise decode() has nothing to do. */
   readonly needed: boolean;
   private readonly layers: PacketLayers;
-  private readonly macStr: number;
-  private readonly daddr: number;
-  private readonly saddrStr: number;
-  private readonly daddrStr: number;
-  private readonly macStrOf = new LastBytes(macToString);
-  private readonly daddrOf = new LastBytes(copyBytes);
-  private readonly saddrStrOf = new LastBytes(macToString);
-  private readonly daddrStrOf = new LastBytes(macToString);
+  private readonly link: LinkKeys;
 
   /** `slotOf(name)`: the record slot of a key some output reads, -1 for one nobody reads. */
   constructor(slotOf: (name: string) => number) {
     this.layers = new PacketLayers(Int32Array.from(BASE_KEYS, (k) => (isLayerKey(k.name) ? slotOf(k.name) : -1)));
-    this.macStr = slotOf('mac.str');
-    this.daddr = slotOf('mac.daddr');
-    this.saddrStr = slotOf('mac.saddr.str');
-    this.daddrStr = slotOf('mac.daddr.str');
-    this.needed = this.layers.needed || this.macStr >= 0 || this.daddr >= 0 || this.saddrStr >= 0 || this.daddrStr >= 0;
+    // mac.saddr travels: only the keys left out are made.
+    this.link = new LinkKeys(Int32Array.from(BASE_KEYS, (k) => (LINK_DERIVED.has(k.name) ? slotOf(k.name) : -1)));
+    this.needed = this.layers.needed || this.link.needed;
   }
 
   decode(b: Buffer, src: DerivedSources, rec: Record): void {
     if (src.pktOff >= 0 && this.layers.needed) {
       this.layers.decode(b, src.pktOff, src.pktEnd, networkProtocol(src.family, src.protocol), rec);
     }
-    const h = src.macOff;
-    const len = src.macEnd - h;
-    if (h >= 0 && len > 0 && this.macStr >= 0) rec.setSlot(this.macStr, this.macStrOf.get(b, h, src.macEnd));
-    if (h >= 0 && len === 14) {
-      if (this.daddr >= 0) rec.setSlot(this.daddr, this.daddrOf.get(b, h, h + 6));
-      if (this.daddrStr >= 0) rec.setSlot(this.daddrStr, this.daddrStrOf.get(b, h, h + 6));
+    if (this.link.needed) {
+      const hLen = src.macOff >= 0 ? src.macEnd - src.macOff : -1;
+      const aLen = src.saddrOff >= 0 ? src.saddrEnd - src.saddrOff : -1;
+      this.link.decode(b, src.macOff, hLen, src.saddrOff, aLen, rec);
     }
-    if (src.saddrOff >= 0 && this.saddrStr >= 0) rec.setSlot(this.saddrStr, this.saddrStrOf.get(b, src.saddrOff, src.saddrEnd));
   }
 }

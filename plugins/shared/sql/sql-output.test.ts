@@ -184,6 +184,28 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     await waitFor(() => db.rows.length === 5, 5000, 'the commit');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(files(d, '.rows').length, 1, 'the file saved at exit stays');
+    // Counted once, as spooled: the commit after close changes no counter.
+    assert.deepEqual([h.counters.sent, h.counters.extra.spooled], [0, 5]);
+    await start(db, d);
+    await waitFor(() => files(d, '.rows').length === 0, 5000, 'the file to go');
+    assert.deepEqual(prefixes(db), seq(0, 5), 'no row twice');
+  });
+
+  it('close() waits a moment for the batch in flight: rows it commits count as sent, not spooled', async () => {
+    const d = path.join(dir(), 'spool');
+    const db = new FakeDb(['oob_prefix']);
+    let release!: () => void;
+    db.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const h = await start(db, d, { tbatch: 3 });
+    for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `p${i}` });
+    await waitFor(() => db.inserts === 1, 5000, 'the batch in flight');
+    setTimeout(release, 100);
+    await h.instance.close();
+    assert.deepEqual(prefixes(db), seq(0, 3));
+    assert.deepEqual([h.counters.sent, h.counters.extra.spooled], [3, 2]);
+    db.hold = null;
     await start(db, d);
     await waitFor(() => files(d, '.rows').length === 0, 5000, 'the file to go');
     assert.deepEqual(prefixes(db), seq(0, 5), 'no row twice');

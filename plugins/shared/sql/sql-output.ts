@@ -80,6 +80,9 @@ interface Batch {
 /** A value the column conversion could not take: refused like a data error. */
 class ConversionError extends Error {}
 
+/** How long close() waits for the batch in flight before it saves that batch's rows with its marker. */
+const CLOSE_WAIT_MS = 1000;
+
 /** Rows read back from disk at a time. */
 const READ_ROWS = 10000;
 
@@ -170,7 +173,11 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   const queue = new RowQueue();
   let connected = false;
   let writing = false;
+  /** The writer loop running now, if any: close() waits a little for its batch in flight. */
+  let writer: Promise<void> | null = null;
   let stopped = false;
+  /** close() has counted what is left as spooled or dropped: a batch committing later changes no counter. */
+  let accounted = false;
   const backoff = new Backoff();
   const failures = new ErrorReporter(ctx.log);
   const drops = new ErrorReporter(ctx.log, { level: 'warn' });
@@ -257,6 +264,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
   /** A committed batch leaves the queue. */
   const done = (b: Batch) => {
     inflight = null;
+    if (accounted) return; // saved with the batch's marker at close: the next start skips what committed
     if (b.send) ctx.counters.sent += b.n;
     if (b.seg) {
       b.seg.markers = [b.marker];
@@ -342,9 +350,14 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     }
   };
 
-  const pump = async (): Promise<void> => {
-    if (writing || stopped) return;
+  const pump = (): Promise<void> => {
+    if (writing || stopped) return writer ?? Promise.resolve();
     writing = true;
+    writer = write();
+    return writer;
+  };
+
+  const write = async (): Promise<void> => {
     try {
       while (!stopped && (queue.length || disk.unread)) {
         if (!connected) {
@@ -399,6 +412,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       }
     } finally {
       writing = false;
+      writer = null;
       if (!queue.length && !disk.unread) {
         const w = idle;
         idle = [];
@@ -489,6 +503,12 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
     async close() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      // A batch in flight usually commits within moments: then its rows count as sent, not spooled.
+      if (writer) {
+        let wait: NodeJS.Timeout | undefined;
+        await Promise.race([writer, new Promise((r) => (wait = setTimeout(r, CLOSE_WAIT_MS)))]);
+        clearTimeout(wait);
+      }
       // Rows from segments stay in their files; the rest is saved in a new one. Its first rows may be
       // in the table already, if the batch in flight commits: its marker tells the next start.
       const waiting = queue.all();
@@ -510,6 +530,7 @@ export async function sqlOutput(ctx: OutputContext, makeDriver: () => SqlDriver,
       // A refused row whose marker-only commit was still due is counted as dropped already.
       const refusedDue = inflight && !inflight.send && ours(queue.origin(0)) ? 1 : 0;
       const spooled = tickets.length - tHead - fresh.length + kept - refusedDue;
+      accounted = true;
       if (spooled > 0) ctx.counters.add('spooled', spooled);
       commits.settleAll();
       const onDiskBefore = disk.segments.length - (kept ? 1 : 0);

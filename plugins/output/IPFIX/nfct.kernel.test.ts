@@ -150,11 +150,7 @@ describe('NFCT to IPFIX to nfcapd', { timeout: 180_000 }, () => {
     sent = lab.traffic({ udp4: 60, tcp4: 30, icmp4: 20, udp6: 40, tcp6: 20, icmp6: 15 });
     lab.router.exec('conntrack', ['-D', '-f', 'ipv4', '-p', 'tcp']);
     lab.router.exec('conntrack', ['-D', '-f', 'ipv6', '-p', 'tcp']);
-    await waitFor(
-      () => readJson(json).length >= sent.length && lab.table().length === 0,
-      60_000,
-      `${sent.length} flow records (have ${readJson(json).length})`,
-    );
+    await waitFor(() => lab.allEnded() && readJson(json).length >= sent.length, 60_000, `${sent.length} flow records (have ${readJson(json).length})`);
     assert.equal(await daemon.stop(), 0, daemon.stderr);
     records = readJson(json);
     // nfcapd writes its file at exit; it reads what is in its socket first.

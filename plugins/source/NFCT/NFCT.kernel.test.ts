@@ -132,20 +132,7 @@ describe('source NFCT: NATed flows through a router', { timeout: 180_000 }, () =
     lab.router.exec('conntrack', ['-D', '-f', 'ipv4', '-p', 'tcp']);
     lab.router.exec('conntrack', ['-D', '-f', 'ipv6', '-p', 'tcp']);
     try {
-      // The kernel removes an expired entry when its garbage collector comes by, which on a busy machine may be a
-      // minute later, or when a table listing meets it: list the table now and then so the timeouts end flows in time.
-      let listed = 0;
-      await waitFor(
-        () => {
-          if (Date.now() - listed > 1000) {
-            listed = Date.now();
-            if (lab.table().length > 0) return false;
-          }
-          return readJson(json).length >= sent.length;
-        },
-        60_000,
-        `${sent.length} flow records`,
-      );
+      await waitFor(() => lab.allEnded() && readJson(json).length >= sent.length, 60_000, `${sent.length} flow records`);
     } catch (err) {
       daemon.signal('SIGUSR1');
       await new Promise((r) => setTimeout(r, 300));

@@ -170,6 +170,19 @@ export class NatLab {
     return JSON.parse(this.client.exec('python3', ['-c', CLIENT, JSON.stringify(n)])) as SentFlow[];
   }
 
+  /**
+   * Whether every flow has ended. The kernel removes an expired entry (and sends its destroy event) when
+   * its garbage collector comes by, which on a busy machine may be a minute later, or when a table listing
+   * meets it: so this lists the table, at most once a second, which makes the timeouts end flows in time.
+   */
+  allEnded(): boolean {
+    if (Date.now() - this.listedAt < 1000) return false;
+    this.listedAt = Date.now();
+    return this.table().length === 0;
+  }
+
+  private listedAt = 0;
+
   /** The router's conntrack table (`conntrack -L -o extended,id`, IPv4 and IPv6). */
   table(): CtEntry[] {
     const out: CtEntry[] = [];

@@ -86,6 +86,12 @@ export class Forwarder implements OutputInstance {
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly backoff = new Backoff();
   private retryTimer: NodeJS.Timeout | null = null;
+  /**
+   * Connected now. While the client reconnects it would keep what is published in its own buffer and send it
+   * all when the server is back, every retry's copy of the spool ahead of the current one: nothing is
+   * published meanwhile.
+   */
+  private linkUp = false;
   private gatherTimer: NodeJS.Timeout | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
@@ -153,6 +159,7 @@ export class Forwarder implements OutputInstance {
 
   private connected(nc: NatsConnection): void {
     this.nc = nc;
+    this.linkUp = true;
     this.inbox = createInbox();
     nc.subscribe(`${this.inbox}.*.*`, {
       callback: (err, msg) => {
@@ -163,8 +170,14 @@ export class Forwarder implements OutputInstance {
     this.ctx.log.info(`${this.ctx.name}: connected to ${nc.getServer()}`);
     void (async () => {
       for await (const st of nc.status()) {
-        if (st.type === 'disconnect') this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
-        else if (st.type === 'reconnect') {
+        if (st.type === 'disconnect') {
+          this.linkUp = false;
+          this.ctx.log.warn(`${this.ctx.name}: disconnected from NATS; spooling`);
+          // What was in flight is sent again after the reconnection (the stream drops what it already has).
+          if (this.outstanding > 0) this.failed('disconnected');
+          else this.ctx.counters.errors++;
+        } else if (st.type === 'reconnect') {
+          this.linkUp = true;
           this.ctx.log.info(`${this.ctx.name}: reconnected to NATS`);
           this.retryNow();
         } else if (st.type === 'error') this.serverError(st.error);
@@ -331,7 +344,7 @@ export class Forwarder implements OutputInstance {
   /** Publishes spooled records while there is room in flight. */
   private pump(): void {
     const nc = this.nc;
-    if (!nc || !this.inbox || this.retryTimer || this.closed || this.flushing) return;
+    if (!nc || !this.linkUp || !this.inbox || this.retryTimer || this.closed || this.flushing) return;
     const now = Date.now();
     while (this.outstanding < this.s.inflight && this.spool.hasUnread()) {
       const batch = this.spool.readNext(this.s.inflight - this.outstanding);

@@ -8,10 +8,11 @@
  * 1. the NATS output's CPU per record on a sensor beside the JSON output's;
  * 2. sensors → collector → JSON file, and → PGSQL: records per second, loss;
  * 3. a NATS outage in the middle of a paced stream: how fast the backlog
- *    drains (beside the live rate) while live records keep flowing;
+ *    drains (beside the live rate) while live records keep flowing; and
+ *    (backlog) the collector alone on a backlog already in the stream;
  * 4. every process's peak resident memory.
  *
- *   --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,outage]
+ *   --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,backlog,outage]
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -111,6 +112,21 @@ function lineCount(file: string): number {
   return c.n;
 }
 
+/** The bytes in the sensors' spools: SIGUSR1 makes each log its counters, `spool_bytes` among them (NaN if one did not answer). */
+async function spoolBytes(sensors: Proc[]): Promise<number> {
+  const from = sensors.map((p) => p.out().length);
+  for (const p of sensors) p.child.kill('SIGUSR1');
+  await new Promise((r) => setTimeout(r, 150));
+  return sensors.reduce((sum, p, i) => {
+    const lines = p
+      .out()
+      .slice(from[i])
+      .split('\n')
+      .filter((l) => l.includes('"spool_bytes"'));
+    return sum + (lines.length ? Number(JSON.parse(lines.at(-1)!).spool_bytes) : Number.NaN);
+  }, 0);
+}
+
 /** Waits until `count()` stops growing for `quietMs`; returns the time of its last growth (performance.now()). */
 async function drained(count: () => number, maxMs = 300000, quietMs = 1500): Promise<number> {
   let last = -1;
@@ -170,12 +186,12 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       encoding: 'utf8',
     }).trim();
   // JetStream reserves a stream's natsmaxbytes on its store when it creates it: each measure's stream gets what it needs.
-  const collector = async (output: string, maxBytes = '1G') => {
-    phase++;
+  const collector = async (output: string, maxBytes = '1G', again = false) => {
+    if (!again) phase++;
     const p = await specter(
       ns,
       dir,
-      `collector${phase}`,
+      `collector${phase}${again ? '-again' : ''}`,
       `100 {\n source NATS\n natsurl ${nats.url}\n natsstream B${phase}\n natssubjects b${phase}.>\n natsdurable bench\n natsbatch 1000\n natsmaxpending 20000\n natsmaxbytes ${maxBytes}\n${output}}\n`,
       o.nodeArgs,
     );
@@ -309,6 +325,41 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
           '\n\nSteady: from 3 s after the first packet to the end of sending (logged), to the last record written (written). Goals: file ≥ 100,000 records/s sustained with 0 loss; PGSQL ≥ 50,000 rows/s.',
       );
 
+    // 3a. The collector alone on a backlog already in the stream: how fast it can drain with the cores to itself.
+    if (o.parts.has('backlog')) await backlogMeasure();
+    async function backlogMeasure() {
+      const per = o.outageRate * 30;
+      log(`backlog: ${o.sensors} × ${per} records into the stream, then the collector alone ...`);
+      resetCounters();
+      const outFile = path.join(dir, 'collected-backlog.json');
+      const output = ` plugin JSON\n jsonfile ${outFile}\n jsonfields sensor.name,sensor.seq\n`;
+      // Started once to make the stream and the durable, then away while the sensors fill the stream.
+      await (await collector(output, '4G')).stop();
+      const sensors: Proc[] = [];
+      for (let i = 0; i < o.sensors; i++) sensors.push(await specter(ns, dir, `backlog-s${i}`, sensorConf(i, natsOut(i)), o.nodeArgs));
+      await Promise.all(Array.from({ length: o.sensors }, (_, i) => new Promise((r) => send(i, per, o.outageRate).on('exit', r))));
+      await waitFor(async () => (await spoolBytes(sensors)) === 0, 120000, 'the sensors to have every record in the stream');
+      for (const p of sensors) await p.stop();
+      const total = loggedAll();
+      const coll = await collector(output, '4G', true);
+      const t0 = performance.now();
+      const c0 = cpuSeconds(coll.child.pid!);
+      const m0 = machineCpu();
+      const tLast = await drained(() => lineCount(outFile), 300000, 3000);
+      const c1 = cpuSeconds(coll.child.pid!);
+      const m1 = machineCpu();
+      notePeak(coll);
+      await coll.stop();
+      const n = lineCount(outFile);
+      const s = (tLast - t0) / 1000;
+      sections.push(
+        `### The collector alone on a backlog of ${total} records in the stream\n\n` +
+          `Collected ${n} of ${total} in ${s.toFixed(1)} s: ${Math.round(n / s)} records/s, ` +
+          `${(n / s / (o.outageRate * o.sensors)).toFixed(1)}× the outage measure's live rate; ` +
+          `the collector used ${((c1.user + c1.sys - c0.user - c0.sys) / s).toFixed(2)} of a core (${(((c1.user + c1.sys - c0.user - c0.sys) * 1e6) / n).toFixed(2)} µs per record), the cores were ${(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100).toFixed(0)} % busy.`,
+      );
+    }
+
     // 3. An outage in the middle of a paced stream: the backlog drains while live records keep coming.
     if (o.parts.has('outage')) await outageMeasure();
     async function outageMeasure() {
@@ -343,27 +394,14 @@ export async function forwardBench(ns: NetNs, gen: string, o: ForwardOptions, lo
       };
       const d0 = drainProcs.map(cpuAt);
       const dm0 = machineCpu();
-      // The sensors' spools: when their backlog is in the stream (SIGUSR1 logs each sensor's spool_bytes).
-      const spoolBytes = async () => {
-        const from = sensors.map((p) => p.out().length);
-        for (const p of sensors) p.child.kill('SIGUSR1');
-        await new Promise((r) => setTimeout(r, 150));
-        return sensors.reduce((sum, p, i) => {
-          const lines = p
-            .out()
-            .slice(from[i])
-            .split('\n')
-            .filter((l) => l.includes('"spool_bytes"'));
-          return sum + (lines.length ? Number(JSON.parse(lines.at(-1)!).spool_bytes) : Number.NaN);
-        }, 0);
-      };
-      const spoolPeak = await spoolBytes();
+      // The sensors' spools: when their backlog is in the stream.
+      const spoolPeak = await spoolBytes(sensors);
       let spoolS = Number.NaN;
       const spoolWatch = (async () => {
         const until = performance.now() + streamSeconds * 1000;
         while (performance.now() < until) {
           // Under one second of live records per sensor, about 200 bytes each.
-          if ((await spoolBytes()) < o.sensors * o.outageRate * 200) {
+          if ((await spoolBytes(sensors)) < o.sensors * o.outageRate * 200) {
             spoolS = (performance.now() - backlogAt) / 1000;
             return;
           }

@@ -8,7 +8,7 @@
  *     receiveBuffer()              SO_RCVBUF as the kernel reports it
  *     send(buffer)                 one message to the kernel; returns 0 or an errno
  *     pause(bool)                  stop or resume reading (the kernel keeps what arrives)
- *     setReadDelay(ms)             wait this long after a quiet spell before reading (0: at once)
+ *     setReadDelay(ms)             wait up to this long after a quiet spell before reading (0: at once)
  *     close()
  *
  * Receiving is batched: on readability, as many datagrams as are waiting (up to
@@ -30,15 +30,19 @@
  * With a read delay, the socket becoming readable after a batch that was not
  * full starts a timer instead of a read: the datagrams that arrive meanwhile
  * come in the same batch. The wait is libuv's, here: no call into JS, no
- * batch of one or two datagrams, and one wake-up of the process instead of
- * the several that pausing from JS took (a timer, then the poll again). After
- * a full batch, reading goes on at once.
+ * batch of one or two datagrams. It ends at the delay, or sooner once the
+ * datagrams waiting take an eighth of the receive buffer (SO_MEMINFO, looked
+ * at every few milliseconds), so a long delay that gathers a slow stream into
+ * large batches cannot fill the buffer when the stream turns fast. After a
+ * full batch, reading goes on at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,6 +63,8 @@
  * 1 MiB of datagrams). 4 MiB batches saved nothing measurable and raised the daemon's peak RSS
  * by 15-30 MB: the allocator keeps freed multi-MiB blocks around. */
 #define BATCH_BYTES (1024 * 1024)
+/* How often a read delay looks at how full the receive buffer is. */
+#define DELAY_TICK_MS 5
 /* Datagrams per recvmmsg call at most. */
 #define MAX_VLEN 64
 
@@ -75,6 +81,8 @@ typedef struct {
   int open_handles; /* libuv handles not closed yet */
   bool finalized;   /* the JS object is gone */
   uint64_t delay_ms;
+  uint64_t delay_start; /* loop time the wait began */
+  uint32_t gather_bytes; /* the wait ends once this much of the receive buffer is taken */
   napi_ref self;      /* strong while open: an open socket is not collected */
   napi_ref on_batch;
   napi_ref on_error;
@@ -251,8 +259,27 @@ static void read_batch(Socket *s) {
   napi_close_handle_scope(s->env, scope);
 }
 
+/* Bytes the datagrams waiting in the socket take of its receive buffer, or 0 if unknown. */
+static uint32_t receive_queue_bytes(Socket *s) {
+  uint32_t mem[SK_MEMINFO_VARS];
+  socklen_t len = sizeof mem;
+  if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) || len <= SK_MEMINFO_RMEM_ALLOC * sizeof mem[0]) return 0;
+  return mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+static uint64_t next_tick(Socket *s) {
+  uint64_t waited = uv_now(s->timer.loop) - s->delay_start;
+  uint64_t left = waited < s->delay_ms ? s->delay_ms - waited : 0;
+  return left < DELAY_TICK_MS ? left : DELAY_TICK_MS;
+}
+
 static void on_delay(uv_timer_t *timer) {
   Socket *s = timer->data;
+  uint64_t tick = next_tick(s);
+  if (tick > 0 && receive_queue_bytes(s) < s->gather_bytes) {
+    uv_timer_start(&s->timer, on_delay, tick, 0);
+    return;
+  }
   s->delaying = false;
   read_batch(s);
   watch(s);
@@ -264,7 +291,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   if (s->delay_ms > 0 && !s->last_full) {
     uv_poll_stop(&s->poll);
     s->delaying = true;
-    uv_timer_start(&s->timer, on_delay, s->delay_ms, 0);
+    s->delay_start = uv_now(s->timer.loop);
+    uv_timer_start(&s->timer, on_delay, next_tick(s), 0);
     return;
   }
   /* On a socket error (how the kernel flags ENOBUFS) libuv stops the handle and reports
@@ -472,6 +500,11 @@ static napi_value set_read_delay(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->delay_ms = ms;
+  int rcvbuf = 0;
+  socklen_t len = sizeof rcvbuf;
+  /* SO_RCVBUF reports the limit the kernel compares the queued bytes with (twice what was asked). */
+  if (getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0) s->gather_bytes = (uint32_t)rcvbuf / 8;
+  else s->gather_bytes = UINT32_MAX;
   /* No more delay: a read waiting for the timer happens now. */
   if (ms == 0 && s->delaying) {
     uv_timer_stop(&s->timer);

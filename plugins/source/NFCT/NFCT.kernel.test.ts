@@ -296,7 +296,11 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
    * `stopAtOnce`: SIGTERM as soon as conntrack -D returns (the events are all queued in the socket by then), with a
    * receive buffer large enough for the daemon to pace its reads.
    */
-  async function burst(reliable: boolean, stopAtOnce = false): Promise<{ records: Rec[]; stderr: string; counters: { [k: string]: number } | undefined }> {
+  async function burst(
+    reliable: boolean,
+    stopAtOnce = false,
+    pacing = stopAtOnce ? { rmem: '16M', delay: 50 } : { rmem: '64K', delay: 50 },
+  ): Promise<{ records: Rec[]; stderr: string; counters: { [k: string]: number } | undefined }> {
     const ns = new NetNs('spt-nfct-b');
     const dir = tempDir();
     let daemon: Daemon | undefined;
@@ -309,7 +313,7 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
         ns,
         writeConfig(
           dir,
-          `global {\n logfile stderr\n loglevel ${stopAtOnce ? 2 : 3}\n rmem ${stopAtOnce ? '16M' : '64K'}\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n ctreaddelay 50\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`,
+          `global {\n logfile stderr\n loglevel ${pacing.rmem === '64K' ? 3 : 2}\n rmem ${pacing.rmem}\n}\n1 {\n source NFCT\n ctreliable ${reliable ? 'on' : 'off'}\n ctreaddelay ${pacing.delay}\n plugin JSON\n jsonfile ${json}\n jsonfields orig.l4.sport,ct.event\n}\n`,
         ),
       );
       await daemon.started();
@@ -349,6 +353,15 @@ describe('source NFCT: a burst of flows ending at once', { timeout: 180_000 }, (
     assert.equal(new Set(records.map((r) => r['orig.l4.sport'])).size, FLOWS);
     assert.equal(records.length, FLOWS);
     assert.equal(counters?.destroy, FLOWS);
+  });
+
+  it(`a read delay longer than the buffer lasts ends once an eighth of it is taken: none of ${FLOWS} events lost without ctreliable`, async () => {
+    // 4 MiB, the least pacing needs; the burst would fill it within the second.
+    const { records, stderr, counters } = await burst(false, false, { rmem: '4M', delay: 1000 });
+    assert.match(stderr, /"readDelay":1000/, 'pacing was on');
+    assert.equal(counters?.enobufs, 0, JSON.stringify(counters));
+    assert.equal(new Set(records.map((r) => r['orig.l4.sport'])).size, FLOWS);
+    assert.equal(records.length, FLOWS);
   });
 
   it('without it, counts the loss, says so once and resynchronises with a table dump', async () => {

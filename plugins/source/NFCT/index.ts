@@ -58,11 +58,11 @@ export default defineSource({
     },
     ctreaddelay: {
       type: 'int',
-      default: 10,
+      default: 50,
       min: 0,
       max: 1000,
       description:
-        'milliseconds events wait in the receive buffer after a quiet spell before they are read, so that a burst is read and sent in one batch (only with an rmem of 4 MiB or more); 0: read at once',
+        'milliseconds events may wait in the receive buffer after a quiet spell before they are read (less once they take an eighth of it), so that they are read and sent in large batches (only with an rmem of 4 MiB or more); 0: read at once',
     },
     ctsrcfilter: { type: 'string', description: 'only flows whose original source is in these ranges (comma-separated, IPv4 or IPv6, optionally /prefix)' },
     ctdstfilter: { type: 'string', description: 'only flows whose original destination is in these ranges' },

@@ -37,7 +37,7 @@ const MAX_HOLD_MS = 5000;
 const DUMP_TIMEOUT_MS = 60_000;
 /** Flows remembered for their start at most (a kernel's nf_conntrack_max is far lower by default). */
 const MAX_REMEMBERED = 4_000_000;
-/** The smallest receive buffer `readDelay` applies to: 10 ms of 50,000 events/s take about 1 MiB of it. */
+/** The smallest receive buffer `readDelay` applies to: the wait ends at an eighth of it, 512 KiB, plus a few ms of events. */
 const PACE_MIN_RCVBUF = 4 << 20;
 
 const EVENT_BIT: { [e in EventName]: number } = { new: EVENT.NEW, update: EVENT.UPDATE, destroy: EVENT.DESTROY };

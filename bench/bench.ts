@@ -19,7 +19,7 @@
  * --profile runs each specter under `node --cpu-prof` and prints its hottest functions;
  * --node-args=--perf-basic-prof passes arguments to each specter's Node (for `perf record -p PID`).
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
- * --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,backlog,outage]: sensors → NATS
+ * --forward [--sensors 4] [--rate 30000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,backlog,outage]: sensors → NATS
  *   JetStream → a collector, to a file and to PostgreSQL, and a NATS outage (bench/forward.ts).
  * --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000]: connection logging, specter's
  *   source NFCT beside ulogd2's NFCT to JSON and IPFIX, CPU per flow and loss (bench/flows.ts).
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       flows: { type: 'boolean' },
       'flow-warmup': { type: 'string', default: '100000' },
       sensors: { type: 'string', default: '4' },
-      rate: { type: 'string', default: '25000' },
+      rate: { type: 'string', default: '30000' },
       outage: { type: 'string', default: '60' },
       'outage-rate': { type: 'string', default: '20000' },
       parts: { type: 'string', default: 'cpu,file,pgsql,backlog,outage' },

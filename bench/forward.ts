@@ -12,7 +12,7 @@
  *    (backlog) the collector alone on a backlog already in the stream;
  * 4. every process's peak resident memory.
  *
- *   --forward [--sensors 4] [--rate 25000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,backlog,outage]
+ *   --forward [--sensors 4] [--rate 30000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,backlog,outage]
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

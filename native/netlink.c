@@ -33,7 +33,7 @@
  * batch of one or two datagrams. It ends at the delay, or sooner once the
  * datagrams waiting take an eighth of the receive buffer (SO_MEMINFO, looked
  * at every few milliseconds), so a long delay that gathers a slow stream into
- * large batches cannot fill the buffer when the stream turns fast. After a
+ * large batches does not leave a burst to fill the buffer. After a
  * full batch, reading goes on at once.
  */
 #define _GNU_SOURCE

@@ -58,7 +58,7 @@ export default defineSource({
     },
     ctreaddelay: {
       type: 'int',
-      default: 50,
+      default: 100,
       min: 0,
       max: 1000,
       description:

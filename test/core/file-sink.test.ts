@@ -26,14 +26,23 @@ function memoryLog(lines: Array<{ level: number; msg: string }>) {
 
 const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'latin1') : '');
 
+/** Runs `test` on a sink with a 1000-byte queue limit writing out.txt in a temporary directory. */
+async function withLimitedSink(test: (sink: FileSink, counters: Counters, file: string) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'out.txt');
+    const counters = new Counters();
+    const sink = new FileSink({ path: file, counters, log: pino({ level: 'silent' }), maxBytes: 1000 });
+    sink.open();
+    await test(sink, counters, file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('FileSink', () => {
-  it('queues behind a write in flight, reports busy past half its limit, and counts what does not fit', async () => {
-    const dir = tempDir();
-    try {
-      const file = path.join(dir, 'out.txt');
-      const counters = new Counters();
-      const sink = new FileSink({ path: file, counters, log: pino({ level: 'silent' }), maxBytes: 1000 });
-      sink.open();
+  it('queues behind a write in flight, reports busy past half its limit, and counts what does not fit', () =>
+    withLimitedSink(async (sink, counters, file) => {
       assert.ok(sink.write(Buffer.alloc(3000, 'a'), 3), 'larger than the limit, but nothing waits before it');
       assert.ok(sink.write(Buffer.alloc(400, 'b'), 4));
       assert.equal(sink.busy, false, '400 of 1000 bytes wait');
@@ -44,18 +53,10 @@ describe('FileSink', () => {
       assert.equal(sink.busy, false);
       assert.deepEqual({ sent: counters.sent, dropped: counters.dropped }, { sent: 11, dropped: 4 });
       assert.equal(fs.readFileSync(file, 'latin1'), 'a'.repeat(3000) + 'b'.repeat(400) + 'c'.repeat(400));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('keeps the chunk that makes it busy even past the limit: a source that pauses on busy loses nothing', async () => {
-    const dir = tempDir();
-    try {
-      const file = path.join(dir, 'out.txt');
-      const counters = new Counters();
-      const sink = new FileSink({ path: file, counters, log: pino({ level: 'silent' }), maxBytes: 1000 });
-      sink.open();
+  it('keeps the chunk that makes it busy even past the limit: a source that pauses on busy loses nothing', () =>
+    withLimitedSink(async (sink, counters, file) => {
       assert.ok(sink.write(Buffer.alloc(100, 'a'), 1), 'handed to the write in flight');
       assert.ok(sink.write(Buffer.alloc(450, 'b'), 1));
       assert.equal(sink.busy, false, '450 of 1000 bytes wait: the source reads on');
@@ -66,10 +67,7 @@ describe('FileSink', () => {
       await sink.close();
       assert.deepEqual({ sent: counters.sent, dropped: counters.dropped }, { sent: 3, dropped: 1 });
       assert.equal(read(file), 'a'.repeat(100) + 'b'.repeat(450) + 'c'.repeat(600));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it('switches files between two writes while the queue never empties', async () => {
     const dir = tempDir();

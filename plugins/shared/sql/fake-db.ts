@@ -12,6 +12,18 @@ export class FakeDb {
   down = false;
   /** Inserts wait until this is cleared (a stalled connection). */
   hold: Promise<void> | null = null;
+
+  /** Inserts wait from now on; the function returned lets them (and later ones) through. */
+  holdInserts(): () => void {
+    let release!: () => void;
+    this.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    return () => {
+      release();
+      this.hold = null;
+    };
+  }
   /** The next insert commits, then fails as if the answer were lost. */
   loseAnswer = false;
   /** Rows this returns true for are refused as a data error. */

@@ -171,16 +171,12 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
   it('an insert that commits during close() leaves the rows saved at exit, and the next start skips them', async () => {
     const d = path.join(dir(), 'spool');
     const db = new FakeDb(['oob_prefix']);
-    let release!: () => void;
-    db.hold = new Promise<void>((r) => {
-      release = r;
-    });
+    const release = db.holdInserts();
     const h = await start(db, d);
     for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `p${i}` });
     await waitFor(() => db.inserts === 1, 5000, 'the batch in flight');
     await h.instance.close();
     release();
-    db.hold = null;
     await waitFor(() => db.rows.length === 5, 5000, 'the commit');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(files(d, '.rows').length, 1, 'the file saved at exit stays');
@@ -194,10 +190,7 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
   it('close() waits a moment for the batch in flight: rows it commits count as sent, not spooled', async () => {
     const d = path.join(dir(), 'spool');
     const db = new FakeDb(['oob_prefix']);
-    let release!: () => void;
-    db.hold = new Promise<void>((r) => {
-      release = r;
-    });
+    const release = db.holdInserts();
     const h = await start(db, d, { tbatch: 3 });
     for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `p${i}` });
     await waitFor(() => db.inserts === 1, 5000, 'the batch in flight');
@@ -205,7 +198,6 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     await h.instance.close();
     assert.deepEqual(prefixes(db), seq(0, 3));
     assert.deepEqual([h.counters.sent, h.counters.extra.spooled], [3, 2]);
-    db.hold = null;
     await start(db, d);
     await waitFor(() => files(d, '.rows').length === 0, 5000, 'the file to go');
     assert.deepEqual(prefixes(db), seq(0, 5), 'no row twice');
@@ -312,16 +304,12 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
   it('dropoldest drops the oldest rows behind the batch in flight, in place', async () => {
     const d = path.join(dir(), 'spool');
     const db = new FakeDb(['oob_prefix']);
-    let release!: () => void;
-    db.hold = new Promise<void>((r) => {
-      release = r;
-    });
+    const release = db.holdInserts();
     const h = await start(db, d, { tbuffer: 10, tbatch: 5, tspoolmax: 1, toverflow: 'dropoldest' });
     for (let i = 0; i < 10; i++) h.packet({ 'oob.prefix': `p${i}` });
     await waitFor(() => db.inserts === 1, 5000, 'the batch in flight (p0..p4)');
     for (let i = 10; i < 30; i++) h.packet({ 'oob.prefix': `p${i}` });
     release();
-    db.hold = null;
     await waitFor(() => h.counters.sent === 10, 5000, 'the rest');
     assert.deepEqual(prefixes(db), [...seq(0, 5), ...seq(25, 30)]);
     assert.equal(h.counters.dropped, 20);

@@ -47,6 +47,7 @@ export { CommitQueue } from './core/commit-queue.js';
 // Destinations: files, sockets, anything that reconnects.
 export { FileSink, type FileSinkOptions } from './core/file-sink.js';
 export { parseEndpoint, SocketSink, type Endpoint } from './core/socket-sink.js';
+export { UdpSocket, type SendResult } from './core/udp-socket.js';
 export { ReconnectingSink, type Link, type ReconnectingSinkOptions } from './core/reconnecting-sink.js';
 export { Backoff } from './core/backoff.js';
 export { ErrorReporter, type ReporterOptions } from './core/error-reporter.js';

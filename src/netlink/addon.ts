@@ -32,7 +32,27 @@ export interface NativeSocketClass {
   ): NativeSocket;
 }
 
-const METHODS: Array<keyof NativeSocket> = ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'setReadDelay', 'close'];
+/** The native UDP socket (native/udp.c documents each method). */
+export interface NativeUdpSocket {
+  /** Sends buffers[from..] in order: how many the kernel took (> 0), or -errno when buffers[from] could not go. */
+  send(buffers: Buffer[], from: number): number;
+  close(): void;
+}
+
+export interface NativeUdpSocketClass {
+  /** `address` numeric; `onWritable` runs once after a send returned -EAGAIN and the socket has room again. */
+  new (address: string, port: number, onWritable: () => void): NativeUdpSocket;
+}
+
+interface Exports {
+  NetlinkSocket?: NativeSocketClass;
+  UdpSocket?: NativeUdpSocketClass;
+}
+
+const METHODS: { [C in keyof Exports]-?: string[] } = {
+  NetlinkSocket: ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'setReadDelay', 'close'],
+  UdpSocket: ['send', 'close'],
+};
 
 /** The package root: the nearest directory above this module with a package.json (from src/ or dist/src/). */
 function packageRoot(): string {
@@ -44,22 +64,37 @@ function packageRoot(): string {
 const ROOT = packageRoot();
 const ADDON_FILE = path.join(ROOT, 'native', 'build', 'Release', 'specter_netlink.node');
 
-let loaded: NativeSocketClass | null = null;
+let loaded: Required<Exports> | null = null;
 
-/** The addon's socket class; throws one line naming the file and the fix when it cannot be used. */
-export function loadAddon(file = ADDON_FILE): NativeSocketClass {
+/** The addon's classes; throws one line naming the file and the fix when it cannot be used. */
+function load(file: string): Required<Exports> {
   if (loaded && file === ADDON_FILE) return loaded;
   const rebuild = `build it with \`node ${path.join(ROOT, 'scripts', 'build-addon.cjs')}\` (needs python3, make and g++)`;
   if (!fs.existsSync(file)) throw new Error(`the netlink addon ${file} is missing (installed with --ignore-scripts?): ${rebuild}`);
-  let exports: { NetlinkSocket?: NativeSocketClass };
+  let exports: Exports;
   try {
-    exports = createRequire(import.meta.url)(file) as typeof exports;
+    exports = createRequire(import.meta.url)(file) as Exports;
   } catch (err) {
     throw new Error(`the netlink addon ${file} cannot be loaded (${(err as Error).message.split('\n')[0]}): ${rebuild}`);
   }
-  const cls = exports.NetlinkSocket;
-  const lacking = typeof cls !== 'function' ? ['NetlinkSocket'] : METHODS.filter((m) => typeof cls.prototype[m] !== 'function');
+  const lacking: string[] = [];
+  for (const [name, methods] of Object.entries(METHODS) as Array<[keyof Exports, string[]]>) {
+    const cls = exports[name];
+    if (typeof cls !== 'function') lacking.push(name);
+    else for (const m of methods) if (typeof cls.prototype[m] !== 'function') lacking.push(`${name}.${m}`);
+  }
   if (lacking.length > 0) throw new Error(`the netlink addon ${file} lacks ${lacking.join(', ')} (a stale or foreign build): ${rebuild}`);
-  if (file === ADDON_FILE) loaded = cls!;
-  return cls!;
+  const classes = exports as Required<Exports>;
+  if (file === ADDON_FILE) loaded = classes;
+  return classes;
+}
+
+/** The addon's netlink socket class (checking the whole addon); throws one line naming the file and the fix when it cannot be used. */
+export function loadAddon(file = ADDON_FILE): NativeSocketClass {
+  return load(file).NetlinkSocket;
+}
+
+/** The addon's UDP socket class. */
+export function loadUdpAddon(): NativeUdpSocketClass {
+  return load(ADDON_FILE).UdpSocket;
 }

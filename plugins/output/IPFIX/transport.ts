@@ -12,11 +12,13 @@
  * slow; what does not fit is counted as dropped. `sent` counts records the
  * kernel took, `dropped` those it did not (a full queue, a failed send, a
  * connection closed with them, close() before they left).
+ *
+ * Over UDP every message waiting goes to the kernel in one call (the plugin
+ * kit's UdpSocket): a batch of flows is one system call, not one per datagram.
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { Backoff, type Counters, ErrorReporter } from 'specter/plugin';
+import { Backoff, type Counters, ErrorReporter, UdpSocket } from 'specter/plugin';
 import { type Message, stamp, templateMessage } from './message.js';
 
 export interface TransportOptions {
@@ -40,9 +42,15 @@ interface Queued {
 export class IpfixTransport {
   private queue: Queued[] = [];
   private queuedBytes = 0;
-  /** Handed to the socket, waiting for its callback. */
+  /** Handed to the TCP socket, waiting for its callback. */
   private inflight = new Set<Queued>();
-  private udp: dgram.Socket | null = null;
+  /** UDP: stamped in their order, waiting for the kernel to take them (its buffer was full). */
+  private staged: Queued[] = [];
+  private udp: UdpSocket | null = null;
+  /** UDP: a send found the socket's buffer full; the socket calls back when it has room. */
+  private blocked = false;
+  /** UDP: a drain is due once the current batch has queued its messages. */
+  private drainQueued = false;
   private tcp: net.Socket | null = null;
   private ready = false;
   private sequence = 0;
@@ -87,7 +95,15 @@ export class IpfixTransport {
     }
     this.queue.push({ msg, done });
     this.queuedBytes += msg.data.length;
-    this.drain();
+    if (!this.udp) this.drain();
+    else if (!this.drainQueued) {
+      // The messages of one batch come one after another: they go to the kernel together, after it.
+      this.drainQueued = true;
+      queueMicrotask(() => {
+        this.drainQueued = false;
+        this.drain();
+      });
+    }
   }
 
   /** Resolves when the kernel has every queued message (or close() counted what it had not as dropped). */
@@ -100,8 +116,9 @@ export class IpfixTransport {
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
-    const left = [...this.inflight, ...this.queue];
+    const left = [...this.inflight, ...this.staged, ...this.queue];
     this.inflight.clear();
+    this.staged = [];
     this.queue = [];
     this.queuedBytes = 0;
     const records = left.reduce((n, q) => n + q.msg.records, 0);
@@ -116,6 +133,7 @@ export class IpfixTransport {
       else this.tcp.end();
     }
     this.udp?.close();
+    this.udp = null;
   }
 
   private describe(): string {
@@ -123,26 +141,31 @@ export class IpfixTransport {
   }
 
   private idle(): boolean {
-    return this.queue.length === 0 && this.inflight.size === 0;
+    return this.queue.length === 0 && this.inflight.size === 0 && this.staged.length === 0;
   }
 
+  /** A connected socket resolves the host once and hears the collector's port-unreachable errors. */
   private openUdp(): void {
-    const sock = dgram.createSocket(net.isIPv6(this.o.host) ? 'udp6' : 'udp4');
-    this.udp = sock;
-    sock.on('error', (err) => {
-      this.problem(err);
-      // The host did not resolve: try again later with a new socket.
-      if (!this.ready && !this.closing) {
-        sock.close();
-        this.timer = setTimeout(() => this.openUdp(), this.backoff.next());
-      }
-    });
-    // A connected socket resolves the host once and hears the collector's port-unreachable errors.
-    sock.connect(this.o.port, this.o.host, () => {
-      this.ready = true;
-      this.backoff.reset();
+    UdpSocket.connect(this.o.host, this.o.port, () => {
+      this.blocked = false;
       this.drain();
-    });
+    }).then(
+      (sock) => {
+        if (this.closing) {
+          sock.close();
+          return;
+        }
+        this.udp = sock;
+        this.ready = true;
+        this.backoff.reset();
+        this.drain();
+      },
+      (err: Error) => {
+        // The host did not resolve: try again later.
+        this.problem(err);
+        if (!this.closing) this.timer = setTimeout(() => this.openUdp(), this.backoff.next());
+      },
+    );
   }
 
   private connectTcp(): void {
@@ -183,13 +206,60 @@ export class IpfixTransport {
   }
 
   private drain(): void {
-    while (this.ready && this.queue.length && !(this.tcp?.writableNeedDrain ?? false)) {
-      if (this.templatesDue()) this.put({ msg: templateMessage(this.o.templates, this.o.domain), done: noop });
-      const q = this.queue.shift()!;
-      this.queuedBytes -= q.msg.data.length;
-      this.messagesSinceTemplates++;
-      this.put(q);
+    if (this.udp) {
+      this.drainUdp();
+      return;
     }
+    while (this.ready && this.queue.length && !(this.tcp?.writableNeedDrain ?? false)) {
+      const q = this.next();
+      this.inflight.add(q);
+      this.tcp!.write(q.msg.data, (err?: Error | null) => this.written(q, err));
+    }
+  }
+
+  /** The next message to send, stamped (after the templates when they are due). */
+  private next(): Queued {
+    if (this.templatesDue()) {
+      const t: Queued = { msg: templateMessage(this.o.templates, this.o.domain), done: noop };
+      this.stamp(t);
+      this.templatesAt = Date.now();
+      this.messagesSinceTemplates = 0;
+      return t;
+    }
+    const q = this.queue.shift()!;
+    this.queuedBytes -= q.msg.data.length;
+    this.messagesSinceTemplates++;
+    this.stamp(q);
+    return q;
+  }
+
+  /** UDP: stamps what is queued and hands all of it to the kernel, as few calls as it takes. */
+  private drainUdp(): void {
+    const udp = this.udp!;
+    while (!this.blocked && !this.closing) {
+      while (this.queue.length && this.staged.length < MAX_STAGED) this.staged.push(this.next());
+      if (this.staged.length === 0) break;
+      const r = udp.send(this.staged.map((q) => q.msg.data));
+      if (r.error?.code === 'EAGAIN') {
+        this.blocked = true;
+        return;
+      }
+      // Taken by the kernel, or (an error) the first one lost.
+      const settled = this.staged.splice(0, r.error ? 1 : r.sent);
+      for (const q of settled) {
+        if (r.error) {
+          // A refusal (ICMP port unreachable) comes back on the next send, which it stops: that message is lost.
+          this.problem(r.error);
+          this.counters.dropped += q.msg.records;
+          if (q.msg.records === 0) this.templatesAt = -Infinity; // templates: again before the next message
+        } else {
+          this.counters.sent += q.msg.records;
+        }
+        q.done();
+      }
+      if (!r.error) this.failures.recovered(`IPFIX collector ${this.describe()}: taking datagrams again`);
+    }
+    this.wake();
   }
 
   private templatesDue(): boolean {
@@ -198,21 +268,13 @@ export class IpfixTransport {
     return Date.now() - this.templatesAt >= this.o.refreshMs || (this.o.refreshMessages > 0 && this.messagesSinceTemplates >= this.o.refreshMessages);
   }
 
-  /** Stamps a message with its place in the session and hands it to the socket. */
-  private put(q: Queued): void {
-    if (q.msg.records === 0) {
-      this.templatesAt = Date.now();
-      this.messagesSinceTemplates = 0;
-    }
+  /** Stamps a message with its place in the session: the export time and the records sent before it. */
+  private stamp(q: Queued): void {
     stamp(q.msg.data, Math.floor(Date.now() / 1000), this.sequence);
     this.sequence = (this.sequence + q.msg.records) >>> 0;
-    this.inflight.add(q);
-    const cb = (err?: Error | null) => this.written(q, err);
-    if (this.udp) this.udp.send(q.msg.data, cb);
-    else this.tcp!.write(q.msg.data, cb);
   }
 
-  /** A message left the socket (the kernel took it) or failed. */
+  /** TCP: a message left the socket (the kernel took it) or failed. */
   private written(q: Queued, err: Error | null | undefined): void {
     if (!this.inflight.delete(q)) return; // counted already by close() or a lost connection
     if (err) {
@@ -220,7 +282,6 @@ export class IpfixTransport {
       this.counters.dropped += q.msg.records;
     } else {
       this.counters.sent += q.msg.records;
-      if (this.udp) this.failures.recovered(`IPFIX collector ${this.describe()}: taking datagrams again`);
     }
     q.done();
     this.wake();
@@ -236,3 +297,6 @@ export class IpfixTransport {
 }
 
 function noop(): void {}
+
+/** UDP: messages stamped and handed over per call at most (the addon takes 4096). */
+const MAX_STAGED = 1024;

@@ -12,13 +12,13 @@ import { NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPD
 const NETLINK_NETFILTER = 12;
 
 /**
- * An event is a datagram of a few hundred bytes and a dump's datagram at most
- * 32 KiB (netlink's dump buffer): read into 64 KiB each, about 17 go in one
- * system call instead of NFLOG's 5, and a wake-up takes up to 256 of them.
- * The decoder copies what it keeps out of a datagram, so every wake-up reuses
- * one buffer.
+ * An event is a datagram of a few hundred bytes. A dump's datagram is as
+ * large as the reads of its socket (the kernel sizes dump buffers by the
+ * largest read it saw, up to 32 KiB), so 16 KiB each: 64 go in one system call
+ * (NFLOG's 256 KiB take 5), and a wake-up takes up to 256 of them. The decoder
+ * copies what it keeps out of a datagram, so every wake-up reuses one buffer.
  */
-const READ = { maxDatagram: 64 * 1024, maxBatch: 256, shared: true };
+const READ = { maxDatagram: 16 * 1024, maxBatch: 256, shared: true };
 
 export type EventName = 'new' | 'update' | 'destroy';
 

@@ -51,6 +51,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi-util.h"
 #include "udp.h"
 
 #ifndef SOL_NETLINK
@@ -110,23 +111,6 @@ typedef struct {
     if ((call) != napi_ok) return NULL;               \
   } while (0)
 
-/* Throws Error("<what>: <strerror> (<CODE>)") with code, errno and syscall set. */
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char text[256];
-  snprintf(text, sizeof text, "%s: %s (%s)", what, strerror(err), uv_err_name(-err));
-  napi_value msg, error, code, num, syscall;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
-  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
-  napi_create_int32(env, err, &num);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &syscall);
-  napi_set_named_property(env, error, "code", code);
-  napi_set_named_property(env, error, "errno", num);
-  napi_set_named_property(env, error, "syscall", syscall);
-  napi_throw(env, error);
-  return NULL;
-}
-
 static void free_if_done(Socket *s) {
   if (s->open_handles > 0 || !s->finalized) return;
   if (!s->shared) free(s->scratch);
@@ -183,21 +167,6 @@ static void watch(Socket *s) {
   }
 }
 
-/* Calls a JS function; an exception goes to process 'uncaughtException', like any callback's. */
-static void call(Socket *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
-  napi_env env = s->env;
-  napi_value fn, recv, result;
-  bool pending;
-  napi_get_reference_value(env, fn_ref, &fn);
-  napi_get_global(env, &recv);
-  napi_make_callback(env, s->async, recv, fn, argc, argv, &result);
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-}
-
 /* Reads what is waiting, up to a batch, and hands it to JS. */
 static void read_batch(Socket *s) {
   size_t used = 0, count = 0;
@@ -251,7 +220,7 @@ static void read_batch(Socket *s) {
     if (s->shared) napi_get_reference_value(s->env, s->shared, &argv[0]);
     else napi_create_buffer_copy(s->env, used, s->scratch, &data, &argv[0]);
     napi_create_uint32(s->env, (uint32_t)count, &argv[1]);
-    call(s, s->on_batch, 2, argv);
+    call_js(s->env, s->async, s->on_batch, 2, argv);
   }
   int codes[3] = {ENOBUFS, EMSGSIZE, other_errno};
   int times[3] = {enobufs, truncated, other};
@@ -260,7 +229,7 @@ static void read_batch(Socket *s) {
     napi_value argv[2];
     napi_create_int32(s->env, codes[i], &argv[0]);
     napi_create_int32(s->env, times[i], &argv[1]);
-    call(s, s->on_error, 2, argv);
+    call_js(s->env, s->async, s->on_error, 2, argv);
   }
   napi_close_handle_scope(s->env, scope);
 }
@@ -316,12 +285,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 }
 
 static Socket *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  void *data;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
-  Socket *s = data;
-  if (s->closed) {
+  Socket *s = unwrap_this(env, info, argc, argv);
+  if (s && s->closed) {
     napi_throw_error(env, "ECLOSED", "the netlink socket is closed");
     return NULL;
   }

@@ -24,6 +24,8 @@
 #define _GNU_SOURCE
 #include "udp.h"
 
+#include "napi-util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -71,18 +73,6 @@ typedef struct {
   size_t lens[MAX_ENTRIES * MAX_SEGMENTS];
 } Udp;
 
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char text[256];
-  snprintf(text, sizeof text, "%s: %s (%s)", what, strerror(err), uv_err_name(-err));
-  napi_value msg, error, code;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
-  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
-  napi_set_named_property(env, error, "code", code);
-  napi_throw(env, error);
-  return NULL;
-}
-
 static void free_if_done(Udp *u) {
   if (u->handle_open || !u->finalized) return;
   free(u);
@@ -123,26 +113,13 @@ static void on_writable(uv_poll_t *h, int status, int events) {
   uv_poll_stop(&u->poll);
   napi_handle_scope scope;
   napi_open_handle_scope(u->env, &scope);
-  napi_value fn, recv, result;
-  bool pending;
-  napi_get_reference_value(u->env, u->on_writable, &fn);
-  napi_get_global(u->env, &recv);
-  napi_make_callback(u->env, u->async, recv, fn, 0, NULL, &result);
-  if (napi_is_exception_pending(u->env, &pending) == napi_ok && pending) {
-    napi_value err;
-    napi_get_and_clear_last_exception(u->env, &err);
-    napi_fatal_exception(u->env, err);
-  }
+  call_js(u->env, u->async, u->on_writable, 0, NULL);
   napi_close_handle_scope(u->env, scope);
 }
 
 static Udp *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  void *data;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
-  Udp *u = data;
-  if (u->closed) {
+  Udp *u = unwrap_this(env, info, argc, argv);
+  if (u && u->closed) {
     napi_throw_error(env, "ECLOSED", "the UDP socket is closed");
     return NULL;
   }

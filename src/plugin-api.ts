@@ -69,3 +69,4 @@ export {
   NetlinkSocket,
   type NetlinkHandlers,
 } from './netlink/socket.js';
+export { nfnetlinkDump } from './netlink/dump-request.js';

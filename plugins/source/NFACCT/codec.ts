@@ -6,7 +6,7 @@
  * byte order (little endian here); the counters are big endian. Decoding
  * never throws on bad input: a malformed message is counted and skipped.
  */
-import { i32le, u16le, u32le } from 'specter/plugin';
+import { i32le, nfnetlinkDump, u16le, u32le } from 'specter/plugin';
 
 const NFNL_SUBSYS_ACCT = 7;
 const NFNL_MSG_ACCT_NEW = 0;
@@ -23,8 +23,6 @@ const NLMSG_DONE = 3;
 const NFGENMSG_LEN = 4;
 const NLA_HDRLEN = 4;
 const NLA_TYPE_MASK = 0x3fff; // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
 const MSG_ACCT_NEW = (NFNL_SUBSYS_ACCT << 8) | NFNL_MSG_ACCT_NEW;
 
 const align4 = (n: number) => (n + 3) & ~3;
@@ -51,15 +49,8 @@ export interface AcctStats {
 }
 
 /** A request to dump every accounting object; `reset` zeroes each one's counters as it is read. */
-export function encodeDump(seq: number, reset: boolean): Buffer {
-  const b = Buffer.alloc(NLMSG_HDRLEN + NFGENMSG_LEN);
-  b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE((NFNL_SUBSYS_ACCT << 8) | (reset ? NFNL_MSG_ACCT_GET_CTRZERO : NFNL_MSG_ACCT_GET), 4);
-  b.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  b.writeUInt32LE(seq >>> 0, 8);
-  // nfgenmsg: AF_UNSPEC, NFNETLINK_V0, res_id 0.
-  return b;
-}
+export const encodeDump = (seq: number, reset: boolean): Buffer =>
+  nfnetlinkDump((NFNL_SUBSYS_ACCT << 8) | (reset ? NFNL_MSG_ACCT_GET_CTRZERO : NFNL_MSG_ACCT_GET), seq);
 
 /** Decodes every message of one datagram. */
 export function decodeDatagram(buf: Buffer, obj: AcctObject, h: AcctHandlers, stats: AcctStats): void {

@@ -5,7 +5,7 @@
  * Decoding fills a reused Flow and never throws on bad input: a malformed
  * message is counted and skipped.
  */
-import { i32le, u16be, u16le, u32be, u32le } from 'specter/plugin';
+import { i32le, nfnetlinkDump, u16be, u16le, u32be, u32le } from 'specter/plugin';
 import {
   CTA,
   CTA_COUNTERS,
@@ -20,7 +20,6 @@ import {
   MSG_CT_GET,
   MSG_CT_NEW,
   NLM_F_CREATE,
-  NLM_F_DUMP,
   NLM_F_EXCL,
   NLM_F_MULTI,
 } from './constants.js';
@@ -32,7 +31,6 @@ const NLMSG_DONE = 3;
 const NFGENMSG_LEN = 4;
 const NLA_HDRLEN = 4;
 const NLA_TYPE_MASK = 0x3fff; // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
-const NLM_F_REQUEST = 0x1;
 
 const align4 = (n: number) => (n + 3) & ~3;
 
@@ -51,15 +49,7 @@ export interface DecodeHandlers {
 }
 
 /** A request to dump the whole conntrack table of `family` (0: every family). */
-export function encodeDump(seq: number, family = 0): Buffer {
-  const b = Buffer.alloc(NLMSG_HDRLEN + NFGENMSG_LEN);
-  b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE(MSG_CT_GET, 4);
-  b.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  b.writeUInt32LE(seq >>> 0, 8);
-  b.writeUInt8(family, 16);
-  return b;
-}
+export const encodeDump = (seq: number, family = 0): Buffer => nfnetlinkDump(MSG_CT_GET, seq, family);
 
 /** Decodes every message of one datagram: `buf` from `start` to `end` (by default the whole of it). */
 export function decodeDatagram(buf: Buffer, flow: Flow, h: DecodeHandlers, stats: DecodeStats, start = 0, end = buf.length): void {

@@ -32,7 +32,7 @@
  * come in the same batch. The wait is libuv's, here: no call into JS, no
  * batch of one or two datagrams. It ends at the delay, or sooner once the
  * datagrams waiting take an eighth of the receive buffer (SO_MEMINFO, looked
- * at every 5 to 25 milliseconds), so a long delay that gathers a slow stream
+ * at every 5 to 50 milliseconds), so a long delay that gathers a slow stream
  * into large batches does not leave a burst to fill the buffer. After a full
  * batch, reading goes on at once.
  */
@@ -66,12 +66,13 @@
  * 1 MiB of datagrams). 4 MiB batches saved nothing measurable and raised the daemon's peak RSS
  * by 15-30 MB: the allocator keeps freed multi-MiB blocks around. */
 #define BATCH_BYTES (1024 * 1024)
-/* How often a read delay looks at how full the receive buffer is: after DELAY_TICK_MS at first,
- * then halfway to when the buffer would take gather_bytes at the rate it filled so far, but never
- * later than MAX_TICK_MS. At a few thousand events a second that is a wake-up every 25 ms instead
- * of every 5 (each costs a getsockopt and a loop turn); a burst is still seen within 25 ms. */
+/* How often a read delay looks at how full the receive buffer is: halfway to when the buffer would
+ * take gather_bytes at the rate it filled so far (at first, the rate of the previous wait), but no
+ * sooner than DELAY_TICK_MS and never later than MAX_TICK_MS. At a few thousand events a second a
+ * 100 ms wait is two looks instead of twenty (each look is a wake-up); a burst is still seen within
+ * 50 ms, while the buffer has seven eighths left. */
 #define DELAY_TICK_MS 5
-#define MAX_TICK_MS 25
+#define MAX_TICK_MS 50
 /* Datagrams per recvmmsg call at most. */
 #define MAX_VLEN 64
 
@@ -90,6 +91,7 @@ typedef struct {
   uint64_t delay_ms;
   uint64_t delay_start; /* loop time the wait began */
   uint32_t gather_bytes; /* the wait ends once this much of the receive buffer is taken */
+  uint64_t first_tick;   /* ms to the first look of a wait, from the fill rate of the previous one */
   napi_ref self;      /* strong while open: an open socket is not collected */
   napi_ref on_batch;
   napi_ref on_error;
@@ -242,26 +244,26 @@ static uint32_t receive_queue_bytes(Socket *s) {
   return mem[SK_MEMINFO_RMEM_ALLOC];
 }
 
-/* Milliseconds to the next look at the receive buffer, `queued` bytes in it now; 0: read now. */
-static uint64_t next_tick(Socket *s, uint32_t queued) {
-  uint64_t waited = uv_now(s->timer.loop) - s->delay_start;
-  uint64_t left = waited < s->delay_ms ? s->delay_ms - waited : 0;
-  uint64_t tick = DELAY_TICK_MS;
-  if (waited > 0 && queued > 0 && queued < s->gather_bytes) {
-    uint64_t eta = (uint64_t)(s->gather_bytes - queued) * waited / queued;
-    tick = eta / 2 < DELAY_TICK_MS ? DELAY_TICK_MS : eta / 2 > MAX_TICK_MS ? MAX_TICK_MS : eta / 2;
-  }
-  return left < tick ? left : tick;
+/* Half the time the receive buffer would take to go from `from` bytes to gather_bytes at the rate
+ * `queued` bytes came in `waited` ms, within the tick bounds. */
+static uint64_t half_eta(Socket *s, uint32_t from, uint32_t queued, uint64_t waited) {
+  if (waited == 0 || queued == 0) return DELAY_TICK_MS;
+  uint64_t eta = from < s->gather_bytes ? (uint64_t)(s->gather_bytes - from) * waited / queued : 0;
+  return eta / 2 < DELAY_TICK_MS ? DELAY_TICK_MS : eta / 2 > MAX_TICK_MS ? MAX_TICK_MS : eta / 2;
 }
 
 static void on_delay(uv_timer_t *timer) {
   Socket *s = timer->data;
   uint32_t queued = receive_queue_bytes(s);
-  uint64_t tick = queued < s->gather_bytes ? next_tick(s, queued) : 0;
+  uint64_t waited = uv_now(s->timer.loop) - s->delay_start;
+  uint64_t left = waited < s->delay_ms ? s->delay_ms - waited : 0;
+  uint64_t tick = queued < s->gather_bytes ? half_eta(s, queued, queued, waited) : 0;
+  if (tick > left) tick = left;
   if (tick > 0) {
     uv_timer_start(&s->timer, on_delay, tick, 0);
     return;
   }
+  s->first_tick = half_eta(s, 0, queued, waited);
   s->delaying = false;
   read_batch(s);
   watch(s);
@@ -274,7 +276,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     uv_poll_stop(&s->poll);
     s->delaying = true;
     s->delay_start = uv_now(s->timer.loop);
-    uv_timer_start(&s->timer, on_delay, s->delay_ms < DELAY_TICK_MS ? s->delay_ms : DELAY_TICK_MS, 0);
+    uv_timer_start(&s->timer, on_delay, s->delay_ms < s->first_tick ? s->delay_ms : s->first_tick, 0);
     return;
   }
   /* On a socket error (how the kernel flags ENOBUFS) libuv stops the handle and reports
@@ -478,6 +480,7 @@ static napi_value set_read_delay(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->delay_ms = ms;
+  s->first_tick = DELAY_TICK_MS;
   int rcvbuf = 0;
   socklen_t len = sizeof rcvbuf;
   /* SO_RCVBUF reports the limit the kernel compares the queued bytes with (twice what was asked). */

@@ -31,10 +31,10 @@ export default defineOutput({
     },
     ipfixdelay: {
       type: 'int',
-      default: 100,
+      default: 1000,
       min: 0,
       max: 60000,
-      description: 'milliseconds a message that is not full waits for more records before it is sent (0: at the end of each batch)',
+      description: 'milliseconds a message that is not full waits, from its first record, for more records before it is sent (0: at the end of each batch)',
     },
     ipfixbuffer: { type: 'size', default: 16 * 1024 * 1024, min: 65536, description: 'bytes of messages kept while the collector is away or slow' },
   },
@@ -93,8 +93,10 @@ export default defineOutput({
         transport.send(msg, () => commits.settle(ticket));
       }
     };
-    // A message that is not full waits for the next batches: conntrack events come a few per read, and a
-    // datagram per read would cost a send per flow or two at a few thousand flows a second.
+    // A message that is not full waits for the next batches, up to `delay` ms from its first record: conntrack
+    // events may come a few per read, and a datagram per read would cost a send per flow or two. The delay is
+    // longer than the source's read cycle, so at a steady rate the next batch fills the message: no datagram
+    // and no wake-up of its own (each costs more than the records it carries).
     const delay = o.ipfixdelay;
     let timer: NodeJS.Timeout | null = null;
     const sendOpen = () => {
@@ -102,6 +104,13 @@ export default defineOutput({
       timer = null;
       builder.finish();
       sendFinished();
+    };
+    const left = () => delay - (performance.now() - builder.openedAt);
+    // The message open now may be younger than the one the timer was set for (that one filled): it waits on.
+    const onTimer = () => {
+      timer = null;
+      if (builder.open && left() >= 1) timer = setTimeout(onTimer, left());
+      else sendOpen();
     };
 
     return {
@@ -118,7 +127,7 @@ export default defineOutput({
       endBatch() {
         if (delay === 0) return sendOpen();
         sendFinished();
-        if (builder.open && !timer) timer = setTimeout(sendOpen, delay);
+        if (builder.open && !timer) timer = setTimeout(onTimer, Math.max(0, left()));
       },
       busy: () => transport.waitingBytes > o.ipfixbuffer / 2,
       async flush() {

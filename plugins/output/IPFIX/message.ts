@@ -29,6 +29,8 @@ export class MessageBuilder {
   private records = 0;
   private skipped = 0;
   private finished: Message[] = [];
+  /** performance.now() when the open message took its first record. */
+  openedAt = 0;
 
   constructor(
     private readonly maxLen: number,
@@ -49,6 +51,7 @@ export class MessageBuilder {
     if (this.len === 0) {
       this.len = MESSAGE_HEADER;
       this.setId = 0;
+      this.openedAt = performance.now();
     }
     if (this.setId !== id) {
       this.closeSet();

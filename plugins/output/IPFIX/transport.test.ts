@@ -117,34 +117,43 @@ describe('IPFIX over UDP', { timeout: 60000 }, () => {
     assert.deepEqual(t.sources.sort(), flows.map((f) => f.saddr).sort());
   });
 
-  it('sends a message that is not full after ipfixdelay ms, filled meanwhile by the next batches; with 0 at the end of each batch', async () => {
+  it('sends a message that is not full ipfixdelay ms after its first record, filled meanwhile by the next batches; with 0 at the end of each batch', async () => {
     const dataMessages = () => got.map(dataRecords).filter((n) => n > 0);
-    // Four batches of 3 records 20 ms apart, within the default 100 ms: one message.
+    const total = (ds: Buffer[]) => ds.reduce((a, d) => a + dataRecords(d), 0);
+    // Four batches of 3 records 20 ms apart, within the default 1000 ms: one message.
     got = [];
     await exportFlows(makeFlows(12), { ipfixhost: '127.0.0.1', ipfixport: port }, { batch: 3, between: () => sleep(20) });
     await sleep(100);
     assert.deepEqual(dataMessages(), [12]);
-    // Batches 300 ms apart: each leaves once its 100 ms are up, without waiting for a flush.
+    // Batches 300 ms apart with ipfixdelay 100: each leaves once its 100 ms are up, without waiting for a flush.
     got = [];
     const seen: number[] = [];
     const between = async () => {
       await sleep(300);
       seen.push(dataMessages().reduce((a, b) => a + b, 0));
     };
-    await exportFlows(makeFlows(6), { ipfixhost: '127.0.0.1', ipfixport: port }, { batch: 3, between });
+    await exportFlows(makeFlows(6), { ipfixhost: '127.0.0.1', ipfixport: port, ipfixdelay: 100 }, { batch: 3, between });
     assert.deepEqual(seen, [3, 6]);
     // ipfixdelay 0: each batch at its end, in a message of its own.
     got = [];
     await exportFlows(makeFlows(12), { ipfixhost: '127.0.0.1', ipfixport: port, ipfixdelay: 0 }, { batch: 3, between: () => sleep(20) });
     await sleep(100);
     assert.deepEqual(dataMessages(), [3, 3, 3, 3]);
+    // Batches of 30 records 60 ms apart with ipfixdelay 100: each fills the message the last one left open and opens
+    // another, never 100 ms old when the next batch comes: every message but the last leaves full.
+    got = [];
+    await exportFlows(makeFlows(240), { ipfixhost: '127.0.0.1', ipfixport: port, ipfixdelay: 100 }, { batch: 30, between: () => sleep(60) });
+    await sleep(100);
+    const data = got.filter((d) => dataRecords(d) > 0);
+    assert.equal(total(data), 240);
+    for (const d of data.slice(0, -1)) assert.ok(d.length + 4 + LONGEST > 1500 - 28, `a message of ${d.length} bytes left before it was full`);
   });
 
   it('sends the templates again once ipfixtemplaterefresh seconds passed', async () => {
     got = [];
     await exportFlows(
       makeFlows(40),
-      { ipfixhost: '127.0.0.1', ipfixport: port, ipfixtemplaterefresh: 1, ipfixtemplatepackets: 0 },
+      { ipfixhost: '127.0.0.1', ipfixport: port, ipfixtemplaterefresh: 1, ipfixtemplatepackets: 0, ipfixdelay: 100 },
       { batch: 10, between: () => sleep(400) },
     );
     await sleep(200);

@@ -15,10 +15,10 @@ const NETLINK_NETFILTER = 12;
  * An event is a datagram of a few hundred bytes. A dump's datagram is as
  * large as the reads of its socket (the kernel sizes dump buffers by the
  * largest read it saw, up to 32 KiB), so 16 KiB each: 64 go in one system call
- * (NFLOG's 256 KiB take 5), and a wake-up takes up to 256 of them. The decoder
+ * (NFLOG's 256 KiB take 5), and a wake-up takes up to 1,024 of them. The decoder
  * copies what it keeps out of a datagram, so every wake-up reuses one buffer.
  */
-const READ = { maxDatagram: 16 * 1024, maxBatch: 256, shared: true };
+const READ = { maxDatagram: 16 * 1024, maxBatch: 1024, shared: true };
 
 export type EventName = 'new' | 'update' | 'destroy';
 

@@ -151,12 +151,12 @@ export class NfctSource implements SourceInstance {
 
   private onDatagram(buf: Buffer, start: number, end: number, dump: boolean): void {
     this.counters.extra.datagrams++;
-    const now = Date.now();
-    this.nowSec = Math.floor(now / 1000);
-    this.nowUsec = (now % 1000) * 1000;
     this.fromDump = dump;
     if (!this.wakeupOpen) {
-      // Datagrams of one wake-up come with no microtask in between.
+      // Datagrams of one wake-up come with no microtask in between, read in one go: one arrival time.
+      const now = Date.now();
+      this.nowSec = Math.floor(now / 1000);
+      this.nowUsec = (now % 1000) * 1000;
       this.wakeupOpen = true;
       this.wakeupFromDump = dump;
       this.wakeupDelivered = this.delivered;

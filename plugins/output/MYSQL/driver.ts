@@ -2,7 +2,10 @@
  * MySQL and MariaDB through `mysql2`: one connection, one transaction per
  * batch, the rows sent with LOAD DATA LOCAL INFILE from memory (text the
  * server parses in bulk) or, where the server does not allow that or the
- * table refuses a value, as a prepared multi-row INSERT.
+ * table refuses a value, as a prepared multi-row INSERT. Every exchange with
+ * the server has a deadline: a connection that stops answering (a half-open
+ * TCP link, a stalled proxy) is destroyed, and the writer retries the batch
+ * on a new one.
  */
 import mysql from 'mysql2/promise';
 import { TextBuffer } from 'specter/plugin';
@@ -36,26 +39,46 @@ export class MysqlDriver implements SqlDriver {
   /** The server took LOAD DATA LOCAL so far; once refused, every batch is an INSERT. */
   private bulk = true;
 
-  /** `notice` hears of the switch to INSERT. */
+  /** `notice` hears of the switch to INSERT; `timeoutMs` is the longest wait for any answer of the server (0: none). */
   constructor(
     private readonly config: mysql.ConnectionOptions,
     private readonly table: string,
     private readonly notice: (msg: string) => void = () => undefined,
+    private readonly timeoutMs = 0,
   ) {
     this.describe = `MySQL ${config.database}.${table}`;
   }
 
+  /** The handshake's deadline is the client's connectTimeout. */
   async connect(): Promise<void> {
     const c = await mysql.createConnection(this.config);
     c.on('error', () => undefined); // wait_timeout and restarts show up as the next query's error
     this.conn = c;
   }
 
+  /** Rejects when `p` takes longer than the timeout, and destroys the connection: whatever it waited for will never come. */
+  private deadline<T>(p: Promise<T>, what: string): Promise<T> {
+    if (!this.timeoutMs) return p;
+    const c = this.conn;
+    let timer: NodeJS.Timeout;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        c?.destroy();
+        reject(new Error(`no answer from the server in ${this.timeoutMs / 1000} s while ${what}`));
+      }, this.timeoutMs);
+    });
+    p.catch(() => undefined);
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  }
+
   async columns(): Promise<Column[]> {
-    const [rows] = await this.conn!.query(
-      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, EXTRA AS extra, COLUMN_DEFAULT AS dflt FROM information_schema.COLUMNS
+    const [rows] = await this.deadline(
+      this.conn!.query(
+        `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, EXTRA AS extra, COLUMN_DEFAULT AS dflt FROM information_schema.COLUMNS
        WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-      [this.config.database, this.table],
+        [this.config.database, this.table],
+      ),
+      'reading the columns',
     );
     return (rows as Array<{ name: string; type: string; extra: string; dflt: string | null }>).map((c) => ({
       name: c.name,
@@ -69,7 +92,7 @@ export class MysqlDriver implements SqlDriver {
   }
 
   async ensureMarkers(): Promise<void> {
-    await this.conn!.query('CREATE TABLE IF NOT EXISTS specter_batches (id varchar(200) PRIMARY KEY)');
+    await this.deadline(this.conn!.query('CREATE TABLE IF NOT EXISTS specter_batches (id varchar(200) PRIMARY KEY)'), 'creating specter_batches');
   }
 
   isDataError(err: unknown): boolean {
@@ -78,16 +101,20 @@ export class MysqlDriver implements SqlDriver {
   }
 
   async markers(prefix: string): Promise<string[]> {
-    const [rows] = await this.conn!.execute('SELECT id FROM specter_batches WHERE id LIKE ?', [`${prefix}%`]);
+    const [rows] = await this.deadline(this.conn!.execute('SELECT id FROM specter_batches WHERE id LIKE ?', [`${prefix}%`]), 'reading markers');
     return (rows as Array<{ id: string }>).map((r) => r.id);
   }
 
   async committed(marker: string): Promise<boolean> {
-    const [rows] = await this.conn!.execute('SELECT 1 FROM specter_batches WHERE id = ?', [marker]);
+    const [rows] = await this.deadline(this.conn!.execute('SELECT 1 FROM specter_batches WHERE id = ?', [marker]), 'reading a marker');
     return (rows as unknown[]).length > 0;
   }
 
   async insert(cols: Column[], rows: unknown[][], marker: string, previous: readonly string[]): Promise<void> {
+    await this.deadline(this.transaction(cols, rows, marker, previous), `writing ${rows.length} rows`);
+  }
+
+  private async transaction(cols: Column[], rows: unknown[][], marker: string, previous: readonly string[]): Promise<void> {
     const c = this.conn!;
     await c.beginTransaction();
     try {
@@ -146,7 +173,8 @@ export class MysqlDriver implements SqlDriver {
 
   async close(): Promise<void> {
     const c = this.conn;
+    if (!c) return;
+    await this.deadline(c.end(), 'closing').catch(() => c.destroy());
     this.conn = null;
-    await c?.end();
   }
 }

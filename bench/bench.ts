@@ -21,8 +21,9 @@
  * --pipeline measures specter's own CPU per packet instead, without the kernel (bench/pipeline.ts).
  * --forward [--sensors 4] [--rate 30000] [--seconds 10] [--outage 60] [--outage-rate 20000] [--parts cpu,file,pgsql,backlog,outage]: sensors → NATS
  *   JetStream → a collector, to a file and to PostgreSQL, and a NATS outage (bench/forward.ts).
- * --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000]: connection logging, specter's
- *   source NFCT beside ulogd2's NFCT to JSON and IPFIX, CPU per flow and loss (bench/flows.ts).
+ * --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000] [--repeat 1]: connection logging, specter's
+ *   source NFCT beside ulogd2's NFCT to JSON and IPFIX, CPU per flow and loss (bench/flows.ts); --repeat N
+ *   runs every consumer N times, alternating, and gives the ratio of each round and their median.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -192,6 +193,7 @@ async function main(): Promise<void> {
       forward: { type: 'boolean' },
       flows: { type: 'boolean' },
       'flow-warmup': { type: 'string', default: '100000' },
+      repeat: { type: 'string' },
       sensors: { type: 'string', default: '4' },
       rate: { type: 'string', default: '30000' },
       outage: { type: 'string', default: '60' },
@@ -278,6 +280,7 @@ async function main(): Promise<void> {
         rates: (values.rates ?? '5000,20000,50000').split(',').map(Number),
         seconds: Number(values.seconds ?? 10),
         warmupFlows: Number(values['flow-warmup']),
+        repeat: Number(values.repeat ?? 1),
         rmem: equal.effective!,
         only: values.only,
         nodeArgs,

@@ -21,7 +21,11 @@
  * (its JIT compiled, its buffers grown) as a daemon running for days has. Loss
  * is 1 - written/created after the table is empty and the output has stopped growing.
  *
- *   --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000] [--rmem 8M] [--only "specter JSON,ulogd2 JSON"]
+ *   --flows [--rates 5000,20000,50000] [--seconds 10] [--flow-warmup 100000] [--rmem 8M] [--only "specter JSON,ulogd2 JSON"] [--repeat N]
+ *
+ * With --repeat N every consumer runs N times at each rate, in rounds (each
+ * round runs them all in turn), and each ratio compares runs of one round: a
+ * machine whose speed drifts moves both sides of it alike.
  *
  * Run as a script, `node dist/bench/flows.js sink PORT` is that collector.
  */
@@ -57,6 +61,8 @@ export interface FlowOptions {
   seconds: number;
   /** Flows before the window, so that the daemon (its JIT, its buffers) runs steadily. */
   warmupFlows: number;
+  /** Rounds of runs at each rate. */
+  repeat: number;
   /** Effective receive buffer in bytes, the same for every daemon. */
   rmem: number;
   /** Consumer names to run (prefixes), comma-separated. */
@@ -78,6 +84,8 @@ interface FlowRow {
   daemon: string;
   reliable: boolean;
   rate: number;
+  /** Which of the --repeat rounds (1 for the first). */
+  round: number;
   /** Flows the kernel created (the rule's counter) over the whole run. */
   created: number;
   written: number;
@@ -281,7 +289,7 @@ class FlowRun {
     private readonly o: FlowOptions,
   ) {}
 
-  async run(c: FlowConsumer, rate: number): Promise<FlowRow> {
+  async run(c: FlowConsumer, rate: number, round: number): Promise<FlowRow> {
     const { ns, sink, o } = this;
     const profilesBefore = new Set(o.profiles && fs.existsSync(o.profiles) ? fs.readdirSync(o.profiles) : []);
     const s = await start(ns, c);
@@ -356,6 +364,7 @@ class FlowRun {
         daemon: c.daemon,
         reliable: c.reliable,
         rate,
+        round,
         created,
         written,
         loss: created ? Math.max(0, 1 - written / created) : 0,
@@ -383,24 +392,44 @@ const n = (x: number) => Math.round(x).toLocaleString('en');
 
 function table(rows: FlowRow[]): string {
   return [
-    '| consumer | new flows/s | receive buffer | scheduling | created | written | loss | records in window | CPU s in window | of it in kernel | CPU µs/flow | µs/flow whole run | peak RSS MB | peak table entries |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| consumer | new flows/s | round | receive buffer | scheduling | created | written | loss | records in window | CPU s in window | of it in kernel | CPU µs/flow | µs/flow whole run | peak RSS MB | peak table entries |',
+    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.consumer} | ${n(r.rate)} | ${mib(r.rcvbuf)} | ${r.sched} | ${n(r.created)} | ${n(r.written)} | ${(r.loss * 100).toFixed(2)} % | ${n(r.windowRecords)} | ${r.windowCpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerFlow.toFixed(2)} | ${r.usPerFlowRun.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${n(r.peakEntries)} |`,
+        `| ${r.consumer} | ${n(r.rate)} | ${r.round} | ${mib(r.rcvbuf)} | ${r.sched} | ${n(r.created)} | ${n(r.written)} | ${(r.loss * 100).toFixed(2)} % | ${n(r.windowRecords)} | ${r.windowCpu.toFixed(2)} | ${(r.sysShare * 100).toFixed(0)} % | ${r.usPerFlow.toFixed(2)} | ${r.usPerFlowRun.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${n(r.peakEntries)} |`,
     ),
   ].join('\n');
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 function ratios(rows: FlowRow[]): string {
   const out: string[] = [];
+  const byStack = new Map<string, number[]>();
   for (const r of rows.filter((x) => x.daemon === 'specter')) {
-    const u = rows.find((x) => x.daemon === 'ulogd2' && x.output === r.output && x.reliable === r.reliable && x.rate === r.rate);
-    if (u && u.usPerFlow > 0)
-      out.push(
-        `- ${r.consumer.slice('specter '.length)} at ${n(r.rate)} flows/s: specter uses ${(r.usPerFlow / u.usPerFlow).toFixed(2)}× the CPU per flow of ulogd2 (${r.usPerFlow.toFixed(2)} vs ${u.usPerFlow.toFixed(2)} µs); loss ${(r.loss * 100).toFixed(2)} % vs ${(u.loss * 100).toFixed(2)} %`,
-      );
+    const u = rows.find((x) => x.daemon === 'ulogd2' && x.output === r.output && x.reliable === r.reliable && x.rate === r.rate && x.round === r.round);
+    if (!u || !(u.usPerFlow > 0)) continue;
+    const ratio = r.usPerFlow / u.usPerFlow;
+    const stack = `${r.consumer.slice('specter '.length)} at ${n(r.rate)} flows/s`;
+    byStack.set(stack, [...(byStack.get(stack) ?? []), ratio]);
+    out.push(
+      `- ${stack}${rows.some((x) => x.round > 1) ? ` (round ${r.round})` : ''}: specter uses ${ratio.toFixed(2)}× the CPU per flow of ulogd2 (${r.usPerFlow.toFixed(2)} vs ${u.usPerFlow.toFixed(2)} µs); loss ${(r.loss * 100).toFixed(2)} % vs ${(u.loss * 100).toFixed(2)} %`,
+    );
   }
+  const repeated = [...byStack].filter(([, xs]) => xs.length > 1);
+  if (repeated.length)
+    out.push(
+      '',
+      'Over the rounds:',
+      '',
+      ...repeated.map(
+        ([stack, xs]) =>
+          `- ${stack}: median ${median(xs).toFixed(2)}×, from ${Math.min(...xs).toFixed(2)}× to ${Math.max(...xs).toFixed(2)}× over ${xs.length} rounds`,
+      ),
+    );
   return out.join('\n');
 }
 
@@ -434,18 +463,19 @@ export async function flowsBench(ns: NetNs, work: string, o: FlowOptions, log: (
   try {
     const list = flowConsumers(o, sink);
     for (const rate of o.rates) {
-      for (const c of list) {
-        log(`${c.name}, ${n(rate)} new flows/s: ${n(o.warmupFlows)} flows, then ${o.seconds} s measured ...`);
-        try {
-          const r = await runner.run(c, rate);
-          rows.push(r);
-          log(
-            `  created ${n(r.created)}, written ${n(r.written)} (${(r.loss * 100).toFixed(2)} % lost), ${r.usPerFlow.toFixed(2)} µs/flow, receive buffer ${mib(r.rcvbuf)}, peak table ${n(r.peakEntries)}`,
-          );
-        } catch (err) {
-          log(`  failed: ${(err as Error).message}`);
+      for (let round = 1; round <= o.repeat; round++)
+        for (const c of list) {
+          log(`${c.name}, ${n(rate)} new flows/s${o.repeat > 1 ? `, round ${round}` : ''}: ${n(o.warmupFlows)} flows, then ${o.seconds} s measured ...`);
+          try {
+            const r = await runner.run(c, rate, round);
+            rows.push(r);
+            log(
+              `  created ${n(r.created)}, written ${n(r.written)} (${(r.loss * 100).toFixed(2)} % lost), ${r.usPerFlow.toFixed(2)} µs/flow, receive buffer ${mib(r.rcvbuf)}, peak table ${n(r.peakEntries)}`,
+            );
+          } catch (err) {
+            log(`  failed: ${(err as Error).message}`);
+          }
         }
-      }
     }
   } finally {
     await sink.stop();

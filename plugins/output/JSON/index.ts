@@ -65,12 +65,6 @@ export default defineOutput({
   },
 });
 
-/**
- * Every key except packet bytes (raw.pkt, raw.mac, tcp.options: long hex
- * strings nobody searches), the `.str` copies of address keys, which JSON
- * already writes as text, and mac.str, the link header as text, when
- * mac.saddr and mac.daddr carry it. Name them in jsonfields to have them.
- */
 /** NFCT's counters under the MySQL ulog2_ct column names: copies of these keys. */
 const COUNTER_ALIASES: { readonly [name: string]: string } = {
   'orig.bytes': 'orig.raw.pktlen',
@@ -79,6 +73,13 @@ const COUNTER_ALIASES: { readonly [name: string]: string } = {
   'reply.packets': 'reply.raw.pktcount',
 };
 
+/**
+ * Every key except packet bytes (raw.pkt, raw.mac, tcp.options: long hex
+ * strings nobody searches), the `.str` copies of address keys, which JSON
+ * already writes as text, and mac.str, the link header as text, when
+ * mac.saddr and mac.daddr carry it, and NFCT's counters under their MySQL
+ * names. Name them in jsonfields to have them.
+ */
 function defaultKeys(all: readonly Key[]): Key[] {
   const names = new Set(all.map((k) => k.name));
   const copy = (n: string) =>

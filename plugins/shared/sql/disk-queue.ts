@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeRow } from './row-codec.js';
-import { Segment, syncDir, type ReadResult, type Skip } from './segment.js';
+import { LINE_OVERHEAD, Segment, syncDir, type ReadResult, type Skip } from './segment.js';
 
 /** Lines gathered before a write: a burst costs a write per batch of packets, not per row. */
 const WRITE_AT = 256 * 1024;
@@ -85,8 +85,8 @@ export class DiskQueue {
 
   /** Queues a row at the end; false when it would pass the size limit or no file can be made. */
   push(row: readonly unknown[]): boolean {
-    const line = JSON.stringify(encodeRow(row)) + '\n';
-    if (!this.fits(line.length)) return false;
+    const json = JSON.stringify(encodeRow(row));
+    if (!this.fits(json.length + LINE_OVERHEAD)) return false;
     if (!this.writer) {
       try {
         this.writer = Segment.create(this.nextName(), this.keys);
@@ -97,7 +97,7 @@ export class DiskQueue {
       this.segments.push(this.writer);
       this.trySyncDir();
     }
-    this.writer.append(line);
+    this.writer.append(json);
     if (this.writer.bytes - this.writer.size >= WRITE_AT) this.writeOut();
     return true;
   }
@@ -154,10 +154,10 @@ export class DiskQueue {
     let room = this.maxBytes - this.bytes;
     const lines: string[] = [];
     for (const r of rows) {
-      const line = JSON.stringify(encodeRow(r)) + '\n';
-      if (line.length > room) break;
-      room -= line.length;
-      lines.push(line);
+      const json = JSON.stringify(encodeRow(r));
+      if (json.length + LINE_OVERHEAD > room) break;
+      room -= json.length + LINE_OVERHEAD;
+      lines.push(json);
     }
     if (!lines.length) return 0;
     const final = this.nextName();

@@ -3,16 +3,20 @@
  * segment's identity (a random id, which commit markers carry with a byte
  * offset, so a replay after a crash starts where the database says it
  * stopped), the key names of the row arrays, and optionally a batch whose
- * marker decides whether the first rows are already committed. Then one
- * JSON array per line (see row-codec.ts).
+ * marker decides whether the first rows are already committed. Then one row
+ * per line: the CRC-32 of the rest of the line in 8 hex digits, a space, and
+ * the row as a JSON array (see row-codec.ts). Files of versions before the
+ * checksum (no `crc` in the header) hold the JSON array alone.
  *
  * Lines are read as bytes and split on newlines, so a chunk boundary never
- * splits a character; a line that does not parse or has the wrong shape (a
- * torn write at a crash, a damaged disk) is counted and skipped.
+ * splits a character; a line that does not parse, has the wrong shape or the
+ * wrong checksum (a torn write at a crash, a damaged disk) is counted and
+ * skipped.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { decode } from './row-codec.js';
 
 export interface Skip {
@@ -23,6 +27,8 @@ export interface Skip {
 interface Header {
   id?: string;
   keys: string[];
+  /** Lines carry a checksum. */
+  crc?: boolean;
   skip?: Skip | null;
   /** Spool files written before segments had an identity. */
   inflight?: Skip | null;
@@ -37,6 +43,8 @@ export interface ReadResult {
 }
 
 const CHUNK = 1 << 20;
+/** Bytes a line has besides its JSON: the checksum, a space and the newline. */
+export const LINE_OVERHEAD = 10;
 
 export class Segment {
   /** Next byte to read. */
@@ -52,6 +60,7 @@ export class Segment {
   /** Resolved against the markers in the database (segments left by an earlier run). */
   resolved: boolean;
   private readonly pos: number[];
+  private readonly crc: boolean;
   private pending: string[] = [];
   private pendingBytes = 0;
 
@@ -71,12 +80,13 @@ export class Segment {
     this.writable = writable;
     this.resolved = writable;
     this.pos = keys.map((k) => header.keys.indexOf(k));
+    this.crc = header.crc === true;
   }
 
   /** A new segment, for rows of `keys`; its header is written at once. */
   static create(file: string, keys: readonly string[], skip: Skip | null = null): Segment {
     const id = crypto.randomBytes(8).toString('hex');
-    const header: Header = { id, keys: [...keys], skip };
+    const header: Header = { id, keys: [...keys], skip, crc: true };
     const line = Buffer.from(JSON.stringify(header) + '\n');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const fd = fs.openSync(file, 'wx+', 0o600);
@@ -123,8 +133,9 @@ export class Segment {
     return this.readPos < this.size || this.pending.length > 0;
   }
 
-  /** Gathers a line for the next writeOut(). */
-  append(line: string): void {
+  /** Gathers a row, given as its JSON array, for the next writeOut(). */
+  append(json: string): void {
+    const line = `${zlib.crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
     this.pending.push(line);
     this.pendingBytes += Buffer.byteLength(line);
   }
@@ -186,6 +197,12 @@ export class Segment {
   }
 
   private parse(buf: Buffer, start: number, end: number): unknown[] | null {
+    if (this.crc) {
+      const json = start + LINE_OVERHEAD - 1;
+      if (json > end || buf[json - 1] !== 0x20) return null;
+      if (Number.parseInt(buf.toString('latin1', start, start + 8), 16) !== zlib.crc32(buf.subarray(json, end))) return null;
+      start = json;
+    }
     try {
       const raw = JSON.parse(buf.toString('utf8', start, end)) as unknown;
       if (!Array.isArray(raw)) return null;

@@ -224,6 +224,29 @@ describe('SQL output under faults', { timeout: 60000 }, () => {
     assert.equal(h.counters.extra.corrupt, 3);
   });
 
+  it('a spooled row changed on disk but still valid JSON fails its checksum: counted and skipped, the others written', async () => {
+    const d = path.join(dir(), 'spool');
+    const db = new FakeDb(['oob_prefix', 'udp_sport']);
+    db.down = true;
+    const h = await start(db, d);
+    for (let i = 0; i < 10; i++) h.packet({ 'oob.prefix': `p${i}`, 'udp.sport': 1000 + i });
+    await h.instance.close();
+    const [name] = files(d, '.rows');
+    const file = path.join(d, name);
+    const text = fs.readFileSync(file, 'utf8');
+    const changed = text.replace(/("p4",(?:null,)*)1004,/, '$11005,'); // one bit of a digit flipped
+    assert.notEqual(changed, text, 'the row is in the file');
+    fs.writeFileSync(file, changed);
+    db.down = false;
+    const again = await start(db, d);
+    await waitFor(() => files(d, '.rows').length === 0, 5000, 'the file to go');
+    assert.deepEqual(
+      prefixes(db),
+      seq(0, 10).filter((p) => p !== 'p4'),
+    );
+    assert.equal(again.counters.extra.corrupt, 1);
+  });
+
   it('rows the database refuses are found by halving the batch, set aside in the reject file and counted; the rest is written', async () => {
     const d = path.join(dir(), 'spool');
     const db = new FakeDb(['oob_prefix', 'udp_sport']);

@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { cutsAndRefusals, fullSpoolDisk, killedDuringReplay, type FaultServer } from '../../shared/sql/fault-cases.js';
+import { cutsAndRefusals, fullSpoolDisk, killedDuringReplay, stalledLink, type FaultServer } from '../../shared/sql/fault-cases.js';
+import MYSQL from './index.js';
 
 const SOCKET = '/run/mysqld/mysqld.sock';
 const mysql = (db: string, sql: string) => execFileSync('mariadb', ['-uroot', `--socket=${SOCKET}`, '-N', '-B', db, '-e', sql], { encoding: 'utf8' }).trim();
@@ -40,4 +41,14 @@ describe('MYSQL under faults', { timeout: 240000 }, () => {
   it('loses and duplicates nothing when links are cut around COMMIT, sessions are killed and rows are refused', () => cutsAndRefusals(server));
   it('counts what a full spool disk cannot take and writes the rest', () => fullSpoolDisk(server));
   it('replays a spool exactly once though the daemon is killed at each step of a batch', () => killedDuringReplay(server));
+  it('gives up on a connection that stops answering after mysqltimeout and writes the batch on a new one', () =>
+    stalledLink(server, MYSQL, (db, port, spool) => ({
+      mysqlhost: '127.0.0.1',
+      mysqlport: port,
+      mysqluser: 'root',
+      mysqldb: db,
+      mysqltable: 'ulog',
+      mysqltimeout: 1,
+      mysqlspooldir: spool,
+    })));
 });

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { cutsAndRefusals, fullSpoolDisk, killedDuringReplay, type FaultServer } from '../../shared/sql/fault-cases.js';
+import { cutsAndRefusals, fullSpoolDisk, killedDuringReplay, stalledLink, type FaultServer } from '../../shared/sql/fault-cases.js';
+import PGSQL from './index.js';
 
 const psql = (db: string, sql: string) =>
   execFileSync('psql', ['-h', '/var/run/postgresql', '-U', 'postgres', '-d', db, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
@@ -30,4 +31,14 @@ describe('PGSQL under faults', { timeout: 240000 }, () => {
   it('loses and duplicates nothing when links are cut around COMMIT, sessions are killed and rows are refused', () => cutsAndRefusals(server));
   it('counts what a full spool disk cannot take and writes the rest', () => fullSpoolDisk(server));
   it('replays a spool exactly once though the daemon is killed at each step of a batch', () => killedDuringReplay(server));
+  it('gives up on a connection that stops answering after pgsqltimeout and writes the batch on a new one', () =>
+    stalledLink(server, PGSQL, (db, port, spool) => ({
+      pgsqlhost: '127.0.0.1',
+      pgsqlport: port,
+      pgsqluser: 'postgres',
+      pgsqldb: db,
+      pgsqltable: 'ulog',
+      pgsqltimeout: 1,
+      pgsqlspooldir: spool,
+    })));
 });

@@ -6,7 +6,8 @@
  * full disk, and kill -9 of the daemon at each step of a batch while it
  * replays its spool. After each run: rows in the table + rows in the reject
  * file + rows counted as dropped (besides the rejected ones) = rows received,
- * and no row twice (oob.seq.local is unique per packet of a run).
+ * and no row twice (oob.seq.local is unique per packet of a run). Beside it,
+ * without the kernel, a link that stops answering (stalledLink).
  * (Test code shared by the PGSQL and MYSQL tests.)
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Daemon, ROOT, tempDir, writeConfig } from '../../../test/daemon.js';
 import { NetNs, waitFor } from '../../../test/netns.js';
+import { outputHarness } from '../../../test/output-harness.js';
+import type { OptionValue, PluginDefinition } from '../../../src/core/plugin.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 export interface FaultServer {
@@ -235,4 +238,45 @@ export async function killedDuringReplay(s: FaultServer): Promise<void> {
     assert.equal(await last.stop(), 0);
     checkAccounts(s, r, { received: c.received, dropped: rejectLines(r.spool), rejected: rejectLines(r.spool) }, 'kill -9 during the replay');
   });
+}
+
+/**
+ * A connection that stops answering (the proxy stalls it: a half-open link)
+ * is given up after the plugin's timeout, 1 s here, and the batch is written
+ * on a new connection, once. `options` reaches the server through `port` of
+ * 127.0.0.1 with that timeout.
+ */
+export async function stalledLink(
+  s: FaultServer,
+  output: PluginDefinition,
+  options: (db: string, port: number, spool: string) => { [name: string]: OptionValue },
+): Promise<void> {
+  const dir = tempDir();
+  const db = `specter_stall${process.pid}_${Date.now() % 100000}`;
+  const proxy = new TcpProxy({ path: s.socket });
+  s.create(db);
+  try {
+    const h = await outputHarness(output, options(db, await proxy.listen(), dir));
+    const rows = () => s.count(db, 'SELECT count(*) FROM ulog');
+    try {
+      for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `a${i}` });
+      await waitFor(() => rows() === 5, 5000, 'the first rows');
+      proxy.stall();
+      const stalledAt = Date.now();
+      for (let i = 0; i < 5; i++) h.packet({ 'oob.prefix': `b${i}` });
+      await waitFor(() => rows() === 10, 10000, 'the rows sent while the link stalled');
+      assert.ok(Date.now() - stalledAt >= 900, 'waited for the timeout');
+      assert.equal(s.count(db, 'SELECT count(DISTINCT oob_prefix) FROM ulog'), 10);
+      assert.ok(h.counters.errors >= 1);
+      // Other sessions see the rows as soon as the server commits; the output counts them when COMMIT's answer arrives.
+      await waitFor(() => h.counters.sent >= 10, 5000, 'the commit to be counted');
+      assert.equal(h.counters.sent, 10);
+    } finally {
+      await h.instance.close();
+    }
+  } finally {
+    await proxy.close();
+    s.drop(db);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -4,7 +4,6 @@
  * as dropped.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,23 +11,22 @@ import pino from 'pino';
 import { Counters } from '../../src/core/counters.js';
 import { FileSink } from '../../src/core/file-sink.js';
 import { tempDir } from '../daemon.js';
+import { SmallDisk } from '../small-disk.js';
 
 describe('FileSink on a full disk', () => {
   let dir: string;
-  let mnt: string;
+  let disk: SmallDisk;
   before(() => {
     dir = tempDir();
-    mnt = path.join(dir, 'small');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+    disk = new SmallDisk(path.join(dir, 'small'), '64k');
   });
   after(() => {
-    execFileSync('umount', [mnt]);
+    disk.unmount();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('cuts a partly written chunk off the file and counts only the records not in it', async () => {
-    const file = path.join(mnt, 'out.txt');
+    const file = path.join(disk.path, 'out.txt');
     const counters = new Counters();
     const logged: string[] = [];
     const log = pino(

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Daemon, tempDir, writeConfig } from '../daemon.js';
 import { NetNs, waitFor } from '../netns.js';
+import { SmallDisk } from '../small-disk.js';
 
 const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
@@ -73,14 +74,12 @@ global {
 describe('an output that cannot write', { timeout: 60000 }, () => {
   let ns: NetNs;
   let dir: string;
-  let mnt: string;
+  let disk: SmallDisk;
   let daemon: Daemon;
 
   before(() => {
     dir = tempDir();
-    mnt = path.join(dir, 'small');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    disk = new SmallDisk(path.join(dir, 'small'), '256k');
     ns = new NetNs('spt-full');
     ns.nft(`table inet t {
   chain input {
@@ -93,20 +92,20 @@ describe('an output that cannot write', { timeout: 60000 }, () => {
   after(async () => {
     await daemon?.stop();
     ns.delete();
-    execFileSync('umount', [mnt]);
+    disk.unmount();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('logs the error, counts the drops and keeps reading the other groups', async () => {
     const good = path.join(dir, 'one.log');
-    const full = path.join(mnt, 'two.log');
+    const full = path.join(disk.path, 'two.log');
     const conf = writeConfig(
       dir,
       `global {\n logfile stderr\n loglevel 3\n}\n1 {\n plugin BASE\n plugin LOGEMU\n logemufile ${good}\n logemusync\n}\n2 {\n plugin BASE\n plugin LOGEMU\n logemufile ${full}\n logemusync\n}\n`,
     );
     // A full disk: the file can be created, but every write of group 2 fails with ENOSPC.
     try {
-      execFileSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+      execFileSync('dd', ['if=/dev/zero', `of=${path.join(disk.path, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
     } catch {
       /* disk full */
     }
@@ -125,7 +124,7 @@ describe('an output that cannot write', { timeout: 60000 }, () => {
     assert.match(daemon.stderr, /ENOSPC/);
 
     // Space again: the output recovers by itself.
-    fs.rmSync(path.join(mnt, 'filler'));
+    fs.rmSync(path.join(disk.path, 'filler'));
     ns.exec('ping', ['-c', '1', '127.0.0.1']);
     await waitFor(() => lines(full).length === 1, 5000, 'group 2 to write again');
     assert.match(daemon.stderr, /works again/);

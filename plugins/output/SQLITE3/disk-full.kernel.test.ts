@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../../../test/daemon.js';
 import { waitFor } from '../../../test/netns.js';
 import { outputHarness } from '../../../test/output-harness.js';
+import { SmallDisk } from '../../../test/small-disk.js';
 import SQLITE3 from './index.js';
 
 const ROWS = 3000;
@@ -20,20 +20,18 @@ const row = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(200)}`;
 
 describe('SQLITE3 on a full disk', { timeout: 60000 }, () => {
   let dir: string;
-  let mnt: string;
+  let disk: SmallDisk;
   before(() => {
     dir = tempDir();
-    mnt = path.join(dir, 'small');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    disk = new SmallDisk(path.join(dir, 'small'), '256k');
   });
   after(() => {
-    execFileSync('umount', [mnt]);
+    disk.unmount();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('keeps the rows a full disk refuses, commits none twice, and writes them all once there is room', async () => {
-    const file = path.join(mnt, 'log.db');
+    const file = path.join(disk.path, 'log.db');
     // Batches of 200 rows: the first ones fit, then the disk is full in the middle of one.
     const h = await outputHarness(SQLITE3, { sqlite3db: file, sqlite3batch: 200, sqlite3rejectfile: path.join(dir, 'rejected') });
     try {
@@ -43,7 +41,7 @@ describe('SQLITE3 on a full disk', { timeout: 60000 }, () => {
       assert.ok(sentWhileFull > 0 && sentWhileFull < ROWS, `${sentWhileFull} rows committed before the disk was full`);
       assert.equal(h.committed(), sentWhileFull, 'settled = committed');
       assert.equal(h.counters.dropped, 0, 'nothing dropped while the rows fit the buffer');
-      execFileSync('mount', ['-o', 'remount,size=16m', mnt]);
+      disk.resize('16m');
       await h.flush();
       assert.equal(h.counters.sent, ROWS);
       assert.equal(h.committed(), ROWS);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Daemon, ROOT, tempDir, writeConfig } from '../../../test/daemon.js';
 import { NetNs, waitFor } from '../../../test/netns.js';
 import { outputHarness } from '../../../test/output-harness.js';
-import type { OptionValue, PluginDefinition } from '../../../src/core/plugin.js';
+import type { OptionValue, PluginDefinition } from 'specter/plugin';
 import { TcpProxy } from './tcp-proxy.js';
 
 export interface FaultServer {

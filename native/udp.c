@@ -6,6 +6,7 @@
  *     send(buffers, from)   sends buffers[from..] in order; returns how many the kernel took (> 0),
  *                           or -errno when buffers[from] could not go (EAGAIN: the send buffer is
  *                           full, onWritable() is called once it has room)
+ *     mtu()                 the MTU of the route to the peer (IP_MTU, IPV6_MTU), or -errno
  *     close()
  *
  * Node's dgram makes one sendmsg and one round through JS per datagram; on a
@@ -55,6 +56,7 @@ typedef struct {
   uv_poll_t poll;
   napi_env env;
   int fd;
+  int family;
   bool closed;
   bool finalized;
   bool handle_open;
@@ -178,6 +180,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   }
   u->env = env;
   u->fd = fd;
+  u->family = to.ss_family;
   u->segment = true;
   u->handle_open = true;
   u->poll.data = u;
@@ -291,6 +294,18 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value udp_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Udp *u = unwrap(env, info, &argc, NULL);
+  if (!u) return NULL;
+  int mtu = 0;
+  socklen_t len = sizeof mtu;
+  int r = u->family == AF_INET6 ? getsockopt(u->fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &len) : getsockopt(u->fd, IPPROTO_IP, IP_MTU, &mtu, &len);
+  napi_value out;
+  napi_create_int32(env, r < 0 ? -errno : mtu, &out);
+  return out;
+}
+
 static napi_value udp_close(napi_env env, napi_callback_info info) {
   napi_value self;
   void *data;
@@ -303,6 +318,7 @@ static napi_value udp_close(napi_env env, napi_callback_info info) {
 napi_value udp_register(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"send", NULL, udp_send, NULL, NULL, NULL, napi_default, NULL},
+      {"mtu", NULL, udp_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, udp_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls;

@@ -38,6 +38,12 @@ export class UdpSocket {
     return { sent: 0, error };
   }
 
+  /** The MTU of the route to the peer, as the kernel knows it now; null when it cannot tell. */
+  mtu(): number | null {
+    const r = this.native.mtu();
+    return r > 0 ? r : null;
+  }
+
   close(): void {
     this.native.close();
   }

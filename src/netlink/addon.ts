@@ -36,6 +36,8 @@ export interface NativeSocketClass {
 export interface NativeUdpSocket {
   /** Sends buffers[from..] in order: how many the kernel took (> 0), or -errno when buffers[from] could not go. */
   send(buffers: Buffer[], from: number): number;
+  /** The MTU of the route to the peer, or -errno. */
+  mtu(): number;
   close(): void;
 }
 
@@ -51,7 +53,7 @@ interface Exports {
 
 const METHODS: { [C in keyof Exports]-?: string[] } = {
   NetlinkSocket: ['bind', 'setNetlinkOption', 'setReceiveBuffer', 'receiveBuffer', 'send', 'pause', 'setReadDelay', 'close'],
-  UdpSocket: ['send', 'close'],
+  UdpSocket: ['send', 'mtu', 'close'],
 };
 
 /** The package root: the nearest directory above this module with a package.json (from src/ or dist/src/). */

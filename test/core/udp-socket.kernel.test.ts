@@ -31,7 +31,7 @@ while (taken < sent.length) {
   taken += r.sent;
 }
 for (let t = 0; t < 100 && got.length < sent.length; t++) await new Promise((r) => setTimeout(r, 20));
-console.log(JSON.stringify({ results, same: got.length === sent.length && got.every((b, i) => b.equals(sent[i])), lengths: got.map((b) => b.length) }));
+console.log(JSON.stringify({ mtu: sock.mtu(), results, same: got.length === sent.length && got.every((b, i) => b.equals(sent[i])), lengths: got.map((b) => b.length) }));
 sock.close();
 rx.close();
 `;
@@ -51,6 +51,7 @@ describe('UdpSocket on a route whose MTU is below the datagram size', () => {
       out.results.every((r: unknown) => typeof r === 'number'),
       `sends: ${out.results.join(',')}`,
     );
+    assert.equal(out.mtu, 1280, "the route's MTU");
     // Without segmentation an entry is one datagram: at most 64 per call, so 30 go in one.
     assert.deepEqual(out.results, [30]);
   });

@@ -68,9 +68,9 @@ export default defineOutput({
     const proto = o.ipfixproto;
     // A host name goes over IPv4 with UDP (an IPv4 socket resolves it); over TCP it may resolve to IPv6.
     const ipHeader = net.isIPv6(host) || (proto === 'tcp' && !net.isIPv4(host)) ? 40 : 20;
-    const maxLen = Math.min(65535, o.ipfixmtu - ipHeader - HEADERS[proto]);
+    const maxLen = (mtu: number) => Math.min(65535, mtu - ipHeader - HEADERS[proto]);
     const domain = o.ipfixdomain;
-    const builder = new MessageBuilder(maxLen, domain);
+    const builder = new MessageBuilder(maxLen(o.ipfixmtu), domain);
     const commits = new CommitQueue((n) => ctx.commit(n));
     const transport = new IpfixTransport(
       {
@@ -82,6 +82,13 @@ export default defineOutput({
         maxBytes: o.ipfixbuffer,
         refreshMs: o.ipfixtemplaterefresh * 1000,
         refreshMessages: o.ipfixtemplatepackets,
+        // A route with a smaller MTU (a tunnel, a VPN) would fragment every message: they are made to fit it.
+        onRouteMtu(mtu) {
+          if (mtu >= o.ipfixmtu) return;
+          const fits = Math.max(576, mtu);
+          builder.lower(maxLen(fits));
+          ctx.log.info(`IPFIX: the route to ${host} has an MTU of ${mtu}, below ipfixmtu ${o.ipfixmtu}: messages fit ${fits} bytes`);
+        },
       },
       ctx.counters,
       ctx.log,
@@ -115,7 +122,7 @@ export default defineOutput({
 
     return {
       async start() {
-        transport.start();
+        await transport.start();
       },
       write(rec) {
         if (encoder.encode(rec, builder)) return;

@@ -33,11 +33,18 @@ export class MessageBuilder {
   openedAt = 0;
 
   constructor(
-    private readonly maxLen: number,
+    private maxLen: number,
     private readonly domain: number,
   ) {
     this.buf = Buffer.alloc(maxLen);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
+
+  /** Lowers the limit; an open message already longer leaves as it is. */
+  lower(maxLen: number): void {
+    if (maxLen >= this.maxLen) return;
+    this.maxLen = maxLen;
+    if (this.len > maxLen) this.finish();
   }
 
   /** Whether a message is open (records or left-out records wait in it). */

@@ -31,6 +31,8 @@ export interface TransportOptions {
   refreshMs: number;
   /** 0: no refresh by count. */
   refreshMessages: number;
+  /** UDP: called with the MTU of the route to the collector once the socket is connected. */
+  onRouteMtu?: (mtu: number) => void;
 }
 
 interface Queued {
@@ -80,9 +82,14 @@ export class IpfixTransport {
     return this.queuedBytes;
   }
 
-  start(): void {
-    if (this.o.proto === 'udp') this.openUdp();
-    else this.connectTcp();
+  /**
+   * Over UDP to an address, resolves once the socket is open (the route's MTU
+   * is then known); a host name is not waited for (its lookup may be slow).
+   */
+  async start(): Promise<void> {
+    if (this.o.proto === 'tcp') return this.connectTcp();
+    const opening = this.openUdp();
+    if (net.isIP(this.o.host)) await opening;
   }
 
   /** Queues a message; `done` runs once its records are sent or counted as dropped. */
@@ -145,8 +152,8 @@ export class IpfixTransport {
   }
 
   /** A connected socket resolves the host once and hears the collector's port-unreachable errors. */
-  private openUdp(): void {
-    UdpSocket.connect(this.o.host, this.o.port, () => {
+  private openUdp(): Promise<void> {
+    return UdpSocket.connect(this.o.host, this.o.port, () => {
       this.blocked = false;
       this.drain();
     }).then(
@@ -156,6 +163,8 @@ export class IpfixTransport {
           return;
         }
         this.udp = sock;
+        const mtu = sock.mtu();
+        if (mtu) this.o.onRouteMtu?.(mtu);
         this.ready = true;
         this.backoff.reset();
         this.drain();

@@ -10,6 +10,7 @@
 import mysql from 'mysql2/promise';
 import { TextBuffer } from 'specter/plugin';
 import { integerRange, isValueDefault, type Column } from '../../shared/sql/columns.js';
+import { withDeadline } from '../../shared/sql/deadline.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
 import { chunks, LoadData } from './load-data.js';
 
@@ -56,19 +57,10 @@ export class MysqlDriver implements SqlDriver {
     this.conn = c;
   }
 
-  /** Rejects when `p` takes longer than the timeout, and destroys the connection: whatever it waited for will never come. */
+  /** `p` within the timeout; past it the connection is destroyed. */
   private deadline<T>(p: Promise<T>, what: string): Promise<T> {
-    if (!this.timeoutMs) return p;
     const c = this.conn;
-    let timer: NodeJS.Timeout;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        c?.destroy();
-        reject(new Error(`no answer from the server in ${this.timeoutMs / 1000} s while ${what}`));
-      }, this.timeoutMs);
-    });
-    p.catch(() => undefined);
-    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    return withDeadline(p, this.timeoutMs, what, () => c?.destroy());
   }
 
   async columns(): Promise<Column[]> {

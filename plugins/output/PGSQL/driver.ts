@@ -8,6 +8,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TextBuffer } from 'specter/plugin';
 import { integerRange, isValueDefault, type Column } from '../../shared/sql/columns.js';
+import { withDeadline } from '../../shared/sql/deadline.js';
 import type { SqlDriver } from '../../shared/sql/sql-output.js';
 
 export class PgDriver implements SqlDriver {
@@ -32,19 +33,10 @@ export class PgDriver implements SqlDriver {
     await this.deadline(c.connect(), 'connecting');
   }
 
-  /** Rejects when `p` takes longer than the timeout, and destroys the connection: whatever it waited for will never come. */
+  /** `p` within the timeout; past it the connection's socket is destroyed. */
   private deadline<T>(p: Promise<T>, what: string): Promise<T> {
-    if (!this.timeoutMs) return p;
-    const c = this.client;
-    let timer: NodeJS.Timeout;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        (c as unknown as { connection?: { stream?: { destroy(): void } } } | null)?.connection?.stream?.destroy();
-        reject(new Error(`no answer from the server in ${this.timeoutMs / 1000} s while ${what}`));
-      }, this.timeoutMs);
-    });
-    p.catch(() => undefined);
-    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    const c = this.client as unknown as { connection?: { stream?: { destroy(): void } } } | null;
+    return withDeadline(p, this.timeoutMs, what, () => c?.connection?.stream?.destroy());
   }
 
   /** SQLSTATE classes 22 (data exception: a value the type cannot hold) and 23 (integrity constraint): the rows, not the connection. */
